@@ -1,0 +1,93 @@
+"""devhost's clocks: virtual (discrete-event) and wall.
+
+Both give ``now()`` in epoch seconds (UTC) and an async ``sleep`` — the same protocol the
+sandboxes evaluate limits on, so one clock object can drive both.
+
+The virtual clock never moves by itself: the host advances it to the next due item when
+nothing else can run. ``sleep`` parks the caller until virtual time reaches its deadline;
+``blocked`` counts parked callers so the host can tell "everyone waits on time" (advance)
+from "someone does real I/O" (wait for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from datetime import UTC, datetime
+
+
+def to_datetime(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
+
+
+class VirtualClock:
+    virtual = True
+
+    def __init__(self, start: float | datetime = 0.0) -> None:
+        self._now = start.timestamp() if isinstance(start, datetime) else float(start)
+        self._sleepers: list[tuple[float, int, asyncio.Future]] = []
+        self._seq = itertools.count()
+        self.parked = asyncio.Event()
+
+    def now(self) -> float:
+        return self._now
+
+    def utcnow(self) -> datetime:
+        return to_datetime(self._now)
+
+    @property
+    def blocked(self) -> int:
+        return sum(1 for *_, fut in self._sleepers if not fut.done())
+
+    def next_wakeup(self) -> float | None:
+        while self._sleepers and self._sleepers[0][2].done():  # cancelled sleepers
+            heapq.heappop(self._sleepers)
+        return self._sleepers[0][0] if self._sleepers else None
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now + seconds, next(self._seq), fut))
+        self.parked.set()
+        await fut
+
+    def advance_to(self, epoch_s: float) -> None:
+        """Move time forward to ``epoch_s`` and wake every sleeper due by then."""
+        if epoch_s < self._now:
+            raise ValueError("virtual time does not run backwards")
+        self._now = epoch_s
+        while self._sleepers and self._sleepers[0][0] <= epoch_s:
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
+
+
+class WallClock:
+    """Real time (optionally sped up); ``sleep`` really sleeps."""
+
+    virtual = False
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.speed = speed
+        self._origin = time.time()
+        self.parked = asyncio.Event()
+        self.blocked = 0
+
+    def now(self) -> float:
+        return self._origin + (time.time() - self._origin) * self.speed
+
+    def utcnow(self) -> datetime:
+        return to_datetime(self.now())
+
+    def next_wakeup(self) -> float | None:
+        return None
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    def advance_to(self, epoch_s: float) -> None:  # pragma: no cover - wall time moves itself
+        raise RuntimeError("the wall clock cannot be advanced")

@@ -1,0 +1,80 @@
+"""One simulated world: a scenario's data on every platform, their limits, faults and apps.
+
+In-process use (tests, devhost, bench)::
+
+    world = World(load("tiny"), clock=virtual_clock, faults=Faults("default", seed=1))
+    async with httpx.AsyncClient(transport=world.transport(), base_url="http://sandbox") as c:
+        await c.get("/amazon/orders/v0/orders", params=...)
+
+Quiltt is built last: its deposits mirror the marketplaces' payouts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from sandbox.accounting import Accounting
+from sandbox.clock import Clock, ManualClock
+from sandbox.faults import Faults
+from sandbox.platform import PayoutFact, PlatformSandbox, build_platform
+from sandbox.scenario import PLATFORMS, Scenario
+
+
+class World:
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        limits: dict[str, dict[str, Any]] | None = None,
+        platforms: tuple[str, ...] = PLATFORMS,
+    ) -> None:
+        unknown = set(platforms) - set(PLATFORMS)
+        if unknown:
+            raise ValueError(f"unknown platforms {sorted(unknown)}")
+        self.scenario = scenario
+        self.clock: Clock = clock or ManualClock(scenario.now)
+        self.faults = faults or Faults("none", seed=scenario.seed)
+        self.limit_overrides = dict(limits or {})
+        self.accounting = Accounting()
+        self.platforms: dict[str, PlatformSandbox] = {}
+        for name in sorted(platforms, key=lambda p: p == "quiltt"):
+            self.platforms[name] = build_platform(name, self)
+
+    def limits(self, platform: str) -> dict[str, Any]:
+        return self.limit_overrides.get(platform, {})
+
+    def payouts(self, client_id: str) -> list[PayoutFact]:
+        """Every marketplace payout of the client, in time order (for Quiltt's deposits)."""
+        facts = [
+            fact
+            for name, sandbox in self.platforms.items()
+            if name != "quiltt"
+            for fact in sandbox.payouts(client_id)
+        ]
+        return sorted(facts, key=lambda f: (f.paid_at, f.platform, f.payout_id))
+
+    def ground_truth(self, client_id: str, platform: str, resource: str) -> list[dict[str, Any]]:
+        return self.platforms[platform].ground_truth(client_id, resource)
+
+    def credentials(self) -> dict[str, dict[str, dict[str, str]]]:
+        """client id -> platform -> credentials, for every client of the scenario."""
+        return {
+            spec.client_id: {
+                name: sandbox.credentials(spec.client_id)
+                for name, sandbox in self.platforms.items()
+                if name in spec.platforms
+            }
+            for spec in self.scenario.clients
+        }
+
+    def asgi_app(self) -> Starlette:
+        routes = [Mount(f"/{name}", app=sandbox.app()) for name, sandbox in self.platforms.items()]
+        return Starlette(routes=routes)
+
+    def transport(self) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.asgi_app())
