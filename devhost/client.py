@@ -103,7 +103,7 @@ class InProcessExtension:
             if not m["id"]:
                 return [200, [self.host.status(i) for i in self.host.instances]]
             if m["id"] not in self.host.instances:
-                return [404, None]
+                return [404, ""]  # aiohttp's reading of the extension's empty 404 body
             show_history = query.get("showHistory", ["false"])[0].lower() == "true"
             status = self.host.status(m["id"], show_history=show_history)
             return [_STATUS_CODE.get(status["runtimeStatus"], 202), status]
@@ -167,12 +167,14 @@ class TriggerRunner:
         method: str,
         path: str,
         *,
-        body: bytes | str | dict | list | None = None,
+        body: Any = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         key: str | None = "default",
     ) -> func.HttpResponse:
         """Call the HTTP-triggered function serving ``method path`` (path under /api).
+
+        ``body`` is sent as is when bytes or str, as JSON otherwise.
 
         ``key`` is sent as ``x-functions-key``; the default is the host's own key, None
         sends none (to test authorization)."""
@@ -194,7 +196,7 @@ class TriggerRunner:
                 return _json_response(405, {"error": f"method {method} not allowed"})
             if route.auth_level != "anonymous" and not self._authorized(headers, params):
                 return _json_response(401, {"error": "missing or invalid function key"})
-            if isinstance(body, dict | list):
+            if body is not None and not isinstance(body, bytes | str):
                 body = json.dumps(body)
                 headers.setdefault("content-type", "application/json")
             request = func.HttpRequest(

@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from sandbox.accounting import Accounting
 from sandbox.clock import Clock, ManualClock
@@ -73,8 +76,34 @@ class World:
         }
 
     def asgi_app(self) -> Starlette:
-        routes = [Mount(f"/{name}", app=sandbox.app()) for name, sandbox in self.platforms.items()]
-        return Starlette(routes=routes)
+        """Every platform's app under ``/<platform>``; ``GET /`` and ``/health`` describe the
+        world; any other path outside the mounts answers a JSON 404 (405 wrong method)."""
+
+        async def health(_request: Request) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "scenario": self.scenario.name,
+                    "now": self.clock.now(),
+                    "platforms": {name: f"/{name}" for name in self.platforms},
+                    "clients": [spec.client_id for spec in self.scenario.clients],
+                }
+            )
+
+        async def unknown(request: Request, exc: HTTPException) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "error": "not_found" if exc.status_code == 404 else "method_not_allowed",
+                    "path": request.url.path,
+                    "platforms": sorted(self.platforms),
+                },
+                exc.status_code,
+            )
+
+        routes = [Route("/", health), Route("/health", health)]
+        routes += [Mount(f"/{name}", app=sandbox.app()) for name, sandbox in self.platforms.items()]
+        handlers = {404: unknown, 405: unknown}
+        return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
 
     def transport(self) -> httpx.ASGITransport:
         return httpx.ASGITransport(app=self.asgi_app())

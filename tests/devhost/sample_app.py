@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -117,3 +118,56 @@ def counter(context: df.DurableEntityContext) -> None:
         context.set_result(value)
     elif context.operation_name == "boom":
         raise RuntimeError("counter exploded")
+
+
+@app.route(route="start/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    name = req.route_params["name"]
+    payload = req.get_json() if req.get_body() else None
+    instance_id = await client.start_new(name, req.params.get("id"), payload)
+    return client.create_check_status_response(req, instance_id)
+
+
+@app.route(route="status/{instance_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    status = await client.get_status(req.route_params["instance_id"])
+    body = {"runtimeStatus": status.runtime_status.value if status else None}
+    if status:
+        body["output"] = status.output
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@app.route(route="events/{instance_id}/{event}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_raise(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    await client.raise_event(req.route_params["instance_id"], req.route_params["event"], "yes")
+    return func.HttpResponse(status_code=202)
+
+
+@app.route(route="counter/{key}", methods=["POST", "GET"])
+@app.durable_client_input(client_name="client")
+async def http_counter(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    entity = df.EntityId("Counter", req.route_params["key"])
+    if req.method == "POST":
+        await client.signal_entity(entity, "add", int(req.params.get("by", "1")))
+        return func.HttpResponse(status_code=202)
+    state = await client.read_entity_state(entity)
+    body = {"exists": state.entity_exists, "state": state.entity_state}
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@app.route(route="crash", methods=["GET"])
+def http_crash(req: func.HttpRequest) -> func.HttpResponse:
+    raise RuntimeError("handler bug")
+
+
+TICKS: list[bool] = []
+
+
+@app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer")
+@app.durable_client_input(client_name="client")
+async def nightly(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    TICKS.append(timer.past_due)
+    await client.start_new("fan_out", f"nightly-{len(TICKS)}", 3)

@@ -1,0 +1,174 @@
+"""Registered demand: one ``Flow`` per (caller, lane), and how flows share a lane.
+
+A flow remembers what the scheduler needs about one caller on one lane: its class
+(client, tier, resource), its backlog, its unmet claim and when it will ask again, and
+compact *runs* of the permits it was granted (``[first µs, last µs, permits, units]``,
+at most ``MAX_RUNS``; a grant is a run at its first instant and a run for the rest, and
+permits are taken as spread evenly inside a run). Runs give
+what the flow *holds* (units dated after now: its slice of the horizon) and what the
+platform may not have *seen* yet (units dated after a response).
+
+``split`` is the share rule of the scheduler's step 2: each flow's fraction of the lane
+(equal between clients; within a client by resource weight, order items 3 : orders 1;
+then equal between a resource's flows) and the units of the lane's pie the caller's
+peers may still claim. On a *quota* lane (a daily quota) a client's part is measured by
+what it used in the current quota window rather than by what it holds, and only clients
+are shared between. Each flow also carries a *tag*: its service so far divided by its
+share (start-time fair queueing), which keeps long-run shares exact where a share of the
+horizon is a fraction of a permit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.ambassador.limits import MS
+from shared.ambassador.protocol import OTHER_RANK, RESOURCE_RANK, RESOURCE_WEIGHT, TIERS
+
+MAX_RUNS = 8
+
+
+@dataclass(eq=False)
+class Flow:
+    """One caller's registered demand on one lane (times in epoch µs)."""
+
+    caller: str
+    lane: str
+    client: str
+    tier: str
+    resource: str
+    backlog: int = 0
+    unmet: int = 0  # permits asked for and not granted at the last ask
+    retry_at: int | None = None
+    expires: int = 0
+    runs: list[list[int]] = field(default_factory=list)
+    last_id: str | None = None
+    last_answer: dict[str, Any] | None = None
+    granted: int = 0
+    done: bool = False
+    tag: float = 0.0  # units served / share: start-time fair-queueing tag
+
+    @property
+    def tier_rank(self) -> int:
+        return TIERS.index(self.tier)
+
+    @property
+    def rank(self) -> int:
+        return RESOURCE_RANK.get(self.resource, OTHER_RANK)
+
+    def outranks(self, other: Flow) -> bool:
+        """A better tier; or the same tier and client and a better resource rank."""
+        if self.tier_rank != other.tier_rank:
+            return self.tier_rank < other.tier_rank
+        return self.client == other.client and self.rank < other.rank
+
+    def hungry(self, now: int, grace: int) -> bool:
+        """Asked for more than it got, and its claim is still live."""
+        return self.unmet > 0 and self.retry_at is not None and now < self.retry_at + grace
+
+    def held(self, now: int) -> float:
+        """Units of this flow's permits dated after ``now``."""
+        total = 0.0
+        for first, last, n, units in self.runs:
+            if first > now:
+                total += n * units
+            elif last > now:
+                total += n * units * (last - now) / (last - first)
+        return total
+
+    def unseen(self, after: int) -> int:
+        """Units of permits dated after ``after``, rounded up (conservative)."""
+        total = 0
+        for first, last, n, units in self.runs:
+            if first > after:
+                total += n * units
+            elif last > after:
+                total += math.ceil(n * (last - after) / (last - first)) * units
+        return total
+
+    def when_held_drops(self, now: int, units: float) -> int | None:
+        """Earliest time (µs, to 1 ms) by which ``held`` has fallen by ``units``."""
+        start = self.held(now)
+        if not self.runs or start < units:
+            return None
+        lo, hi = now, max(last for _, last, _, _ in self.runs)
+        while hi - lo > MS:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if start - self.held(mid) < units else (lo, mid)
+        return hi
+
+    def add_run(self, times: list[int], units: int) -> None:
+        """Record a grant: its burst at the first instant, then the rest spread out."""
+        burst = sum(1 for t in times if t == times[0])
+        self.runs.append([times[0], times[0], burst, units])
+        if burst < len(times):
+            self.runs.append([times[burst], times[-1], len(times) - burst, units])
+        while len(self.runs) > MAX_RUNS:
+            (a, _, n1, u1), (_, b, n2, u2) = self.runs[0], self.runs[1]
+            self.runs[:2] = [[a, b, n1 + n2, max(u1, u2)]]
+
+    def drop_last(self, permits: int) -> None:
+        """Forget the last ``permits`` granted (they were given back)."""
+        while permits > 0 and self.runs:
+            run = self.runs[-1]
+            gone = min(permits, run[2])
+            run[2] -= gone
+            permits -= gone
+            if run[2] == 0:
+                self.runs.pop()
+
+
+@dataclass
+class Split:
+    """How a lane's pie splits between a caller and its peers (units, except ``share``)."""
+
+    pie: float
+    share: dict[int, float]  # id(flow) -> fraction of the lane
+    kept: float  # what the peers' shares still claim
+    mine: float  # the caller's share of the pie
+
+
+def split(
+    flow: Flow,
+    peers: list[Flow],
+    free: float,
+    now: int,
+    client_use: dict[str, float] | None = None,
+    ahead: frozenset[int] = frozenset(),
+) -> Split:
+    """Share the pie (``free`` plus what everyone holds) between ``flow`` and ``peers``.
+
+    ``client_use`` (quota lanes): each client's use in the current quota window counts
+    instead of what it holds, and only clients are shared between. ``ahead``: ids of
+    peers already too far ahead in service; they claim nothing now."""
+    group = [*peers, flow]
+    clients: dict[str, list[Flow]] = {}
+    for f in group:
+        clients.setdefault(f.client, []).append(f)
+    share: dict[int, float] = {}
+    for fs in clients.values():
+        counts: dict[str, int] = {}
+        for f in fs:
+            counts[f.resource] = counts.get(f.resource, 0) + 1
+        total = sum(RESOURCE_WEIGHT.get(r, 1) for r in counts)
+        for f in fs:
+            weight = RESOURCE_WEIGHT.get(f.resource, 1) / total / counts[f.resource]
+            share[id(f)] = weight / len(clients)
+    held = {id(f): f.held(now) for f in group}
+    if client_use is not None:
+        use = {c: client_use.get(c, 0.0) for c in clients}
+        pie = free + sum(use.values())
+        kept = sum(max(0.0, pie / len(clients) - use[c]) for c in clients if c != flow.client)
+        return Split(pie, share, kept, pie / len(clients))
+    pie = free + sum(held.values())
+    kept = 0.0
+    for client, fs in clients.items():
+        claiming = [f for f in fs if f is not flow and id(f) not in ahead]
+        if client != flow.client:  # a client's flows may lend to each other
+            part = sum(share[id(f)] for f in claiming) * pie
+            kept += max(0.0, part - sum(held[id(f)] for f in fs))
+        else:
+            kept += sum(max(0.0, share[id(f)] * pie - held[id(f)]) for f in claiming)
+    return Split(pie, share, kept, share[id(flow)] * pie)

@@ -1,0 +1,513 @@
+"""The ambassador's permit scheduler: pure, sans-I/O, one instance per entity operation.
+
+Theory of operation
+-------------------
+Workers never call a platform without a permit. One Durable Entity per integration
+(``amazon|<seller>``, ``shopify|<shop>``, ``ebay`` …) holds this scheduler's state; the
+entity only loads the state, calls one method and stores the state again. Everything is
+decided here, from the operation's input and the caller's own clock.
+
+*Time.* The entity has no trustworthy clock and cannot wake anyone up (no timers, no
+signals from entities). So every operation carries the caller's orchestration time
+``now``, and the scheduler never waits: it answers at once with **future-dated permits**
+("you may call at 12:00:03.500") or with **when to ask again**. The caller sleeps on a
+durable timer until then. Time only moves forward inside the state: an operation whose
+``now`` is older than one already seen is handled at the newest time seen.
+
+*Lanes and permits.* A route (an Amazon operation, Shopify ``rest`` or ``graphql``, an
+eBay API …) maps to a lane: the limits every such request must satisfy together (see
+``limits`` and ``policies``). A permit is granted at the earliest time every limit of
+the lane admits it, and the limits record it at once: capacity is spent when granted,
+not when used, so no interleaving of callers can over-spend. A permit is a **lease**,
+valid in ``[time, time + lease)``, and the limits are planned so that use anywhere in
+that window conforms. A crashed caller holds nothing beyond its leases, and nothing has
+to be returned for safety.
+
+*The horizon.* Permits are granted at most ``horizon`` ahead of ``now``: far enough that
+one entity round trip (two replays of the caller) fetches a batch that keeps the caller
+busy; near enough that a class arriving later waits little behind permits already
+promised.
+
+*Demand.* Each ``acquire`` registers (or refreshes) the caller's *flow* on the lane
+(``demand.Flow``): client, tier (demo > daily > backfill), resource, backlog. A flow that
+got fewer permits than it asked for is **hungry**: it holds a claim for the rest until
+its ``retry_at`` plus a grace period. Registrations expire a grace period after their
+last permit or retry time, so a dead caller's demand stops counting by itself;
+``complete`` ends a flow at once.
+
+*The decision*, for a caller X asking for ``want`` permits:
+
+1. **Priority.** If a flow that outranks X is hungry, X gets nothing and retries after
+   it. *Outranks*: a better tier; or the same tier and client and a better resource rank
+   (orders and order items, then transactions, remains, returns, payouts). A higher flow
+   that is not hungry blocks nothing — it has what it asked for, so spare capacity flows
+   down (work-conserving) — but while one is active X plans only ``horizon / LOWER_LEAD``
+   ahead, so the higher flow's next batch never queues far behind X's.
+2. **Share.** X's *peers* are the other active flows of its tier that X does not outrank
+   (active: holding permits dated after now, or hungry; on a quota lane: registered with
+   a backlog). The *pie* is the capacity free before the horizon plus what the peers and
+   X hold in it. It is split equally between clients, then by resource weight within a
+   client (order items 3 : orders 1), then equally between a resource's flows. Each peer
+   keeps the part of its share it does not hold yet; X may take everything else. A flow
+   therefore holds at most about its share of the horizon while others want theirs, and
+   as every permit is held for about one horizon, its rate is its share of the lane
+   (Little's law). A quota lane (a daily quota) splits the quota window's total instead,
+   by what each client used in it. A share only binds if the caller asks for it:
+   ``fair_share`` in the answer says how many permits that takes.
+3. **Capacity.** The lane plans the permits back to back from the earliest conforming
+   time, up to the horizon (``Lane.plan``).
+
+Fewer than asked: ``retry_at`` is when asking again can help — just after the blocking
+claims' retry time (priority); when the lane will have room, beyond the peers' shares,
+for a fair batch (half the request, at most X's share of the pie) (capacity); not before
+X's own held permits have run down by that much (share) — and never sooner than
+``min_wait``. Token buckets keep unused tokens up to
+their burst, so capacity that accrues while callers sleep is not lost.
+
+*Demo cap.* Demo permits count per client on this entity, ``demo_cap`` (100) in all.
+An ask past the cap is refused with the reason; a partial ask gets what is left.
+
+*Observations* only tighten the model, except for figures the platform states.
+A remaining-quota reading lowers the limit to what the platform reported, minus our
+permits it cannot have seen yet (dated after ``request_at - lease``). A 429 empties the
+limit at ``request_at``, blocks the lane for the platform's Retry-After (``backoff_s``
+without one) and slows a token bucket's planning rate, which recovers over minutes.
+Stated capacity, rate and reset times are adopted. A GraphQL query's actual cost
+settles the difference to the cost its permit spent.
+
+*At-least-once.* The entity may run an operation twice. ``acquire`` remembers each
+flow's last request id and answer and returns that answer again; ``observe`` and
+``release`` remember recent ids per lane and apply once.
+
+*Bounded state.* Per lane: the limits' state (a few numbers, or bucket counts bounded by
+the window), counters, the last ``SEEN_IDS`` operation ids and, on quota lanes, one
+counter per client. Per flow: one registration with at most ``MAX_RUNS`` runs and its
+last answer (at most ``max_batch`` permit times). Per demo client: one counter. Expired
+flows, past quota windows and old demo counters are pruned on every operation: the
+state grows with active callers and clients, never with the number of requests.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from shared.ambassador.demand import Flow, split
+from shared.ambassador.limits import MS, CostBucket, FixedWindow, TokenBucket, to_us
+from shared.ambassador.limits import format_time as _format
+from shared.ambassador.limits import parse_time as _parse
+from shared.ambassador.policies import Lane, PlatformPolicy
+from shared.ambassador.protocol import (
+    TIERS,
+    AcquireAnswer,
+    AcquireRequest,
+    CompleteAnswer,
+    CompleteRequest,
+    LaneSnapshot,
+    ObserveAnswer,
+    ObserveRequest,
+    ReleaseAnswer,
+    ReleaseRequest,
+    Snapshot,
+    Waiting,
+)
+from shared.errors import ConfigurationError
+
+STATE_VERSION = 1
+SEEN_IDS = 64  # observe/release ids remembered per lane
+LOWER_LEAD = 4  # below an active higher class, plan only horizon / LOWER_LEAD ahead
+QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
+DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
+
+
+class Scheduler:
+    """The ambassador's decisions over one entity's state (see the module docstring).
+
+    ``state`` is the JSON-able dict ``to_state()`` produced (None for a new entity).
+    Each operation takes a protocol request and returns its answer; ``to_state()`` then
+    gives the state to store. Unknown routes raise ``ConfigurationError`` (except in
+    ``acquire``, which refuses with the reason)."""
+
+    def __init__(self, policy: PlatformPolicy, state: dict[str, Any] | None = None) -> None:
+        state = state or {}
+        self.policy = policy
+        self.clock: int = state.get("clock", 0)
+        saved = state.get("lanes", {})
+        self.lanes: dict[str, Lane] = {
+            name: spec.build(saved.get(name)) for name, spec in policy.lanes.items()
+        }
+        self.meta = {name: _lane_meta(saved.get(name, {})) for name in policy.lanes}
+        flows = copy.deepcopy(state.get("flows", {}))  # never mutate the caller's state
+        self.flows = {key: Flow(**value) for key, value in flows.items()}
+        self.demo: dict[str, list[int]] = {k: list(v) for k, v in state.get("demo", {}).items()}
+        self.grace = to_us(policy.grace_s)
+        self.min_wait = to_us(policy.min_wait_s)
+        self.backoff = to_us(policy.backoff_s)
+
+    # ------------------------------------------------------------------ operations
+    def acquire(self, req: AcquireRequest) -> AcquireAnswer:
+        now = self._begin(_parse(req.now))
+        base: dict[str, Any] = {"request_id": req.request_id, "route": req.route}
+        try:
+            lane_name = self.policy.lane_of(req.route)
+        except ConfigurationError as exc:
+            return AcquireAnswer(**base, cost=req.cost, refused="unknown_route", reason=str(exc))
+        lane, key = self.lanes[lane_name], _flow_key(req.caller, lane_name)
+        flow = self.flows.get(key)
+        if flow is not None and flow.last_id == req.request_id and flow.last_answer:
+            return _answer(flow.last_answer, base, lane_name, lane)  # a repeated operation
+        if req.cost > lane.max_units or lane.next_time(now, req.cost, False) is None:
+            reason = f"{req.cost} units per permit exceed what lane {lane_name!r} ever admits"
+            return AcquireAnswer(
+                **base, lane=lane_name, cost=req.cost, refused="cost_too_high", reason=reason
+            )
+        flow = self._register(key, lane_name, req, now)
+        want, demo_left = min(req.want, self.policy.max_batch), None
+        if req.tier == "demo":
+            demo_left = self.policy.demo_cap - self.demo.get(req.client, [0, 0])[0]
+            if demo_left <= 0:
+                reason = (
+                    f"demo runs are capped at {self.policy.demo_cap} requests per "
+                    f"marketplace per customer; client {req.client!r} has used them all"
+                )
+                flow.unmet, flow.backlog = 0, 0
+                return self._answered(flow, req, {"x": "demo_cap", "m": reason, "dl": 0}, lane)
+            want = min(want, demo_left)
+        times, waiting, retry, fair = self._decide(flow, lane, want, req.cost, now)
+        self._record(flow, lane, times, want, req.cost, retry)
+        if demo_left is not None:
+            used = self.demo.setdefault(req.client, [0, now])
+            used[0], used[1] = used[0] + len(times), now
+            demo_left -= len(times)
+        answer: dict[str, Any] = {"c": req.cost, "f": fair}
+        if times:
+            answer |= {"t0": times[0], "d": [(t - times[0]) // MS for t in times]}
+            self.meta[lane_name]["tail"] = [key, req.request_id]  # the latest promises
+        if retry is not None:
+            answer |= {"r": retry, "w": waiting}
+        if demo_left is not None:
+            answer["dl"] = demo_left
+        return self._answered(flow, req, answer, lane)
+
+    def observe(self, req: ObserveRequest) -> ObserveAnswer:
+        now = self._begin(_parse(req.now))
+        lane_name = self.policy.lane_of(req.route)
+        lane, meta = self.lanes[lane_name], self.meta[lane_name]
+        if not _first_time(meta, f"o/{req.caller}/{req.request_id}"):
+            return ObserveAnswer(applied=False, blocked_until=_dt(lane.blocked_until))
+        at = min(now, _parse(req.request_at)) if req.request_at else now
+        unseen = sum(f.unseen(at - lane.lease) for f in self._on(lane_name))
+        for reading in req.readings:
+            reset = _parse(reading.reset_at) if reading.reset_at else None
+            lane.limit(reading.limit).learn(reading.capacity, reading.rate, reset)
+        lane.begin(now)  # stated figures take effect now
+        if req.charged is not None and req.actual is not None and req.charged != req.actual:
+            for limit in lane.limits:  # settle first: a reading below already includes it
+                if isinstance(limit, CostBucket):
+                    limit.adjust(at, req.actual - req.charged)
+        if req.throttled:
+            wait = req.retry_after_s if req.retry_after_s is not None else self.policy.backoff_s
+            lane.blocked_until = max(lane.blocked_until, now + to_us(wait))
+            named = [lane.limit(r.limit) for r in req.readings if r.limit is not None]
+            for limit in named or lane.limits:
+                limit.exhaust(at, unseen)
+            meta["throttled"] += 1
+        else:
+            for reading in req.readings:
+                if reading.remaining is not None:
+                    lane.limit(reading.limit).sync(at, reading.remaining, unseen)
+        return ObserveAnswer(applied=True, blocked_until=_dt(lane.blocked_until))
+
+    def release(self, req: ReleaseRequest) -> ReleaseAnswer:
+        now = self._begin(_parse(req.now))
+        lane_name = self.policy.lane_of(req.route)
+        lane, meta = self.lanes[lane_name], self.meta[lane_name]
+        key = _flow_key(req.caller, lane_name)
+        flow = self.flows.get(key)
+        if flow is None or flow.last_id != req.grant_id or not flow.last_answer:
+            return ReleaseAnswer(returned=0)
+        if not _first_time(meta, f"r/{req.caller}/{req.request_id}"):
+            return ReleaseAnswer(returned=0)
+        answer = flow.last_answer
+        times = _times(answer)[: len(_times(answer)) - answer.get("rel", 0)]
+        back = [t for t in times[len(times) - min(req.unused, len(times)) :] if t > now]
+        if not back:
+            return ReleaseAnswer(returned=0)
+        units = answer.get("c", 1)
+        for limit in lane.limits:
+            if not isinstance(limit, TokenBucket):
+                for t in back:
+                    limit.adjust(t, -units)
+            elif meta.get("tail") == [key, req.grant_id]:  # a bucket forgets only its tail
+                limit.adjust(now, -units * len(back))
+        answer["rel"] = answer.get("rel", 0) + len(back)
+        flow.drop_last(len(back))
+        flow.granted -= len(back)
+        meta["granted"] -= len(back)
+        self._count_use(lane, flow.client, -units * len(back), now)
+        if flow.tier == "demo" and flow.client in self.demo:
+            self.demo[flow.client][0] = max(0, self.demo[flow.client][0] - len(back))
+        return ReleaseAnswer(returned=len(back))
+
+    def complete(self, req: CompleteRequest) -> CompleteAnswer:
+        now = self._begin(_parse(req.now))
+        lane_name = self.policy.lane_of(req.route) if req.route is not None else None
+        closed = 0
+        for flow in self.flows.values():
+            if flow.caller == req.caller and lane_name in (None, flow.lane) and not flow.done:
+                flow.done, flow.backlog, flow.unmet, flow.retry_at = True, 0, 0, None
+                flow.expires = max(flow.expires, now)
+                closed += 1
+        return CompleteAnswer(completed=closed)
+
+    def snapshot(self, now: datetime | None = None) -> Snapshot:
+        at = self._begin(_parse(now) if now is not None else self.clock)
+        lanes = {}
+        for name, lane in self.lanes.items():
+            flows = [f for f in self._on(name) if not f.done]
+            waiting = [
+                Waiting(
+                    caller=f.caller,
+                    client=f.client,
+                    tier=f.tier,
+                    resource=f.resource,
+                    unmet=f.unmet,
+                    retry_at=_dt(f.retry_at),
+                )
+                for f in flows
+                if f.hungry(at, self.grace)
+            ]
+            meta = self.meta[name]
+            lanes[name] = LaneSnapshot(
+                limits=lane.describe(at)["limits"],
+                lease_s=lane.spec.lease_s,
+                horizon_s=lane.spec.horizon_s,
+                blocked_until=_dt(lane.blocked_until) if lane.blocked_until > at else None,
+                active=sum(1 for f in flows if f.backlog > 0),
+                waiting=sorted(waiting, key=lambda w: (TIERS.index(w.tier), w.caller)),
+                granted=meta["granted"],
+                waits=meta["waits"],
+                throttled=meta["throttled"],
+            )
+        return Snapshot(
+            platform=self.policy.platform,
+            now=_dt(at),
+            lanes=lanes,
+            demo_used={client: used for client, (used, _) in self.demo.items()},
+            registrations=len(self.flows),
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        lanes = {}
+        for name, lane in self.lanes.items():
+            saved = {**lane.state(), **{k: v for k, v in self.meta[name].items() if v}}
+            if saved != {"limits": {}}:
+                lanes[name] = saved
+        return {
+            "v": STATE_VERSION,
+            "clock": self.clock,
+            "lanes": lanes,
+            "flows": {key: asdict(flow) for key, flow in self.flows.items()},
+            "demo": self.demo,
+        }
+
+    # ------------------------------------------------------------------ the decision
+    def _decide(
+        self, flow: Flow, lane: Lane, want: int, cost: int, now: int
+    ) -> tuple[list[int], str | None, int | None, int]:
+        """(permit times, why fewer than ``want``, when to ask again, fair share)."""
+        others = [f for f in self._on(flow.lane) if f is not flow and not f.done and f.backlog > 0]
+        blockers = [f for f in others if f.hungry(now, self.grace) and f.outranks(flow)]
+        if blockers:
+            retry = min(f.retry_at for f in blockers if f.retry_at is not None) + MS
+            return [], "priority", max(now + self.min_wait, retry), 0
+        quota = _quota_limit(lane)
+        reserved = flow.tier == "backfill"  # backfills leave a quota's reserve alone
+        above = any(f.outranks(flow) and self._active(f, now, quota) for f in others)
+        end = now + (lane.horizon // LOWER_LEAD if above else lane.horizon)
+        free = lane.free_units(now, end, reserved)
+        peers = [
+            f
+            for f in others
+            if f.tier == flow.tier and not flow.outranks(f) and self._active(f, now, quota)
+        ]
+        share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
+        if peers and quota is not None:
+            parts = split(flow, peers, free, now, self._client_use(lane, now))
+            room, fair, kept = free - parts.kept, parts.mine, parts.kept
+        elif peers:
+            if _idle(flow, now - lane.horizon):  # (re)joining: no credit for idle time
+                flow.tag = max(flow.tag, min(f.tag for f in peers))
+            parts = split(flow, peers, free, now)
+            lead = parts.pie  # how far ahead of the slowest peer a flow may run
+            floor = min(flow.tag, *(f.tag for f in peers))
+            ahead = frozenset(id(f) for f in peers if f.tag > floor + lead)
+            if ahead:
+                parts = split(flow, peers, free, now, ahead=ahead)
+            share, fair, kept = parts.share[id(flow)], parts.mine, parts.kept
+            room = min(free - kept, (floor + lead - flow.tag) * share)
+            if flow.tag <= floor and free >= cost:
+                room = max(room, float(cost))  # the slowest flow always gets a permit
+            behind = [f for f in peers if f.tag < flow.tag - lead]
+        count = min(want, max(0, int(room // cost)))
+        times = lane.plan(now, count, cost, reserved, end)
+        flow.tag += len(times) * cost / share
+        fair_share = max(len(times), int(fair // cost))
+        if len(times) >= want:
+            return times, None, None, fair_share
+        waiting = "share" if count < want and room < free else "capacity"
+        # come back when about a fair batch fits: half the ask, at most the fair share
+        needed = max(1, min(want - len(times), want // 2, int(fair // cost)))
+        ahead_times = lane.peek(now, math.ceil(kept / cost) + needed, cost, reserved)
+        retry = ahead_times[-1] - (end - now) if ahead_times else now + self.backoff
+        if waiting == "share" and (drop := flow.when_held_drops(now, needed * cost)):
+            retry = max(retry, drop)
+        if behind and not times:  # far ahead of others in service: wait until they move
+            retry = max(retry, min(_moves_at(f, now, self.grace) for f in behind))
+        return times, waiting, max(now + self.min_wait, retry), fair_share
+
+    def _active(self, flow: Flow, now: int, quota: FixedWindow | None) -> bool:
+        if quota is not None:
+            return now < flow.expires  # a quota is shared over its window, not the horizon
+        return flow.hungry(now, self.grace) or flow.held(now) > 0
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _begin(self, now: int) -> int:
+        now = max(self.clock, now)
+        self.clock = now
+        for name, lane in self.lanes.items():
+            lane.begin(now)
+            if (quota := _quota_limit(lane)) is not None:
+                current = quota.window_index(now)
+                use = self.meta[name]["use"]
+                self.meta[name]["use"] = {c: v for c, v in use.items() if v[0] >= current}
+        self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
+        forget = to_us(DEMO_MEMORY_S)
+        self.demo = {c: v for c, v in self.demo.items() if v[1] + forget > now}
+        return now
+
+    def _on(self, lane_name: str) -> list[Flow]:
+        return [f for f in self.flows.values() if f.lane == lane_name]
+
+    def _register(self, key: str, lane: str, req: AcquireRequest, now: int) -> Flow:
+        flow = self.flows.get(key)
+        if flow is None:
+            flow = self.flows[key] = Flow(req.caller, lane, req.client, req.tier, req.resource)
+        flow.client, flow.tier, flow.resource, flow.done = req.client, req.tier, req.resource, False
+        flow.backlog = max(req.backlog if req.backlog is not None else req.want, req.want)
+        flow.expires = max(flow.expires, now + self.grace)
+        return flow
+
+    def _record(
+        self, flow: Flow, lane: Lane, times: list[int], want: int, cost: int, retry: int | None
+    ) -> None:
+        meta = self.meta[flow.lane]
+        if times:
+            flow.add_run(times, cost)
+            flow.granted += len(times)
+            flow.expires = max(flow.expires, times[-1] + lane.lease + self.grace)
+            meta["granted"] += len(times)
+            self._count_use(lane, flow.client, cost * len(times), times[0])
+        flow.unmet, flow.retry_at = want - len(times), retry
+        if retry is not None:
+            meta["waits"] += 1
+            flow.expires = max(flow.expires, retry + self.grace)
+        flow.backlog = max(0, flow.backlog - len(times))
+
+    def _answered(
+        self, flow: Flow, req: AcquireRequest, answer: dict[str, Any], lane: Lane
+    ) -> AcquireAnswer:
+        flow.last_id, flow.last_answer = req.request_id, answer
+        return _answer(answer, {"request_id": req.request_id, "route": req.route}, flow.lane, lane)
+
+    def _count_use(self, lane: Lane, client: str, units: int, at: int) -> None:
+        if (quota := _quota_limit(lane)) is None:
+            return
+        use = self.meta[lane.spec.name]["use"]
+        index = quota.window_index(at)
+        entry = use.get(client)
+        if entry is None or entry[0] != index:
+            entry = use[client] = [index, 0]
+        entry[1] = max(0, entry[1] + units)
+
+    def _client_use(self, lane: Lane, now: int) -> dict[str, float]:
+        quota = _quota_limit(lane)
+        assert quota is not None
+        index = quota.window_index(now)
+        return {
+            c: float(v[1]) for c, v in self.meta[lane.spec.name]["use"].items() if v[0] == index
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+def _flow_key(caller: str, lane: str) -> str:
+    return f"{lane}@{caller}"
+
+
+def _idle(flow: Flow, since: int) -> bool:
+    """No permit dated after ``since`` (a flow between two batches is not idle)."""
+    return all(last < since for _, last, _, _ in flow.runs)
+
+
+def _moves_at(flow: Flow, now: int, grace: int) -> int:
+    """When a flow that others wait for in service will ask again or drop out."""
+    if flow.hungry(now, grace) and flow.retry_at is not None:
+        return flow.retry_at + MS
+    return max((last for _, last, _, _ in flow.runs), default=now) + MS
+
+
+def _quota_limit(lane: Lane) -> FixedWindow | None:
+    for limit in lane.limits:
+        if isinstance(limit, FixedWindow) and limit.window >= to_us(QUOTA_WINDOW_S):
+            return limit
+    return None
+
+
+def _lane_meta(saved: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "granted": saved.get("granted", 0),
+        "waits": saved.get("waits", 0),
+        "throttled": saved.get("throttled", 0),
+        "seen": list(saved.get("seen", [])),
+        "tail": saved.get("tail"),
+        "use": {c: list(v) for c, v in saved.get("use", {}).items()},
+    }
+
+
+def _first_time(meta: dict[str, Any], op_id: str) -> bool:
+    if op_id in meta["seen"]:
+        return False
+    meta["seen"] = [*meta["seen"], op_id][-SEEN_IDS:]
+    return True
+
+
+def _times(answer: dict[str, Any]) -> list[int]:
+    return [answer["t0"] + d * MS for d in answer.get("d", [])]
+
+
+def _answer(answer: dict[str, Any], base: dict[str, Any], lane_name: str, lane: Lane):
+    times = _times(answer)
+    return AcquireAnswer(
+        **base,
+        lane=lane_name,
+        granted=len(times),
+        times=[_format(t) for t in times],
+        cost=answer.get("c", 1),
+        lease_s=lane.spec.lease_s,
+        retry_at=_dt(answer.get("r")),
+        waiting_for=answer.get("w"),
+        refused=answer.get("x"),
+        reason=answer.get("m"),
+        fair_share=answer.get("f"),
+        demo_remaining=answer.get("dl"),
+    )
+
+
+def _dt(t_us: int | None) -> datetime | None:
+    return _format(t_us) if t_us else None
+
+
+__all__ = ["Scheduler"]

@@ -1,0 +1,1 @@
+"""eBay Sell APIs: connector and normalizer."""

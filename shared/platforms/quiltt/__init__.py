@@ -1,0 +1,1 @@
+"""Quiltt (bank data): connector and normalizer."""

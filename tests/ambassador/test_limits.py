@@ -1,0 +1,291 @@
+"""Limit models and platform policies on explicit times."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.ambassador.limits import (
+    US,
+    CostBucket,
+    DailyQuota,
+    FixedWindow,
+    SlidingWindow,
+    TokenBucket,
+    ceil_ms,
+    format_time,
+    parse_time,
+)
+from shared.ambassador.policies import LaneSpec, LimitSpec, PlatformPolicy
+from shared.errors import ConfigurationError
+
+T0 = 1_790_000_000 * US  # 2026-09-21T14:13:20Z
+S = US
+
+
+def lane(platform: str, route: str, **overrides):
+    policy = PlatformPolicy.from_settings(platform, overrides)
+    built = policy.lanes[policy.lane_of(route)].build()
+    built.begin(T0)
+    return built
+
+
+def plan(built, n: int, at: int = T0, units: int = 1, reserved: bool = False) -> list[float]:
+    """Seconds after T0 of the next ``n`` permits (no horizon)."""
+    return [(t - T0) / S for t in built.plan(at, n, units, reserved, end=2**62)]
+
+
+# ------------------------------------------------------------------ token buckets
+def test_amazon_get_orders_bursts_20_then_one_per_60s_without_lateness() -> None:
+    getorders = lane("amazon", "getOrders", lease_s=0)
+    times = plan(getorders, 23)
+    interval = 59.880240  # ceil(1e6 / 0.0167) µs: a hair slower than 0.0167/s
+    assert times[:20] == [0.0] * 20
+    assert times[20:] == pytest.approx([interval, 2 * interval, 3 * interval], abs=1e-3)
+
+
+def test_amazon_lease_costs_rate_times_lease_of_the_burst() -> None:
+    getorders = lane("amazon", "getOrders")  # default lease 2 s
+    times = plan(getorders, 22)
+    assert times[:19] == [0.0] * 19
+    # the 20th could otherwise be used 2 s late together with a refilled token
+    assert times[19] == pytest.approx(2.0)
+    assert times[20] == pytest.approx(2.0 + 59.88024, abs=1e-3)
+
+
+def test_get_order_items_refills_every_two_seconds_after_its_burst() -> None:
+    items = lane("amazon", "getOrderItems", lease_s=0)
+    times = plan(items, 33)
+    assert times[:30] == [0.0] * 30
+    assert times[30:] == [2.0, 4.0, 6.0]
+
+
+def test_inventory_lease_is_capped_by_its_small_burst() -> None:
+    policy = PlatformPolicy.from_settings("amazon", {})
+    assert policy.lanes["getInventorySummaries"].lease_s == 0.5  # (burst - 1) / rate
+    inventory = lane("amazon", "getInventorySummaries")
+    assert plan(inventory, 4) == [0.0, 0.5, 1.0, 1.5]  # full rate despite the lease
+
+
+def test_shopify_rest_bucket_40_leaks_2_per_second() -> None:
+    rest = lane("shopify", "rest", lease_s=0)
+    times = plan(rest, 42)
+    assert times[:40] == [0.0] * 40
+    assert times[40:] == [0.5, 1.0]
+
+
+def test_a_bucket_idle_long_enough_is_full_again() -> None:
+    items = lane("amazon", "getOrderItems", lease_s=0)
+    plan(items, 30)
+    later = T0 + 60 * S  # 30 tokens back after 60 s
+    items.begin(later)
+    assert plan(items, 31, at=later)[-2:] == [60.0, 62.0]
+
+
+def test_sync_to_a_lower_remaining_reading_and_never_up() -> None:
+    rest = lane("shopify", "rest", lease_s=0)
+    rest.limit(None).sync(T0, remaining=3, unseen=0)
+    assert plan(rest, 5) == [0.0, 0.0, 0.0, 0.5, 1.0]
+    rest.limit(None).sync(T0, remaining=40, unseen=0)  # higher than the model: ignored
+    assert plan(rest, 1) == [1.5]
+
+
+def test_sync_discounts_our_permits_the_platform_has_not_seen() -> None:
+    bucket = TokenBucket("b", 0, {"rate": 1, "burst": 10})
+    bucket.begin(T0)
+    bucket.sync(T0, remaining=10, unseen=4)  # 4 of ours are still on their way
+    assert bucket.next_time(T0, 6, False) == T0
+    assert bucket.next_time(T0, 7, False) == T0 + 1 * S
+
+
+def test_a_429_empties_the_bucket_and_slows_the_plan_until_it_recovers() -> None:
+    bucket = TokenBucket("b", 0, {"rate": 2, "burst": 10})
+    bucket.begin(T0)
+    bucket.exhaust(T0, unseen=0)
+    assert bucket.interval == round(US / (2 * 0.8))  # planning rate x0.8
+    assert bucket.next_time(T0, 1, False) == T0 + bucket.interval
+    bucket.begin(T0 + 600 * S)  # recover_s later
+    assert bucket.interval == US // 2
+
+
+def test_cost_bucket_spends_the_estimate_and_settles_the_actual_cost() -> None:
+    points = CostBucket("points", 0, {"rate": 100, "burst": 1000, "max_cost": 1000})
+    points.begin(T0)
+    assert points.next_time(T0, 1001, False) is None  # over the bucket: never
+    points.take(T0, 800)
+    assert points.next_time(T0, 300, False) == T0 + 1 * S  # 200 left, 100/s
+    points.adjust(T0, -500)  # the query cost 300, not 800: refunded
+    assert points.next_time(T0, 300, False) == T0
+
+
+def test_graphql_max_cost_is_per_query() -> None:
+    graphql = lane("shopify", "graphql", **{"graphql.max_cost": 500})
+    assert graphql.next_time(T0, 501, False) is None
+    assert graphql.next_time(T0, 500, False) == T0
+
+
+def test_lateness_turns_into_spacing_when_the_burst_is_one() -> None:
+    one = TokenBucket("one", round(0.3 * S), {"rate": 1, "burst": 1})
+    one.begin(T0)
+    times = []
+    for _ in range(3):
+        t = one.next_time(T0, 1, False)
+        one.take(t, 1)
+        times.append((t - T0) / S)
+    assert times == [0.0, 1.3, 2.6]
+
+
+# ------------------------------------------------------------------ fixed windows
+def test_ebay_daily_quota_resets_at_its_reset_time() -> None:
+    quota = DailyQuota("quota", 0, {"limit": 3, "reset_utc": "07:00"})
+    quota.begin(T0)  # 14:13:20 UTC
+    for _ in range(3):
+        quota.take(quota.next_time(T0, 1, False), 1)
+    reset = parse_time("2026-09-22T07:00:00Z")
+    assert quota.next_time(T0, 1, False) == reset
+    quota.begin(reset)
+    assert quota.next_time(reset, 3, False) == reset
+
+
+def test_daily_quota_keeps_its_reserve_from_backfills_until_the_last_hour() -> None:
+    quota = DailyQuota("quota", 0, {"limit": 10, "reset_utc": "07:00", "reserve": 0.2})
+    quota.begin(T0)
+    quota.take(T0, 8)
+    release = parse_time("2026-09-22T06:00:00Z")
+    assert quota.next_time(T0, 1, reserved=True) == release
+    assert quota.next_time(T0, 2, reserved=False) == T0  # daily syncs may use it
+    assert quota.next_time(T0, 3, reserved=False) == parse_time("2026-09-22T07:00:00Z")
+
+
+def test_daily_quota_learns_remaining_and_the_reset_the_platform_reports() -> None:
+    quota = DailyQuota("quota", 0, {"limit": 100, "reset_utc": "00:00"})
+    quota.begin(T0)
+    quota.sync(T0, remaining=10, unseen=2)  # 90 used there, 2 of ours not yet counted
+    assert quota.describe(T0)["remaining"] == 8
+    reset = parse_time("2026-09-22T08:00:00Z")
+    quota.learn(capacity=None, rate=None, reset_at=reset)
+    assert quota.next_time(T0, 9, False) == reset
+    assert quota.describe(T0)["resets_at"] == reset
+
+
+def test_a_permit_whose_lease_crosses_the_reset_counts_on_both_sides() -> None:
+    quota = FixedWindow("rps", round(0.25 * S), {"limit": 2, "window_s": 1.0})
+    end = T0 + S
+    quota.take(end - round(0.1 * S), 1)  # may arrive up to 0.15 s after the boundary
+    assert quota.used == {T0 // S: 1, T0 // S + 1: 1}
+
+
+def test_quiltt_fixed_seconds_are_used_whole() -> None:
+    rps = lane("quiltt", "graphql")
+    times = plan(rps, 250, at=T0)
+    assert times.count(0.0) == 100 and times.count(1.0) == 100 and times[-1] == 2.0
+
+
+# ------------------------------------------------------------------ sliding windows
+def test_etsy_qps_admits_the_limit_per_window_widened_by_the_lease() -> None:
+    api = lane("etsy", "api", lease_s=0)
+    times = plan(api, 21)
+    assert times[:10] == [0.0] * 10
+    # a window of 1 s meets 21 buckets of 50 ms: the next ten go at 1.05 s
+    assert times[10:20] == [1.05] * 10 and times[20] == 2.1
+
+
+def test_etsy_qpd_sliding_day_and_its_backfill_reserve() -> None:
+    api = lane("etsy", "api", qps=1000, qpd=100, lease_s=0)
+    assert len(plan(api, 90, reserved=True)) == 90
+    later = plan(api, 1, reserved=True)[0]  # the reserve (10) is not for backfills
+    assert later > 86_400
+    assert plan(api, 10) == [0.0] * 10  # but daily syncs may use it
+
+
+def test_sliding_window_sync_adds_what_others_used() -> None:
+    qps = SlidingWindow("qps", 0, {"limit": 10, "window_s": 1.0, "granularity_s": 0.1})
+    qps.begin(T0)
+    qps.take(T0, 2)
+    qps.sync(T0, remaining=3, unseen=0)  # the platform saw 7: 5 are not ours
+    assert qps.next_time(T0, 3, False) == T0
+    assert qps.next_time(T0, 4, False) > T0
+
+
+# ------------------------------------------------------------------ settings
+def test_from_settings_defaults_for_every_platform() -> None:
+    amazon = PlatformPolicy.from_settings("amazon", {})
+    assert amazon.lanes["getOrders"].limits[0].params == {"rate": 0.0167, "burst": 20}
+    shopify = PlatformPolicy.from_settings("shopify", {})
+    assert shopify.lanes["rest"].limits[0].params == {"rate": 2, "burst": 40}
+    assert shopify.lanes["graphql"].limits[0].params["burst"] == 2000
+    ebay = PlatformPolicy.from_settings("ebay", {})
+    assert ebay.lanes["finances"].limits[0].params["limit"] == 15_000
+    assert ebay.lane_of("order") == "fulfillment"
+    etsy = PlatformPolicy.from_settings("etsy", {})
+    assert [s.name for s in etsy.lanes["api"].limits] == ["qps", "qpd"]
+    quiltt = PlatformPolicy.from_settings("quiltt", {})
+    assert quiltt.lanes["api"].limits[0].params["limit"] == 100
+
+
+def test_from_settings_overrides_in_every_form() -> None:
+    amazon = PlatformPolicy.from_settings(
+        "amazon",
+        {
+            "getOrders": {"rate": 0.5, "burst": 5},
+            "getOrderItems.burst": 3,
+            "horizon_s": 7,
+            "demo_cap": 50,
+            "mismatch_share": 0.1,  # another component's key: ignored
+        },
+    )
+    assert amazon.lanes["getOrders"].limits[0].params == {"rate": 0.5, "burst": 5}
+    assert amazon.lanes["getOrderItems"].limits[0].params["burst"] == 3
+    assert amazon.lanes["getReport"].horizon_s == 7 and amazon.demo_cap == 50
+    plus = PlatformPolicy.from_settings("shopify", {"plan": "plus", "rest": {"size": 500}})
+    assert plus.lanes["rest"].limits[0].params == {"rate": 20, "burst": 500}
+    etsy = PlatformPolicy.from_settings("etsy", {"api": {"qpd.limit": 5000}})
+    assert etsy.lanes["api"].limits[1].params["limit"] == 5000
+
+
+@pytest.mark.parametrize(
+    ("platform", "overrides", "message"),
+    [
+        ("amazon", {"getOrders": {"speed": 1}}, "has no field 'speed'"),
+        ("shopify", {"plan": "platinum"}, "unknown plan"),
+        ("myspace", {}, "no limit policy"),
+        ("amazon", {"getOrders.rate": 0}, "rate must be > 0"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(platform: str, overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        policy = PlatformPolicy.from_settings(platform, overrides)
+        for spec in policy.lanes.values():
+            spec.build()
+
+
+def test_unknown_route_names_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="unknown route 'getFoo'.*getOrders"):
+        PlatformPolicy.from_settings("amazon", {}).lane_of("getFoo")
+
+
+def test_lane_state_round_trips_through_json() -> None:
+    spec = LaneSpec(
+        "x",
+        (
+            LimitSpec("token_bucket", "b", {"rate": 1, "burst": 3}),
+            LimitSpec("sliding_window", "w", {"limit": 5, "window_s": 10}),
+            LimitSpec("daily_quota", "q", {"limit": 7}),
+        ),
+        lease_s=0,
+    )
+    first = spec.build()
+    first.begin(T0)
+    first.plan(T0, 4, 1, False, end=2**62)
+    second = spec.build(first.state())
+    second.begin(T0)
+    assert second.plan(T0, 3, 1, False, end=2**62) == first.plan(T0, 3, 1, False, end=2**62)
+
+
+def test_times_are_exact_microseconds_and_permits_whole_milliseconds() -> None:
+    assert parse_time("2026-09-21T14:13:20.000001Z") == T0 + 1
+    assert parse_time(format_time(T0 + 123_456)) == T0 + 123_456
+    assert ceil_ms(T0 + 1) == T0 + 1000 and ceil_ms(T0) == T0
+    with pytest.raises(ConfigurationError):
+        from datetime import datetime
+
+        parse_time(datetime(2026, 1, 1))  # naive

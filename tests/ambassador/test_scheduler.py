@@ -1,0 +1,279 @@
+"""The scheduler's rules on explicit scenarios (the properties are in test_properties)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.ambassador.limits import US, format_time, parse_time
+from shared.ambassador.policies import PlatformPolicy
+from shared.ambassador.protocol import (
+    AcquireAnswer,
+    AcquireRequest,
+    CompleteRequest,
+    ObserveRequest,
+    Reading,
+    ReleaseRequest,
+)
+from shared.ambassador.scheduler import Scheduler
+from shared.errors import ConfigurationError
+from tests.ambassador.simulation import START, Caller, simulate
+
+
+class Ambassador:
+    """The scheduler driven like the entity: state through JSON between operations."""
+
+    def __init__(self, platform: str, **overrides: Any) -> None:
+        self.policy = PlatformPolicy.from_settings(platform, overrides)
+        self.state: dict | None = None
+        self.ids = 0
+
+    def _run(self, method: str, request: Any) -> Any:
+        scheduler = Scheduler(self.policy, self.state)
+        answer = getattr(scheduler, method)(request)
+        self.state = json.loads(json.dumps(scheduler.to_state()))
+        return answer
+
+    def acquire(self, caller: str, at: float, want: int, **kw: Any) -> AcquireAnswer:
+        self.ids += 1
+        fields = {"route": "rest", "client": "c1", "tier": "daily", "resource": "orders"}
+        fields |= {"request_id": f"r{self.ids}"} | kw
+        req = AcquireRequest(caller=caller, want=want, now=when(at), **fields)
+        return self._run("acquire", req)
+
+    def observe(self, caller: str, at: float, **kw: Any):
+        self.ids += 1
+        fields = {"route": "rest", "request_id": f"o{self.ids}"} | kw
+        return self._run("observe", ObserveRequest(caller=caller, now=when(at), **fields))
+
+    def release(self, caller: str, at: float, grant_id: str, unused: int, route: str = "rest"):
+        self.ids += 1
+        req = ReleaseRequest(
+            caller=caller,
+            request_id=f"x{self.ids}",
+            route=route,
+            grant_id=grant_id,
+            unused=unused,
+            now=when(at),
+        )
+        return self._run("release", req)
+
+    def complete(self, caller: str, at: float, route: str | None = None):
+        return self._run("complete", CompleteRequest(caller=caller, route=route, now=when(at)))
+
+    def snapshot(self, at: float):
+        return Scheduler(self.policy, self.state).snapshot(when(at))
+
+
+def when(seconds: float):
+    return format_time(START + round(seconds * US))
+
+
+def secs(t) -> float:
+    return (parse_time(t) - START) / US
+
+
+# ------------------------------------------------------------------ demo cap
+def test_demo_gets_100_requests_per_customer_and_the_101st_is_refused() -> None:
+    amb = Ambassador("shopify", **{"rest.burst": 400, "rest.rate": 20})
+    first = amb.acquire("demo-1", 0, 100, tier="demo", client="prospect")
+    assert first.granted == 100 and first.demo_remaining == 0
+    refused = amb.acquire("demo-1", 10, 1, tier="demo", client="prospect")
+    assert refused.granted == 0 and refused.refused == "demo_cap"
+    assert "capped at 100 requests per marketplace per customer" in refused.reason
+    assert refused.retry_at is None  # asking again will not help
+    other = amb.acquire("demo-2", 10, 5, tier="demo", client="someone-else")
+    assert other.granted == 5
+
+
+def test_a_demo_ask_across_the_cap_gets_what_is_left() -> None:
+    amb = Ambassador("shopify", **{"rest.burst": 400, "rest.rate": 20})
+    assert amb.acquire("d", 0, 70, tier="demo").granted == 70
+    partial = amb.acquire("d", 5, 50, tier="demo")
+    assert partial.granted == 30 and partial.demo_remaining == 0
+    assert amb.acquire("d", 9, 1, tier="demo").refused == "demo_cap"
+
+
+# ------------------------------------------------------------------ idempotency
+def test_a_repeated_acquire_gets_the_same_answer_and_spends_nothing() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    first = amb.acquire("w1", 0, 30, request_id="same")
+    again = amb.acquire("w1", 0.5, 30, request_id="same")
+    assert again == first
+    assert amb.acquire("w2", 1, 10).granted == 10  # 40 - 30 = 10 left: spent once
+
+
+def test_a_repeated_observation_or_release_applies_once() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    amb.acquire("w", 0, 40)
+    first = amb.observe("w", 0, request_id="o", throttled=True, retry_after_s=30)
+    again = amb.observe("w", 0, request_id="o", throttled=True, retry_after_s=90)
+    assert first.applied and not again.applied
+    assert secs(again.blocked_until) == 30
+
+
+# ------------------------------------------------------------------ priority
+def saturate(amb: Ambassador, caller: str, at: float = 0, **kw: Any) -> AcquireAnswer:
+    return amb.acquire(caller, at, 100, **kw)
+
+
+def test_a_hungry_demo_blocks_lower_classes_until_it_has_been_served() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=10)
+    saturate(amb, "backfill", tier="backfill")  # 40 now, 20 more within 10 s
+    demo = amb.acquire("demo", 1, 50, tier="demo", client="p")
+    assert 0 < demo.granted < 50 and demo.waiting_for == "capacity"
+    blocked = amb.acquire("daily", 2, 10, client="c2")
+    assert blocked.granted == 0 and blocked.waiting_for == "priority"
+    assert parse_time(blocked.retry_at) > parse_time(demo.retry_at)
+    # the demo comes back when told and gets the capacity first
+    again = amb.acquire("demo", secs(demo.retry_at), 50 - demo.granted, tier="demo", client="p")
+    assert again.granted > 0
+
+
+def test_within_a_client_orders_come_before_transactions() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=5)
+    orders = saturate(amb, "orders")
+    assert orders.waiting_for == "capacity"
+    transactions = amb.acquire("txn", 1, 10, resource="transactions")
+    assert transactions.granted == 0 and transactions.waiting_for == "priority"
+    other_client = amb.acquire("txn-b", 1, 10, resource="transactions", client="c2")
+    assert other_client.waiting_for != "priority"  # clients are not ranked against each other
+
+
+def test_a_dead_callers_claim_expires_after_its_grace() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=5, grace_s=30)
+    demo = saturate(amb, "demo", tier="demo")  # ... and never comes back
+    retry = secs(demo.retry_at)
+    assert amb.acquire("bf", retry + 29, 5, tier="backfill").waiting_for == "priority"
+    assert amb.acquire("bf", retry + 31, 5, tier="backfill").granted == 5
+
+
+def test_complete_ends_a_claim_at_once() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=5)
+    saturate(amb, "demo", tier="demo")
+    assert amb.complete("demo", 1).completed == 1
+    after = amb.acquire("bf", 2, 5, tier="backfill")
+    assert after.granted > 0 and after.waiting_for != "priority"
+
+
+# ------------------------------------------------------------------ shares
+def test_orders_and_items_share_1_to_3_and_items_take_all_when_orders_are_done() -> None:
+    policy = PlatformPolicy.from_settings("shopify", {})
+    callers = [
+        Caller("o", resource="orders", want=100, route="rest", backlog=600),
+        Caller("i", resource="order_items", want=100, route="rest"),
+    ]
+    run = simulate(policy, callers, 1600)
+    both = run.count(100, 900, lambda u: u.caller)  # orders run out at about 1000 s
+    assert both["i"] / both["o"] == pytest.approx(3, rel=0.05)
+    orders_done = max(u.permit for u in run.uses if u.caller == "o")
+    after = run.count((orders_done - START) / US + 1, 1600, lambda u: u.caller)
+    assert set(after) == {"i"}
+    assert sum(after.values()) >= 0.98 * 2 * (1600 - (orders_done - START) / US - 1)
+
+
+def test_the_answer_tells_a_caller_its_fair_share() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=20)
+    amb.acquire("a", 0, 30, client="a")
+    small = amb.acquire("b", 0, 2, client="b")
+    assert small.granted == 2 and small.fair_share > 2
+
+
+# ------------------------------------------------------------------ observations
+def test_a_429_blocks_the_lane_for_the_platforms_wait() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    amb.acquire("w", 0, 10)
+    amb.observe("w", 1, throttled=True, retry_after_s=4.0)
+    after = amb.acquire("w", 2, 5)
+    assert all(secs(t) >= 5.0 for t in after.times)
+
+
+def test_amazon_429_without_retry_after_backs_off_and_slows_the_plan() -> None:
+    amb = Ambassador("amazon", lease_s=0)
+    amb.acquire("w", 0, 5, route="getOrderItems")
+    amb.observe("w", 0, route="getOrderItems", throttled=True)
+    grant = amb.acquire("w", 0, 3, route="getOrderItems")
+    gaps = [secs(b) - secs(a) for a, b in zip(grant.times, grant.times[1:], strict=False)]
+    assert secs(grant.times[0]) >= 1.0 and all(g >= 2.5 for g in gaps)  # 0.5/s x 0.8
+
+
+def test_remaining_reading_tightens_and_unseen_permits_count() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    amb.acquire("w", 0, 10)
+    # another app used the shop: the platform had 5 left after our request at t=0
+    amb.observe("w", 0, request_at=when(0), readings=[Reading(remaining=5, capacity=40)])
+    grant = amb.acquire("w", 0, 10)
+    assert [secs(t) for t in grant.times[:6]] == [0, 0, 0, 0, 0, 0.5]
+
+
+def test_graphql_actual_cost_refunds_the_estimate() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    big = amb.acquire("g", 0, 2, route="graphql", cost=1000)
+    assert big.granted == 2  # 2000 points
+    assert amb.acquire("g2", 0, 1, route="graphql", cost=500).times[0] == when(5)
+    amb.observe("g", 0, route="graphql", charged=1000, actual=100)  # refund 900
+    assert amb.acquire("g3", 0, 1, route="graphql", cost=400).times[0] == when(0)
+
+
+def test_ebay_reset_reported_by_get_rate_limits_is_adopted() -> None:
+    amb = Ambassador("ebay", **{"fulfillment.limit": 10})
+    assert amb.acquire("w", 0, 10, route="fulfillment").granted == 10
+    reset = "2026-09-21T15:00:00Z"  # START is 14:13:20
+    reading = Reading(remaining=0, capacity=10, reset_at=reset)
+    amb.observe("w", 1, route="fulfillment", readings=[reading])
+    wait = amb.acquire("w", 2, 10, route="fulfillment")
+    assert wait.granted == 0 and secs(wait.retry_at) == secs(reset) - 60  # the horizon
+
+
+# ------------------------------------------------------------------ release, errors
+def test_release_returns_the_tail_of_a_bucket_and_any_unused_quota() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    grant = amb.acquire("w", 0, 50, request_id="g1")
+    assert grant.granted == 50  # 40 now, then one every 0.5 s up to 5.0 s
+    assert amb.release("w", 1, "g1", unused=20).returned == 8  # only those still ahead
+    again = amb.acquire("w2", 1, 9)
+    assert (again.times[0], again.times[-1]) == (when(1.5), when(5.5))
+    quota = Ambassador("ebay", **{"fulfillment.limit": 10})
+    quota.acquire("w", 0, 10, route="fulfillment", request_id="q1", tier="demo")
+    # quota permits are dated now: none is ahead, nothing to return
+    assert quota.release("w", 0, "q1", unused=5, route="fulfillment").returned == 0
+
+
+def test_unknown_route_and_impossible_cost_are_refused_with_a_reason() -> None:
+    amb = Ambassador("shopify")
+    assert amb.acquire("w", 0, 1, route="soap").refused == "unknown_route"
+    too_big = amb.acquire("w", 0, 1, route="graphql", cost=5000)
+    assert too_big.refused == "cost_too_high" and "5000" in too_big.reason
+    with pytest.raises(ConfigurationError):
+        amb.observe("w", 0, route="soap")
+
+
+def test_an_operation_from_the_past_is_handled_at_the_latest_time_seen() -> None:
+    amb = Ambassador("shopify", lease_s=0)
+    amb.acquire("a", 100, 40)
+    late = amb.acquire("b", 50, 1)  # a caller whose orchestration time lags
+    assert secs(late.times[0]) >= 100
+
+
+def test_snapshot_shows_waiting_demand_and_quota_use() -> None:
+    amb = Ambassador("shopify", lease_s=0, horizon_s=5)
+    saturate(amb, "bf", tier="backfill", client="big")
+    amb.acquire("demo", 1, 30, tier="demo", client="p")
+    snap = amb.snapshot(2)
+    rest = snap.lanes["rest"]
+    assert [w.caller for w in rest.waiting] == ["demo", "bf"]  # by tier
+    assert rest.limits["bucket"]["level"] < 0  # promised ahead
+    assert rest.granted > 40 and snap.demo_used == {"p": rest.granted - 50}
+    assert json.loads(snap.model_dump_json())["platform"] == "shopify"
+
+
+def test_state_is_bounded_by_callers_not_by_requests() -> None:
+    policy = PlatformPolicy.from_settings("shopify", {"plan": "plus"})
+    callers = [Caller(f"w{i}", client=f"c{i % 3}", want=50, route="rest") for i in range(10)]
+    short = simulate(policy, [Caller(**vars(c)) for c in callers], 200)
+    long = simulate(policy, callers, 2000)
+    size_short, size_long = len(json.dumps(short.state)), len(json.dumps(long.state))
+    assert len(long.uses) > 8 * len(short.uses)
+    assert size_long < 1.2 * size_short and size_long < 12_000

@@ -1,0 +1,1 @@
+"""Tests of the canonical models and the platform normalizers."""

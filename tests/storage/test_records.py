@@ -1,0 +1,168 @@
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel
+
+from shared.settings import Settings
+from shared.storage.clients import StorageClients
+from shared.storage.keys import split_key
+from shared.storage.records import (
+    MAX_BATCH_OPS,
+    UNDATED,
+    RecordStore,
+    period_of,
+    plan_batches,
+    record_keys,
+)
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def order(n: int, *, day: int = 0, **extra) -> dict:
+    return {
+        "platform": "shopify",
+        "account": "acme",
+        "resource": "orders",
+        "natural_key": f"ord-{n}",
+        "order_id": f"ord-{n}",
+        "created_at": T0 + timedelta(days=day, minutes=n),
+        "total": {"amount": f"{n}.99", "currency": "USD"},
+        **extra,
+    }
+
+
+@pytest.fixture
+def store(settings: Settings, clients: StorageClients) -> RecordStore:
+    return RecordStore(settings, clients=clients, concurrency=6)
+
+
+async def test_upserting_twice_stores_each_record_once(store: RecordStore) -> None:
+    records = [order(n) for n in range(250)]
+    assert await store.upsert("c1", records) == 250
+    assert await store.upsert("c1", records) == 250
+    assert await store.count("c1", "shopify", "orders") == 250
+    stored = sorted(await store.read("c1", "shopify", "orders"), key=lambda r: r["order_id"])
+    assert stored == sorted(records, key=lambda r: r["order_id"])
+
+
+async def test_a_later_version_replaces_the_row(store: RecordStore) -> None:
+    await store.upsert("c1", [order(1, status="open", note="first")])
+    await store.upsert("c1", [order(1, status="paid")])
+    [stored] = await store.read("c1", "shopify", "orders")
+    assert stored["status"] == "paid" and "note" not in stored
+
+
+async def test_batches_span_partitions_with_more_than_100_each(store: RecordStore) -> None:
+    days = [0] * 230 + [31] * 150 + [60] * 101  # January, February, March
+    records = [order(n, day=day) for n, day in enumerate(days)]
+    records += [{**order(1000 + n), "created_at": None} for n in range(120)]  # undated
+    batches = plan_batches(store.to_entity("c1", r) for r in records)
+    assert all(len(b) <= MAX_BATCH_OPS for b in batches)
+    assert all(len({e["PartitionKey"] for e in b}) == 1 for b in batches)
+    assert len(batches) == 3 + 2 + 2 + 2
+
+    assert await store.upsert("c1", records) == 601
+    by_period = {
+        p: await store.count("c1", "shopify", "orders", period=p)
+        for p in ("2024-01", "2024-02", "2024-03", UNDATED)
+    }
+    assert by_period == {"2024-01": 230, "2024-02": 150, "2024-03": 101, UNDATED: 120}
+    assert await store.count("c1", "shopify", "orders") == 601
+    assert await store.count("c2", "shopify", "orders") == 0
+    assert await store.count("c1", "shopify", "order_items") == 0
+
+
+AWKWARD_KEYS = [
+    "a/b",
+    "#1",
+    "what?",
+    "back\\slash",
+    "100%",
+    "x|y",
+    "O'Brien",
+    "注文-😀",
+    "ctrl\x01\x1f",
+    " spaced ",
+    "%2F",
+]
+
+
+async def test_awkward_natural_keys_round_trip(store: RecordStore) -> None:
+    records = [
+        {**order(n), "natural_key": key, "account": "shop/1|ü"}
+        for n, key in enumerate(AWKWARD_KEYS)
+    ]
+    records.append({**order(99), "natural_key": "long/" * 300})  # shortened with a hash
+    assert await store.upsert("client#1", records) == len(records)
+    assert await store.upsert("client#1", records) == len(records)
+    stored = await store.read("client#1", "shopify", "orders")
+    assert Counter(r["natural_key"] for r in stored) == Counter(r["natural_key"] for r in records)
+    _, row = record_keys("client#1", records[0])
+    assert split_key(row) == ["shop/1|ü", "a/b"]
+
+
+async def test_decimals_stay_exact_and_times_come_back_in_utc(store: RecordStore) -> None:
+    tz = timezone(timedelta(hours=-5))
+    record = order(
+        1,
+        amount=Decimal("0.1") + Decimal("0.2"),
+        fee=Decimal("-12345678901234567890.000100"),
+        zero=Decimal("0.00"),
+        quantity=3,
+        big=2**40,
+        ratio=0.25,
+        posted_at=datetime(2024, 1, 31, 22, 30, 0, 1, tzinfo=tz),
+        tags=["a", "b"],
+        missing=None,
+        flag=False,
+    )
+    await store.upsert("c1", [record])
+    [stored] = await store.read("c1", "shopify", "orders")
+    assert stored == record
+    assert str(stored["amount"]) == "0.3" and str(stored["fee"]) == "-12345678901234567890.000100"
+    assert str(stored["zero"]) == "0.00"
+    assert stored["posted_at"].tzinfo == UTC
+    assert stored["posted_at"] == datetime(2024, 2, 1, 3, 30, 0, 1, tzinfo=UTC)
+
+
+async def test_long_text_fields_survive_azure_property_limit(store: RecordStore) -> None:
+    text = "ü" * 70_000
+    await store.upsert("c1", [order(1, description=text)])
+    [stored] = await store.read("c1", "shopify", "orders")
+    assert stored["description"] == text
+
+
+async def test_business_date_picks_the_partition(store: RecordStore) -> None:
+    at = datetime(2024, 2, 29, 23, 0, tzinfo=timezone(timedelta(hours=-3)))  # March in UTC
+    partition, _ = record_keys("c1", order(1, created_at=at))
+    assert partition == "c1|shopify|orders|2024-03"
+    assert period_of("2024-05-07") == "2024-05"
+    assert period_of("2024-05-31T23:00:00-02:00") == "2024-06"
+    partition, _ = record_keys("c1", {**order(1), "resource": "inventory"})
+    assert partition.endswith("|" + UNDATED)
+    with pytest.raises(ValueError):
+        record_keys("c1", {**order(1), "created_at": datetime(2024, 1, 1)})
+
+
+async def test_bad_records_are_refused_before_anything_is_written(store: RecordStore) -> None:
+    with pytest.raises(ValueError, match="natural_key"):
+        await store.upsert("c1", [order(1), {**order(2), "natural_key": ""}])
+    with pytest.raises(ValueError, match="platform"):
+        await store.upsert("c1", [order(1), {"account": "a", "resource": "orders"}])
+    assert await store.count("c1", "shopify", "orders") == 0
+
+
+class Payout(BaseModel):
+    platform: str = "etsy"
+    account: str = "shop"
+    resource: str = "payouts"
+    natural_key: str
+    amount: Decimal
+
+
+async def test_pydantic_models_are_accepted(store: RecordStore) -> None:
+    await store.upsert("c1", [Payout(natural_key="p1", amount=Decimal("10.50"))])
+    [stored] = await store.read("c1", "etsy", "payouts", period=UNDATED)
+    assert Payout.model_validate(stored) == Payout(natural_key="p1", amount=Decimal("10.50"))
