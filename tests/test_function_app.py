@@ -39,11 +39,14 @@ def test_parameters_match_bindings(functions: list) -> None:
         bindings = {json.loads(b)["name"] for b in fn.get_raw_bindings()} - {"$return"}
         user = fn.get_user_function()
         target = next(
-            getattr(user, attr)
-            for attr in ("client_function", "orchestrator_function", "entity_function", "__call__")
-            if hasattr(user, attr)
+            (
+                getattr(user, attr)
+                for attr in ("client_function", "orchestrator_function", "entity_function")
+                if hasattr(user, attr)
+            ),
+            user,  # activities and plain triggers: the user's function itself
         )
-        params = set(inspect.signature(target).parameters)
+        params = set(inspect.signature(inspect.unwrap(target)).parameters)
         assert params == bindings, fn.get_function_name()
 
 

@@ -133,9 +133,9 @@ def encode_fields(
             continue
         stored, marker = _encode_value(name, value)
         if isinstance(stored, str):
+            bound += 4 * len(stored) + 24 * (len(stored) // CHUNK_CHARS)  # every chunk counts
             if len(stored) > CHUNK_CHARS:
                 stored, marker = _split(name, stored, marker, props)
-            bound += 4 * len(stored)
         elif isinstance(stored, bytes):
             bound += len(stored)
         bound += 24 + 2 * len(name)
