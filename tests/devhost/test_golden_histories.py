@@ -1,3 +1,4 @@
+# ruff: noqa: RUF005  (histories read best as "started + episodes")
 """Golden-history contract tests: hand-written extension JSON fed to the SDK's own executor.
 
 These pin the protocol devhost plays (DURABLE_NOTES §1): if an SDK upgrade changes the
