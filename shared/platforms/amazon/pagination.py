@@ -1,0 +1,298 @@
+"""Page chains of the SP-API list operations: the first request and the one after a page.
+
+Pure functions, no I/O, no clock. Windows are half-open ``[start, end)`` in UTC; Amazon's
+rules (MARKETPLACE_APIS.md §2.3) are applied here:
+
+- **2-minute rule**: every ``*Before`` must be at least two minutes before the time of the
+  request. ``check_window(window, now)`` refuses a window that ends later than
+  ``latest_end(now)``; the caller passes its ``now`` (the orchestrator's clock).
+- **getOrders**: ``MarketplaceIds`` (csv), ``CreatedAfter``/``CreatedBefore`` (or
+  ``LastUpdatedAfter``/``LastUpdatedBefore`` with ``by_update``), ``MaxResultsPerPage``
+  100; later pages resend the same parameters plus ``NextToken``. Amazon treats both
+  bounds as inclusive, so an order stamped exactly at a window's end is listed by both
+  neighbouring windows (the loader's upsert absorbs it; nothing is lost).
+- **getOrderItems**: one chain walks many orders: ``state`` holds the current
+  ``order_id`` and the ``remaining`` ids; each page is one order's items page.
+- **Finances v0**: listFinancialEventGroups (``FinancialEventGroupStarted*``) and
+  listFinancialEvents (``Posted*``) are asked in slices of at most 180 days (wider
+  windows answer an empty page, not an error); ``state["slice_start"]`` is the slice being
+  paged. ``NextToken`` is followed even on empty pages; a slice ends when a page has none.
+  listFinancialEventsByGroupId walks a list of group ids like getOrderItems; its
+  ``state["scope"]`` is the group id, the ``scope`` its pages must be normalized with.
+- **getInventorySummaries**: one chain per marketplace list (``granularityType=
+  Marketplace``, ``granularityId`` = ``marketplaceIds`` = one marketplace, ``details=
+  true``); ``pagination.nextToken`` lives 30 s, so its pages must follow each other fast.
+
+``next_request(request, body)`` returns the request after a page (``None``: chain done).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.errors import ConfigurationError, MalformedPayloadError
+from shared.platforms.base import PageRequest, Window, utc_iso
+
+PLATFORM = "amazon"
+TWO_MINUTES = timedelta(minutes=2)
+FINANCE_SLICE = timedelta(days=180)
+PAGE_SIZE = 100
+
+ORDERS_PATH = "/orders/v0/orders"
+ITEMS_PATH = "/orders/v0/orders/{}/orderItems"
+GROUPS_PATH = "/finances/v0/financialEventGroups"
+GROUP_EVENTS_PATH = "/finances/v0/financialEventGroups/{}/financialEvents"
+EVENTS_PATH = "/finances/v0/financialEvents"
+INVENTORY_PATH = "/fba/inventory/v1/summaries"
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def latest_end(now: datetime) -> datetime:
+    """The latest window end Amazon accepts at ``now`` (the 2-minute rule)."""
+    return now - TWO_MINUTES
+
+
+def check_window(window: Window, now: datetime) -> None:
+    """ConfigurationError unless ``window`` ends at least two minutes before ``now``."""
+    if window.end > latest_end(now):
+        raise ConfigurationError(
+            f"amazon: window end {utc_iso(window.end)} is later than two minutes before "
+            f"now ({utc_iso(now)}); Amazon refuses such a *Before"
+        )
+
+
+def _request(resource: str, route: str, path: str, **fields: Any) -> PageRequest:
+    return PageRequest(platform=PLATFORM, resource=resource, route=route, path=path, **fields)
+
+
+def _ids(kind: str, values: Iterable[str]) -> list[str]:
+    out = list(dict.fromkeys(str(v) for v in values))
+    bad = [v for v in out if not _ID.match(v)]
+    if bad:
+        raise ConfigurationError(f"amazon: malformed {kind} {bad[0]!r}")
+    return out
+
+
+# --- orders and items ----------------------------------------------------------------
+
+
+def orders_request(
+    window: Window, marketplace_ids: Sequence[str], *, by_update: bool = False
+) -> PageRequest:
+    prefix = "LastUpdated" if by_update else "Created"
+    params = {
+        "MarketplaceIds": ",".join(marketplace_ids),
+        f"{prefix}After": utc_iso(window.start),
+        f"{prefix}Before": utc_iso(window.end),
+        "MaxResultsPerPage": PAGE_SIZE,
+    }
+    state = {"by": "updated" if by_update else "created"}
+    return _request("orders", "getOrders", ORDERS_PATH, params=params, window=window, state=state)
+
+
+def order_items_request(order_ids: Iterable[str]) -> PageRequest | None:
+    """The first request of a chain over every order's items (None for no orders)."""
+    ids = _ids("order id", order_ids)
+    if not ids:
+        return None
+    return _items_page(ids[0], ids[1:], None, 0)
+
+
+def _items_page(
+    order_id: str, remaining: list[str], token: str | None, page_number: int
+) -> PageRequest:
+    return _request(
+        "order_items",
+        "getOrderItems",
+        ITEMS_PATH.format(order_id),
+        params={"NextToken": token} if token else {},
+        state={"order_id": order_id, "remaining": remaining},
+        page_number=page_number,
+    )
+
+
+# --- finances ------------------------------------------------------------------------
+
+_FINANCE = {  # route -> (resource, path, parameter prefix)
+    "listFinancialEventGroups": ("payouts", GROUPS_PATH, "FinancialEventGroupStarted"),
+    "listFinancialEvents": ("transactions", EVENTS_PATH, "Posted"),
+}
+
+
+def finance_request(route: str, window: Window) -> PageRequest:
+    """listFinancialEventGroups (payouts) or listFinancialEvents (transactions) by window."""
+    return _finance_slice(route, window, window.start, None, 0)
+
+
+def _finance_slice(
+    route: str, window: Window, slice_start: datetime, token: str | None, page_number: int
+) -> PageRequest:
+    resource, path, prefix = _FINANCE[route]
+    slice_end = min(slice_start + FINANCE_SLICE, window.end)
+    params: dict[str, Any] = {
+        f"{prefix}After": utc_iso(slice_start),
+        f"{prefix}Before": utc_iso(slice_end),
+        "MaxResultsPerPage": PAGE_SIZE,
+    }
+    if token:
+        params["NextToken"] = token
+    return _request(
+        resource,
+        route,
+        path,
+        params=params,
+        window=window,
+        state={"slice_start": utc_iso(slice_start)},
+        page_number=page_number,
+    )
+
+
+def group_events_request(group_ids: Iterable[str]) -> PageRequest | None:
+    """The first request of a chain over every group's financial events (None if none)."""
+    ids = _ids("financial event group id", group_ids)
+    if not ids:
+        return None
+    return _group_page(ids[0], ids[1:], None, 0)
+
+
+def _group_page(
+    group_id: str, remaining: list[str], token: str | None, page_number: int
+) -> PageRequest:
+    params: dict[str, Any] = {"MaxResultsPerPage": PAGE_SIZE}
+    if token:
+        params["NextToken"] = token
+    return _request(
+        "transactions",
+        "listFinancialEventsByGroupId",
+        GROUP_EVENTS_PATH.format(group_id),
+        params=params,
+        state={"group_id": group_id, "remaining": remaining, "scope": group_id},
+        page_number=page_number,
+    )
+
+
+# --- inventory -----------------------------------------------------------------------
+
+
+def inventory_request(marketplace_ids: Sequence[str]) -> PageRequest:
+    """A snapshot of every FBA inventory summary, one marketplace after the other."""
+    markets = list(marketplace_ids)
+    return _inventory_page(markets[0], markets[1:], None, 0)
+
+
+def _inventory_page(
+    market: str, remaining: list[str], token: str | None, page_number: int
+) -> PageRequest:
+    params: dict[str, Any] = {
+        "granularityType": "Marketplace",
+        "granularityId": market,
+        "marketplaceIds": market,
+        "details": "true",
+    }
+    if token:
+        params["nextToken"] = token
+    return _request(
+        "inventory",
+        "getInventorySummaries",
+        INVENTORY_PATH,
+        params=params,
+        state={"market": market, "remaining": remaining},
+        page_number=page_number,
+    )
+
+
+# --- the page after ------------------------------------------------------------------
+
+
+def _payload(request: PageRequest, body: Any) -> Mapping[str, Any]:
+    payload = body.get("payload") if isinstance(body, Mapping) else None
+    if not isinstance(payload, Mapping):
+        raise MalformedPayloadError(
+            PLATFORM, request.resource, "payload", "missing or not an object"
+        )
+    return payload
+
+
+def _token(request: PageRequest, holder: Mapping[str, Any], name: str) -> str | None:
+    token = holder.get(name)
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise MalformedPayloadError(PLATFORM, request.resource, name, "not a string")
+    return token
+
+
+def next_request(request: PageRequest, body: Any) -> PageRequest | None:
+    """The request after the page ``body`` answered ``request`` (None: chain complete)."""
+    following = _NEXT.get(request.route)
+    if following is None:
+        raise ConfigurationError(f"amazon: no page chain for route {request.route!r}")
+    return following(request, body)
+
+
+def _next_orders(request: PageRequest, body: Any) -> PageRequest | None:
+    token = _token(request, _payload(request, body), "NextToken")
+    if token is None:
+        return None
+    params = {**request.params, "NextToken": token}
+    return request.model_copy(update={"params": params, "page_number": request.page_number + 1})
+
+
+def _next_items(request: PageRequest, body: Any) -> PageRequest | None:
+    token = _token(request, _payload(request, body), "NextToken")
+    order_id, remaining = request.state["order_id"], list(request.state["remaining"])
+    n = request.page_number + 1
+    if token is not None:
+        return _items_page(order_id, remaining, token, n)
+    return _items_page(remaining[0], remaining[1:], None, n) if remaining else None
+
+
+def _next_finance(request: PageRequest, body: Any) -> PageRequest | None:
+    token = _token(request, _payload(request, body), "NextToken")
+    window = request.window
+    if window is None:
+        raise ConfigurationError(f"amazon: {request.route} request without a window")
+    slice_start = datetime.fromisoformat(request.state["slice_start"])
+    n = request.page_number + 1
+    if token is not None:
+        return _finance_slice(request.route, window, slice_start, token, n)
+    slice_next = slice_start + FINANCE_SLICE
+    if slice_next >= window.end:
+        return None
+    return _finance_slice(request.route, window, slice_next, None, n)
+
+
+def _next_group(request: PageRequest, body: Any) -> PageRequest | None:
+    token = _token(request, _payload(request, body), "NextToken")
+    group_id, remaining = request.state["group_id"], list(request.state["remaining"])
+    n = request.page_number + 1
+    if token is not None:
+        return _group_page(group_id, remaining, token, n)
+    return _group_page(remaining[0], remaining[1:], None, n) if remaining else None
+
+
+def _next_inventory(request: PageRequest, body: Any) -> PageRequest | None:
+    _payload(request, body)
+    pagination = body.get("pagination") or {}
+    if not isinstance(pagination, Mapping):
+        raise MalformedPayloadError(PLATFORM, "inventory", "pagination", "not an object")
+    token = _token(request, pagination, "nextToken")
+    market, remaining = request.state["market"], list(request.state["remaining"])
+    n = request.page_number + 1
+    if token is not None:
+        return _inventory_page(market, remaining, token, n)
+    return _inventory_page(remaining[0], remaining[1:], None, n) if remaining else None
+
+
+_NEXT = {
+    "getOrders": _next_orders,
+    "getOrderItems": _next_items,
+    "listFinancialEventGroups": _next_finance,
+    "listFinancialEvents": _next_finance,
+    "listFinancialEventsByGroupId": _next_group,
+    "getInventorySummaries": _next_inventory,
+}

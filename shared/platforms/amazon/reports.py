@@ -1,0 +1,183 @@
+"""The Reports API 2021-06-30 bulk path as a chain of requests (pure; no I/O).
+
+    bulk_create    POST /reports/2021-06-30/reports (createReport) -> 202 {reportId}
+    bulk_poll      GET  /reports/2021-06-30/reports/{reportId} (getReport), every
+                   ``POLL_S`` seconds (``not_before_s``) until processingStatus is terminal
+    bulk_download  GET  /reports/2021-06-30/documents/{reportDocumentId} (getReportDocument)
+                   and, in the same fetch, the document at the URL it returns (a presigned
+                   S3 URL: no SP-API operation, no permit, no access token). The URL lives
+                   five minutes and is never put in a request or a history; a retried
+                   download step asks for a fresh one.
+
+``state`` carries ``report_type``, ``report_id`` (once created) and ``attempt``, so a
+retried block resumes polling the same report instead of creating a new one.
+Terminal states: DONE -> the download step; CANCELLED (Amazon cancels a report with no
+rows) -> the chain ends with no document; FATAL -> a new report is created, at most
+``MAX_ATTEMPTS`` in all (then ``PermanentError``).
+
+Report types: the all-orders flat file by order date (or by last update, ``by_update``)
+serves both ``orders`` and ``order_items``; the returns flat file serves ``returns``.
+``dataStartTime`` / ``dataEndTime`` are the window's bounds (Amazon includes both; the
+end must not be in the future).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shared.errors import MalformedPayloadError, PermanentError
+from shared.platforms.base import PageRequest, Window, utc_iso
+
+PLATFORM = "amazon"
+ORDERS_BY_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+ORDERS_BY_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+RETURNS_BY_DATE = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
+REPORTS_PATH = "/reports/2021-06-30/reports"
+REPORT_PATH = "/reports/2021-06-30/reports/{}"
+DOCUMENT_PATH = "/reports/2021-06-30/documents/{}"
+POLL_S = 15.0
+FIRST_POLL_S = 10.0
+MAX_ATTEMPTS = 3
+PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
+
+
+def report_type(resource: str, *, by_update: bool = False) -> str:
+    if resource == "returns":
+        return RETURNS_BY_DATE
+    return ORDERS_BY_UPDATE if by_update else ORDERS_BY_DATE
+
+
+def create_request(
+    resource: str,
+    window: Window,
+    marketplace_ids: Sequence[str],
+    *,
+    by_update: bool = False,
+    attempt: int = 1,
+) -> PageRequest:
+    kind = report_type(resource, by_update=by_update)
+    body = {
+        "reportType": kind,
+        "marketplaceIds": list(marketplace_ids),
+        "dataStartTime": utc_iso(window.start),
+        "dataEndTime": utc_iso(window.end),
+    }
+    return PageRequest(
+        platform=PLATFORM,
+        resource=resource,
+        route="createReport",
+        method="POST",
+        path=REPORTS_PATH,
+        body=body,
+        window=window,
+        step="bulk_create",
+        state={"report_type": kind, "attempt": attempt},
+    )
+
+
+def poll_request(request: PageRequest, report_id: str, wait_s: float) -> PageRequest:
+    return request.model_copy(
+        update={
+            "route": "getReport",
+            "method": "GET",
+            "path": REPORT_PATH.format(report_id),
+            "body": None,
+            "step": "bulk_poll",
+            "state": {**request.state, "report_id": report_id},
+            "not_before_s": wait_s,
+            "page_number": request.page_number + 1,
+        }
+    )
+
+
+def _field(request: PageRequest, body: Any, name: str) -> str:
+    value = body.get(name) if isinstance(body, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise MalformedPayloadError(PLATFORM, request.resource, name, "missing or not text")
+    return value
+
+
+def after_create(request: PageRequest, body: Any) -> PageRequest:
+    """The first poll of the report ``createReport`` just accepted."""
+    return poll_request(request, _field(request, body, "reportId"), FIRST_POLL_S)
+
+
+def after_poll(request: PageRequest, body: Any) -> PageRequest | None:
+    """The next step after a getReport answer (None: CANCELLED, no document)."""
+    status = _field(request, body, "processingStatus")
+    if status in PENDING:
+        return poll_request(request, request.state["report_id"], POLL_S)
+    if status == "DONE":
+        document_id = _field(request, body, "reportDocumentId")
+        return request.model_copy(
+            update={
+                "route": "getReportDocument",
+                "path": DOCUMENT_PATH.format(document_id),
+                "step": "bulk_download",
+                "state": {**request.state, "document_id": document_id},
+                "not_before_s": 0.0,
+                "page_number": request.page_number + 1,
+            }
+        )
+    if status == "CANCELLED":
+        return None
+    if status == "FATAL":
+        attempt = int(request.state.get("attempt", 1))
+        if attempt >= MAX_ATTEMPTS or request.window is None:
+            raise PermanentError(
+                f"amazon report {request.state['report_type']} ended FATAL {attempt} times"
+            )
+        return create_request_from(request, attempt + 1)
+    raise MalformedPayloadError(
+        PLATFORM, request.resource, "processingStatus", f"unknown value {status!r}"
+    )
+
+
+def create_request_from(request: PageRequest, attempt: int) -> PageRequest:
+    """A new createReport for the same report (after FATAL)."""
+    assert request.window is not None
+    body = dict(request.body or {})
+    if not body:
+        raise PermanentError("amazon report chain lost its createReport body")
+    return PageRequest(
+        platform=PLATFORM,
+        resource=request.resource,
+        route="createReport",
+        method="POST",
+        path=REPORTS_PATH,
+        body=body,
+        window=request.window,
+        step="bulk_create",
+        state={"report_type": request.state["report_type"], "attempt": attempt},
+        page_number=request.page_number + 1,
+    )
+
+
+def document_location(request: PageRequest, body: Any) -> tuple[str, bool]:
+    """(url, gzip?) from a getReportDocument answer."""
+    url = _field(request, body, "url")
+    compression = body.get("compressionAlgorithm")
+    if compression not in (None, "GZIP"):
+        raise MalformedPayloadError(
+            PLATFORM, request.resource, "compressionAlgorithm", f"unknown value {compression!r}"
+        )
+    return url, compression == "GZIP"
+
+
+def document_text(
+    request: PageRequest, content: bytes, compressed: bool, charset: str | None
+) -> str:
+    """The report's text: gunzipped when Amazon says GZIP, decoded by its charset
+    (UTF-8 when the response names none)."""
+    try:
+        raw = gzip.decompress(content) if compressed else content
+    except (OSError, EOFError, zlib.error):
+        raise MalformedPayloadError(PLATFORM, request.resource, "document", "bad gzip") from None
+    try:
+        return raw.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        problem = f"not decodable as {charset or 'utf-8'}"
+        raise MalformedPayloadError(PLATFORM, request.resource, "document", problem) from None

@@ -1,0 +1,201 @@
+"""Test support: the Amazon sandbox in-process, a connector on it, and a patient block loop.
+
+``AmazonEnv`` builds a one-platform world of a scenario on a ``ManualClock`` (set to a
+quiet stretch of the timeline, so the ground truth does not move while a crawl runs) and
+``PlatformSettings`` pointing at the world's transport. ``drive`` is what the block loop
+does with a chain, minus the ambassador: it honours every outcome — waits ``not_before_s``,
+waits ``retry_after_s`` on throttled, backs off on transient — by advancing the sandbox
+clock, never by sleeping. ``truth_*`` turn the sandbox's ground truth (Amazon's own
+shapes) into canonical records through the same normalizers, for exact comparison.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.amazon.reports import RETURNS_BY_DATE, render
+from sandbox.clock import ManualClock
+from sandbox.faults import Faults
+from sandbox.scenario import load
+from sandbox.world import World
+from shared.models import Record
+from shared.normalize import normalize
+from shared.platforms.amazon.auth import TokenCache
+from shared.platforms.amazon.client import AmazonConnector, build
+from shared.platforms.base import FetchResult, Outcome, PageRequest, Window
+from shared.settings import PlatformSettings
+
+BASE_URL = "http://sandbox/amazon"
+AUTH_URL = "http://sandbox/amazon/auth/o2/token"
+MAX_TRANSIENT = 8
+
+
+def sandbox_settings() -> PlatformSettings:
+    return PlatformSettings(base_url=BASE_URL, auth_url=AUTH_URL)
+
+
+class AmazonEnv:
+    def __init__(
+        self,
+        scenario: str = "tiny",
+        faults: Faults | None = None,
+        quiet_for: float | None = 4 * 3600,
+    ) -> None:
+        self.scenario = load(scenario)
+        self.clock = ManualClock(self.scenario.now)
+        self.world = World(self.scenario, clock=self.clock, faults=faults, platforms=("amazon",))
+        self.sandbox = self.world.platforms["amazon"]
+        self.client_id = self.scenario.clients[0].client_id
+        self.account = self.sandbox.account(self.client_id)
+        self.quiet_for = quiet_for
+        if quiet_for is not None:
+            start = self.sandbox.quiet_time(self.client_id, self.scenario.now, quiet_for)
+            self.clock.set(start)
+        self.started = self.clock.now()
+        self.credentials = self.sandbox.credentials(self.client_id)
+        self.cache = TokenCache()
+        self.outcomes: Counter = Counter()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    def connector(self) -> AmazonConnector:
+        return build(
+            sandbox_settings(),
+            self.credentials,
+            self.account,
+            transport=self.world.transport(),
+            clock=self.now,
+            cache=self.cache,
+        )
+
+    def history_window(self, before_history: timedelta = timedelta(days=30)) -> Window:
+        """From before the client's history to the latest end the 2-minute rule allows."""
+        start = datetime.fromtimestamp(self.scenario.clients[0].history_start, UTC)
+        return Window(start=start - before_history, end=self.now() - timedelta(minutes=3))
+
+    def assert_still_quiet(self) -> None:
+        assert self.quiet_for is not None
+        elapsed = self.clock.now() - self.started
+        assert elapsed < self.quiet_for, f"crawl took {elapsed:.0f} s: outside the quiet stretch"
+
+    def truth(self, resource: str) -> list[dict[str, Any]]:
+        return self.world.ground_truth(self.client_id, "amazon", resource)
+
+    def markets_by_sku(self) -> dict[str, str]:
+        stock = self.sandbox.data(self.client_id).stock
+        return {s.sku.sku: s.sku.marketplace.marketplace_id for s in stock.values()}
+
+    async def drive(
+        self, connector: AmazonConnector, request: PageRequest | None
+    ) -> list[FetchResult]:
+        return await drive(connector, request, self.clock, self.outcomes)
+
+
+async def drive(
+    connector: Any,
+    request: PageRequest | None,
+    clock: ManualClock,
+    outcomes: Counter | None = None,
+    max_calls: int = 5000,
+) -> list[FetchResult]:
+    """Every ok result of the chain starting at ``request``, honouring each outcome."""
+    results: list[FetchResult] = []
+    failures = 0
+    for _ in range(max_calls):
+        if request is None:
+            return results
+        if request.not_before_s:
+            clock.advance(request.not_before_s)
+        result = await connector.fetch(request)
+        outcome = result.classified.outcome
+        if outcomes is not None:
+            outcomes[outcome] += 1
+            outcomes["refreshed"] += result.refreshed_token
+        if outcome is Outcome.OK:
+            results.append(result)
+            request, failures = result.next, 0
+        elif outcome is Outcome.THROTTLED:
+            assert result.classified.retry_after_s, result.classified
+            clock.advance(result.classified.retry_after_s)
+        elif outcome is Outcome.TRANSIENT:
+            failures += 1
+            assert failures <= MAX_TRANSIENT, result.classified.reason
+            clock.advance(2.0**failures)
+        else:
+            raise AssertionError(f"{outcome}: {result.classified.reason} ({request.route})")
+    raise AssertionError("chain did not end")
+
+
+def records(
+    results: list[FetchResult], resource: str, account: str, steps: tuple[str, ...] = ("page",)
+) -> list[Record]:
+    """The canonical records of a chain's pages (scope from the request's state)."""
+    out: list[Record] = []
+    for result in results:
+        if result.request.step in steps and result.payload is not None:
+            scope = result.request.state.get("scope", "")
+            out += normalize("amazon", resource, result.payload, account=account, scope=scope)
+    return out
+
+
+def by_key(items: list[Record]) -> dict[str, Record]:
+    """Records by natural key: what the loader's upsert keeps (later pages win)."""
+    return {r.natural_key: r for r in items}
+
+
+# --- ground truth as canonical records ------------------------------------------------
+
+
+def truth_records(env: AmazonEnv, resource: str) -> list[Record]:
+    rows, account = env.truth(resource), env.account
+    if resource == "orders":
+        return normalize("amazon", "orders", {"payload": {"Orders": rows}}, account=account)
+    if resource == "order_items":
+        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in rows:
+            pages[item["AmazonOrderId"]].append(
+                {k: v for k, v in item.items() if k != "AmazonOrderId"}
+            )
+        return [
+            r
+            for oid, items in pages.items()
+            for r in normalize(
+                "amazon",
+                "order_items",
+                {"payload": {"AmazonOrderId": oid, "OrderItems": items}},
+                account=account,
+            )
+        ]
+    if resource == "payouts":
+        page = {"payload": {"FinancialEventGroupList": rows}}
+        return normalize("amazon", "payouts", page, account=account)
+    if resource == "transactions":
+        out: list[Record] = []
+        for event in rows:
+            body = {
+                k: v for k, v in event.items() if k not in ("FinancialEventGroupId", "EventList")
+            }
+            page = {"payload": {"FinancialEvents": {event["EventList"]: [body]}}}
+            scope = event["FinancialEventGroupId"]
+            out += normalize("amazon", "transactions", page, account=account, scope=scope)
+        return out
+    if resource == "inventory":
+        markets = env.markets_by_sku()
+        out = []
+        for summary in rows:
+            market = markets[summary["sellerSku"]]
+            page = {
+                "payload": {
+                    "granularity": {"granularityType": "Marketplace", "granularityId": market},
+                    "inventorySummaries": [summary],
+                }
+            }
+            out += normalize("amazon", "inventory", page, account=account)
+        return out
+    if resource == "returns":
+        text = render(RETURNS_BY_DATE, rows).decode()
+        return normalize("amazon", "returns", text, account=account)
+    raise KeyError(resource)
