@@ -1,0 +1,239 @@
+"""The Shopify Admin connector: one request per ``fetch``, classified, with its next step.
+
+``build(settings, credentials, account, transport=...)`` makes a ``ShopifyConnector``
+for one shop. Its base URL is ``settings.base_url`` with ``{shop}`` replaced by the
+shop's handle (``https://{shop}.myshopify.com``); a base URL without ``{shop}`` serves
+many shops under one path, and the handle is appended (``http://sandbox/shopify`` ->
+``http://sandbox/shopify/<shop>``, as our sandbox does). The token URL is
+``settings.auth_url`` (same ``{shop}`` rule) or else ``<shop base>/admin/oauth/access_token``.
+
+``first_request(resource, window, bulk=False, rest=False, changed=False)`` starts a
+chain on one of three paths (see ``pagination`` and ``bulk``): paged GraphQL (default,
+every resource), REST ``orders.json`` (``rest=True``; orders, items, returns) or Bulk
+Operations (``bulk=True``; orders, items, returns). ``changed=True`` windows on the
+update time (daily deltas) instead of the creation time.
+
+``fetch(request)`` makes the one call (a bulk download: a 1-point lookup of the job,
+then the file), classifies it (``classify``), and on ``auth_expired`` refreshes the
+token once and retries once. When the outcome is ok, ``payload`` is the page exactly as
+Shopify sent it (parsed JSON; the JSONL text for a bulk download) for ``page`` and
+``bulk_download`` steps, and ``None`` for the bulk control steps (create / poll), which
+hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQL's
+``actualQueryCost``. A page whose nested line items / refund lines / inventory levels
+do not fit in one page is refused (permanent, "use the bulk path"): it would be a
+partial result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from shared.errors import AuthExpiredError, MalformedPayloadError, TransientError
+from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.shopify import bulk, pagination
+from shared.platforms.shopify.auth import TOKEN_PATH, ShopifyAuth
+from shared.platforms.shopify.classify import classify, cost_extension
+from shared.settings import PlatformSettings
+
+TIMEOUT_S = 30.0
+DOWNLOAD_TIMEOUT_S = 300.0
+
+
+def shop_handle(account: str) -> str:
+    """``acme`` for ``acme``, ``acme.myshopify.com`` or ``https://acme.myshopify.com``."""
+    handle = account.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+    return handle.removesuffix(".myshopify.com")
+
+
+def shop_url(template: str, shop: str) -> str:
+    if "{shop}" in template:
+        return template.replace("{shop}", shop).rstrip("/")
+    return f"{template.rstrip('/')}/{shop}"
+
+
+class ShopifyConnector:
+    platform = "shopify"
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: ShopifyAuth,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        version: str = pagination.API_VERSION,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.version = version
+        self._auth = auth
+        self._now = now
+        self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S)
+
+    def __repr__(self) -> str:
+        return f"ShopifyConnector(base_url={self.base_url!r}, shop={self._auth.shop!r})"
+
+    def first_request(
+        self,
+        resource: str,
+        window: Window | None,
+        *,
+        bulk: bool = False,
+        rest: bool = False,
+        changed: bool = False,
+    ) -> PageRequest:
+        if bulk:
+            return _bulk.bulk_first(resource, window, changed=changed, version=self.version)
+        if rest:
+            return pagination.rest_first(resource, window, changed=changed, version=self.version)
+        return pagination.graphql_first(resource, window, changed=changed, version=self.version)
+
+    async def fetch(self, request: PageRequest) -> FetchResult:
+        refreshed = False
+        try:
+            result = await self._once(request)
+            if result.classified.outcome is Outcome.AUTH_EXPIRED and self._auth.can_refresh:
+                await self._auth.refresh(self._http)
+                refreshed = True
+                result = await self._once(request)
+        except AuthExpiredError as exc:
+            return _failed(request, Outcome.AUTH_EXPIRED, 401, str(exc), refreshed)
+        except TransientError as exc:
+            return _failed(request, Outcome.TRANSIENT, 0, str(exc), refreshed)
+        except httpx.TransportError as exc:  # timeouts, refused connections …
+            return _failed(
+                request, Outcome.TRANSIENT, 0, f"network: {type(exc).__name__}", refreshed
+            )
+        return result.model_copy(update={"refreshed_token": refreshed})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- one call ------------------------------------------------------------------------
+
+    async def _once(self, request: PageRequest) -> FetchResult:
+        response = await self._send(request)
+        body = _parse(request, response)
+        classified = classify(
+            response.status_code, response.headers, body, requested_cost=request.cost
+        )
+        actual = cost_extension(body).get("actualQueryCost")
+        result = FetchResult(
+            request=request,
+            classified=classified,
+            actual_cost=int(actual) if isinstance(actual, int | float) else None,
+        )
+        if classified.outcome is not Outcome.OK:
+            return result
+        return await self._advance(request, response, body, result)
+
+    async def _send(self, request: PageRequest) -> httpx.Response:
+        headers = await self._auth.headers(self._http)
+        url = f"{self.base_url}{request.path}"
+        if request.method == "GET":
+            return await self._http.get(url, params=request.params, headers=headers)
+        return await self._http.request(
+            request.method, url, params=request.params or None, json=request.body, headers=headers
+        )
+
+    async def _advance(
+        self, request: PageRequest, response: httpx.Response, body: Any, result: FetchResult
+    ) -> FetchResult:
+        step = request.step
+        if step == "page" and request.route == "rest":
+            nxt = pagination.rest_next(request, response.headers.get("link"))
+            return result.model_copy(update={"payload": body, "next": nxt})
+        if step == "page":
+            partial = pagination.truncated(request.resource, body)
+            if partial is not None:
+                return _with(
+                    result, Outcome.PERMANENT, f"{partial}: load this window via the bulk path"
+                )
+            nxt = pagination.graphql_next(request, body)
+            return result.model_copy(update={"payload": body, "next": nxt})
+        if step == "bulk_create":
+            return _control(result, _bulk.after_create(request, body))
+        if step == "bulk_poll":
+            return _control(result, _bulk.after_poll(request, body))
+        if step == "bulk_download":
+            return await self._download(request, body, result)
+        raise MalformedPayloadError("shopify", request.resource, "step", f"unknown step {step!r}")
+
+    async def _download(self, request: PageRequest, body: Any, result: FetchResult) -> FetchResult:
+        url, roots = _bulk.download_target(request, body)
+        text = ""
+        if url is not None:
+            response = await self._http.get(url, timeout=DOWNLOAD_TIMEOUT_S)
+            if response.status_code != 200:
+                outcome = Outcome.TRANSIENT if response.status_code >= 500 else Outcome.PERMANENT
+                reason = f"bulk file download: HTTP {response.status_code}"
+                return _with(result, outcome, reason, response.status_code)
+            text = response.text
+        reported = roots if request.resource == "orders" else None
+        return result.model_copy(update={"payload": text, "next": None, "reported_count": reported})
+
+
+_bulk = bulk  # the module; ``bulk`` is also a keyword argument of first_request
+
+
+def _control(result: FetchResult, step: PageRequest | Classified) -> FetchResult:
+    if isinstance(step, Classified):
+        return result.model_copy(
+            update={
+                "classified": step.model_copy(
+                    update={"limit_headers": result.classified.limit_headers}
+                )
+            }
+        )
+    return result.model_copy(update={"payload": None, "next": step})
+
+
+def _with(
+    result: FetchResult, outcome: Outcome, reason: str, status: int | None = None
+) -> FetchResult:
+    update: dict[str, Any] = {"outcome": outcome, "reason": reason}
+    if status is not None:
+        update["status"] = status
+    return result.model_copy(update={"classified": result.classified.model_copy(update=update)})
+
+
+def _failed(
+    request: PageRequest, outcome: Outcome, status: int, reason: str, refreshed: bool
+) -> FetchResult:
+    classified = Classified(outcome=outcome, status=status, reason=reason)
+    return FetchResult(request=request, classified=classified, refreshed_token=refreshed)
+
+
+def _parse(request: PageRequest, response: httpx.Response) -> Any:
+    """The JSON body; None for an empty or non-JSON error answer. A 2xx that is not
+    JSON is malformed."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if 200 <= response.status_code < 300:
+            raise MalformedPayloadError(
+                "shopify", request.resource, "$", f"HTTP {response.status_code} answer is not JSON"
+            ) from None
+        return response.text[:500]
+
+
+def build(
+    settings: PlatformSettings,
+    credentials: Mapping[str, str],
+    account: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    version: str = pagination.API_VERSION,
+    now: Callable[[], float] = time.time,
+) -> ShopifyConnector:
+    """A connector for the shop ``account`` (or ``credentials["shop"]``)."""
+    shop = shop_handle(credentials.get("shop") or account)
+    base = shop_url(settings.base_url, shop)
+    token_url = shop_url(settings.auth_url, shop) if settings.auth_url else f"{base}{TOKEN_PATH}"
+    auth = ShopifyAuth({**credentials, "shop": shop}, token_url, now=now)
+    return ShopifyConnector(base, auth, transport=transport, version=version, now=now)

@@ -1,0 +1,203 @@
+"""Page chains for the paged paths: GraphQL Relay cursors and REST ``Link`` headers.
+
+GraphQL (route ``graphql``; S-GQL, MARKETPLACE_APIS.md §3.4): a POST of one resource's
+query (``queries.QUERIES``) with ``first`` = the largest page whose requested cost fits
+1,000 points, ``$query`` = the window's search filter and ``$after`` = the previous
+page's ``pageInfo.endCursor``; the chain ends when ``hasNextPage`` is false.
+``PageRequest.cost`` is the query's requested cost. A cursor that does not move, or a
+``hasNextPage`` without an ``endCursor``, is a malformed page (it would loop).
+
+REST (route ``rest``, orders only; S-PAG): ``GET /admin/api/{v}/orders.json`` with
+``status=any`` (the default lists open orders only), ``limit=250`` and the window as
+``created_at_min`` / ``created_at_max`` (or ``updated_at_*``). Shopify's bounds are both
+inclusive and its times whole seconds, so the half-open ``[start, end)`` is sent as
+``min = start``, ``max = end - 1 s``. The next page is the ``rel="next"`` URL of the
+``Link`` header; its ``page_info`` is opaque and is sent verbatim with ``limit`` only,
+because Shopify refuses any other filter beside ``page_info`` (400).
+
+Windows are half-open UTC; ``window=None`` lists everything (inventory is a snapshot).
+``changed=True`` filters on the update time instead (daily deltas).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from shared.errors import ConfigurationError, MalformedPayloadError
+from shared.platforms.base import PageRequest, Window, utc_iso
+from shared.platforms.shopify.queries import MAX_QUERY_COST, Query, query
+
+PLATFORM = "shopify"
+API_VERSION = "2025-10"
+REST_LIMIT = 250
+REST_RESOURCES = ("orders", "order_items", "returns")
+_LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([a-zA-Z]+)"?')
+
+
+def graphql_path(version: str = API_VERSION) -> str:
+    return f"/admin/api/{version}/graphql.json"
+
+
+def rest_path(version: str = API_VERSION) -> str:
+    return f"/admin/api/{version}/orders.json"
+
+
+# --- GraphQL -----------------------------------------------------------------------------
+
+
+def graphql_first(
+    resource: str,
+    window: Window | None,
+    *,
+    changed: bool = False,
+    version: str = API_VERSION,
+    budget: int = MAX_QUERY_COST,
+) -> PageRequest:
+    """The first page of a resource's window on the paged GraphQL path."""
+    q = query(resource)
+    first = q.page_size(budget)
+    search = q.search(window, changed=changed)
+    return PageRequest(
+        platform=PLATFORM,
+        resource=resource,
+        route="graphql",
+        method="POST",
+        path=graphql_path(version),
+        body={"query": q.text(first), "variables": {"after": None, "query": search or None}},
+        cost=q.cost(first),
+        window=window,
+        step="page",
+        state={"changed": changed},
+    )
+
+
+def connection(resource: str, body: Any) -> Mapping[str, Any]:
+    """The paged top connection of a GraphQL page (MalformedPayloadError if absent)."""
+    q = query(resource)
+    node: Any = body.get("data") if isinstance(body, Mapping) else None
+    path = "data"
+    for name in (*q.root, q.top.name):
+        path = f"{path}.{name}"
+        node = node.get(name) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            raise MalformedPayloadError(PLATFORM, resource, path, "missing from the page")
+    return node
+
+
+def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
+    """The request for the page after ``body`` (None when the chain is complete)."""
+    info = connection(request.resource, body).get("pageInfo")
+    field = f"data.{query(request.resource).top.name}.pageInfo"
+    if not isinstance(info, Mapping) or not isinstance(info.get("hasNextPage"), bool):
+        raise MalformedPayloadError(PLATFORM, request.resource, field, "hasNextPage missing")
+    if not info["hasNextPage"]:
+        return None
+    cursor = info.get("endCursor")
+    if not isinstance(cursor, str) or not cursor:
+        raise MalformedPayloadError(
+            PLATFORM, request.resource, f"{field}.endCursor", "hasNextPage without a cursor"
+        )
+    variables = dict(request.body["variables"])
+    if variables.get("after") == cursor:
+        raise MalformedPayloadError(
+            PLATFORM, request.resource, f"{field}.endCursor", "cursor did not move (page loop)"
+        )
+    variables["after"] = cursor
+    return request.model_copy(
+        update={
+            "body": {**request.body, "variables": variables},
+            "page_number": request.page_number + 1,
+        }
+    )
+
+
+def truncated(resource: str, body: Any) -> str | None:
+    """Where a page's nested connection (line items, refund lines, inventory levels) says
+    it has more nodes than the page holds, or None. Such a page is a partial result."""
+    q: Query = query(resource)
+    nested = [c.name for c in q.top.children if c.connection] + [
+        g.name for c in q.top.children for g in c.children if g.connection
+    ]
+    if not nested:
+        return None
+    for index, edge in enumerate(connection(resource, body).get("edges") or []):
+        node = edge.get("node") if isinstance(edge, Mapping) else None
+        if not isinstance(node, Mapping):
+            continue
+        for parent in [node, *_objects(node.get("refunds"))]:
+            for name in nested:
+                info = (
+                    (parent.get(name) or {}).get("pageInfo")
+                    if isinstance(parent.get(name), Mapping)
+                    else None
+                )
+                if isinstance(info, Mapping) and info.get("hasNextPage") is True:
+                    return f"node {index} ({node.get('id')}): {name} has more than one page"
+    return None
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+# --- REST --------------------------------------------------------------------------------
+
+
+def rest_first(
+    resource: str, window: Window | None, *, changed: bool = False, version: str = API_VERSION
+) -> PageRequest:
+    """The first ``orders.json`` page of a window (orders, their items and refunds)."""
+    if resource not in REST_RESOURCES:
+        raise ConfigurationError(
+            f"shopify REST path serves {', '.join(REST_RESOURCES)}, not {resource!r}"
+        )
+    params: dict[str, Any] = {"status": "any", "limit": REST_LIMIT}
+    if window is not None:
+        if window.end <= window.start:
+            raise ConfigurationError(
+                f"empty window: {utc_iso(window.start)} >= {utc_iso(window.end)}"
+            )
+        prefix = "updated_at" if changed else "created_at"
+        params[f"{prefix}_min"] = utc_iso(window.start)
+        params[f"{prefix}_max"] = utc_iso(window.end - timedelta(seconds=1))
+    return PageRequest(
+        platform=PLATFORM,
+        resource=resource,
+        route="rest",
+        path=rest_path(version),
+        params=params,
+        window=window,
+        step="page",
+        state={"changed": changed},
+    )
+
+
+def links(header: str | None) -> dict[str, str]:
+    """``rel -> URL`` of a ``Link`` header (``{}`` when absent)."""
+    return {rel.lower(): url for url, rel in _LINK.findall(header or "")}
+
+
+def rest_next(request: PageRequest, link_header: str | None) -> PageRequest | None:
+    """The page after this one, from the ``rel="next"`` link (None when there is none)."""
+    url = links(link_header).get("next")
+    if url is None:
+        return None
+    query_params = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    page_info = (query_params.get("page_info") or [""])[0]
+    if not page_info:
+        raise MalformedPayloadError(
+            PLATFORM, request.resource, "Link", "next link without page_info"
+        )
+    if request.params.get("page_info") == page_info:
+        raise MalformedPayloadError(PLATFORM, request.resource, "Link", "page_info did not move")
+    limit = (query_params.get("limit") or [str(request.params.get("limit", REST_LIMIT))])[0]
+    return request.model_copy(
+        update={
+            "params": {"limit": int(limit), "page_info": page_info},
+            "page_number": request.page_number + 1,
+        }
+    )

@@ -1,0 +1,315 @@
+"""The GraphQL Admin queries Tributary sends, and what Shopify will charge for them.
+
+Queries are built from a small selection tree (``Sel``) so that one object gives both
+the query text and its **requested cost** by Shopify's static rules (S-GQL, S-LIM):
+
+=====================  ===============================================================
+field returns          cost
+=====================  ===============================================================
+scalar / enum          0
+object                 1 + its selections
+connection (``first``) 2 + first x (1 + the node's selections); ``edges``, ``node``,
+                       ``cursor`` and ``pageInfo`` are part of the connection (free)
+=====================  ===============================================================
+
+For example ``orders(first: 250) { edges { node { id } } }`` costs 2 + 250 x 1 = 252,
+the figure Shopify reports for it. Shopify debits the requested cost before running a
+query and refunds the difference to ``extensions.cost.actualQueryCost`` afterwards; a
+query whose requested cost exceeds ``MAX_QUERY_COST`` (1,000) is refused with
+``MAX_COST_EXCEEDED`` whatever the plan. ``page_size`` picks the largest ``first`` that
+keeps a page query within that cap, so ``PageRequest.cost`` (the permits asked of the
+ambassador) is exactly this requested cost.
+
+Windows filter through the search syntax ``query:``: ``created_at:>='<start>'
+created_at:<'<end>'`` (half-open, UTC), or ``updated_at`` for change windows. Shopify
+Payments balance transactions filter on ``processed_at``, payouts on ``issued_at``.
+
+Bulk queries (``bulk_text``) are the same trees rendered without ``first``, ``after``,
+``pageInfo`` or cursors: a bulk operation pages by itself and writes every node as a
+JSONL line, nested connection nodes as child lines carrying ``__parentId``.
+
+The field names are those the normalizer (``normalize.py``) reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from shared.errors import ConfigurationError
+from shared.platforms.base import Window, utc_iso
+
+MAX_QUERY_COST = 1000
+MAX_PAGE = 250
+MUTATION_COST = 10
+
+
+@dataclass(frozen=True)
+class Sel:
+    """One field of a selection set. ``args`` are rendered verbatim (``name: value``);
+    ``first`` makes the field a Relay connection of that page size (``None`` for plain
+    fields; a connection whose size is set per request uses ``page_size``)."""
+
+    name: str
+    children: tuple[Sel, ...] = ()
+    args: tuple[tuple[str, str], ...] = ()
+    first: int | None = None
+    connection: bool = False
+    paged: bool = False  # the top connection: takes $after and $query
+    inline: str | None = None  # render as an inline fragment "... on <inline>"
+
+    def cost(self) -> int:
+        inner = sum(child.cost() for child in self.children)
+        if self.connection:
+            return 2 + (self.first or 0) * (1 + inner)
+        if self.inline is not None:
+            return inner
+        return 1 + inner if self.children else 0
+
+
+def f(name: str, *children: Sel, **args: str) -> Sel:
+    """A field: scalar when it has no children, an object otherwise."""
+    return Sel(name, children, tuple(args.items()))
+
+
+def conn(name: str, first: int, *children: Sel, **args: str) -> Sel:
+    """A nested connection of ``first`` nodes whose node selects ``children``."""
+    return Sel(name, children, tuple(args.items()), first=first, connection=True)
+
+
+def scalars(*names: str) -> tuple[Sel, ...]:
+    return tuple(Sel(n) for n in names)
+
+
+def money(name: str) -> Sel:
+    """A ``MoneyV2`` (cost 1)."""
+    return f(name, *scalars("amount", "currencyCode"))
+
+
+def bag(name: str) -> Sel:
+    """A ``MoneyBag``'s shop money (cost 2)."""
+    return f(name, f("shopMoney", *scalars("amount", "currencyCode")))
+
+
+# --- the trees ---------------------------------------------------------------------------
+
+ORDER_FIELDS = (
+    *scalars("id", "name", "createdAt", "updatedAt", "cancelledAt"),
+    *scalars("displayFinancialStatus", "displayFulfillmentStatus", "currencyCode"),
+    bag("totalPriceSet"),
+    bag("subtotalPriceSet"),
+    bag("totalTaxSet"),
+    bag("totalShippingPriceSet"),
+    bag("totalDiscountsSet"),
+)
+LINE_ITEM_FIELDS = (
+    *scalars("id", "sku", "title", "quantity"),
+    bag("originalUnitPriceSet"),
+    bag("originalTotalSet"),
+    bag("totalDiscountSet"),
+    f("taxLines", Sel("title"), bag("priceSet")),
+    f("variant", *scalars("id", "sku")),
+)
+NESTED_PAGE = 10  # line items / refund lines per order on the paged path
+REFUND_FIELDS = (
+    *scalars("id", "createdAt", "note"),
+    bag("totalRefundedSet"),
+    conn(
+        "refundLineItems",
+        NESTED_PAGE,
+        Sel("quantity"),
+        f("lineItem", *scalars("id", "sku")),
+        bag("subtotalSet"),
+    ),
+)
+BALANCE_FIELDS = (
+    *scalars("id", "type", "test", "transactionDate", "sourceType"),
+    money("amount"),
+    money("fee"),
+    money("net"),
+    f("associatedOrder", Sel("id")),
+    f("associatedPayout", *scalars("id", "status")),
+)
+PAYOUT_FIELDS = (*scalars("id", "status", "issuedAt"), money("net"))
+QUANTITY_NAMES = ("available", "on_hand", "reserved", "incoming")
+LEVEL_FIELDS = (
+    *scalars("id", "updatedAt"),
+    f("location", Sel("id")),
+    f(
+        "quantities",
+        *scalars("name", "quantity"),
+        names=json.dumps(list(QUANTITY_NAMES)),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A resource's query: ``root`` is the path of objects above the paged connection
+    (``shopifyPaymentsAccount`` for payments), ``top`` the paged connection itself and
+    ``time_field`` the search field its windows filter on."""
+
+    resource: str
+    top: Sel
+    root: tuple[str, ...] = ()
+    time_field: str = "created_at"
+    changed_field: str | None = "updated_at"
+    sort_key: str | None = None
+    bulk: bool = False  # offered on the bulk path
+    extra: tuple[str, ...] = field(default=())
+
+    def with_first(self, first: int) -> Query:
+        return replace(self, top=replace(self.top, first=first))
+
+    def cost(self, first: int | None = None) -> int:
+        top = self.top if first is None else replace(self.top, first=first)
+        return top.cost() + len(self.root)
+
+    def page_size(self, budget: int = MAX_QUERY_COST) -> int:
+        """The largest ``first`` (at most 250) whose requested cost fits ``budget``."""
+        node = self.cost(1) - self.cost(0)
+        size = min(MAX_PAGE, (budget - self.cost(0)) // node)
+        if size < 1:
+            raise ConfigurationError(f"shopify {self.resource}: one node costs more than {budget}")
+        return size
+
+    def text(self, first: int) -> str:
+        """The paged query; variables ``$after`` (cursor) and ``$query`` (search)."""
+        sort = f", sortKey: {self.sort_key}" if self.sort_key else ""
+        args = f"first: {first}, after: $after, query: $query{sort}"
+        body = _render(self.top, args, paged=True)
+        for name in reversed(self.root):
+            body = f"{name} {{ {body} }}"
+        return f"query Page($after: String, $query: String) {{ {body} }}"
+
+    def bulk_text(self, search: str) -> str:
+        """The bulk operation query for one search filter (no paging arguments)."""
+        sort = f", sortKey: {self.sort_key}" if self.sort_key else ""
+        body = _render(self.top, f"query: {json.dumps(search)}{sort}", paged=False)
+        for name in reversed(self.root):
+            body = f"{name} {{ {body} }}"
+        return f"{{ {body} }}"
+
+    def search(self, window: Window | None, *, changed: bool = False) -> str:
+        """The ``query:`` filter for a half-open UTC window ('' for no window)."""
+        if window is None:
+            return ""
+        name = self.changed_field if changed and self.changed_field else self.time_field
+        if changed and self.changed_field is None:
+            raise ConfigurationError(f"shopify {self.resource}: no change-time filter")
+        return window_filter(name, window.start, window.end)
+
+
+def window_filter(name: str, start: datetime, end: datetime) -> str:
+    """``created_at:>='2024-01-01T00:00:00Z' created_at:<'2024-01-02T00:00:00Z'``."""
+    if end <= start:
+        raise ConfigurationError(f"empty window: {utc_iso(start)} >= {utc_iso(end)}")
+    return f"{name}:>='{utc_iso(start)}' {name}:<'{utc_iso(end)}'"
+
+
+def _render(sel: Sel, args: str | None = None, *, paged: bool) -> str:
+    """A field as GraphQL text; ``args`` replaces a connection's own size arguments."""
+    own = ", ".join(f"{k}: {v}" for k, v in sel.args)
+    if sel.connection:
+        size = args if args is not None else (f"first: {sel.first}" if paged else "")
+        own = ", ".join(p for p in (size, own) if p)
+    head = f"{sel.name}({own})" if own else sel.name
+    if sel.inline is not None:
+        head = f"... on {sel.inline}"
+    if not sel.children:
+        return head
+    inner = " ".join(_render(child, paged=paged) for child in sel.children)
+    if not sel.connection:
+        return f"{head} {{ {inner} }}"
+    if not paged:
+        return f"{head} {{ edges {{ node {{ {inner} }} }} }}"
+    return (
+        f"{head} {{ edges {{ cursor node {{ {inner} }} }} pageInfo {{ hasNextPage endCursor }} }}"
+    )
+
+
+def _orders(resource: str, *children: Sel) -> Query:
+    return Query(resource, Sel("orders", children, connection=True), bulk=True, sort_key="ID")
+
+
+QUERIES: dict[str, Query] = {
+    "orders": _orders("orders", *ORDER_FIELDS),
+    "order_items": _orders(
+        "order_items",
+        *scalars("id", "createdAt"),
+        conn("lineItems", NESTED_PAGE, *LINE_ITEM_FIELDS),
+    ),
+    "returns": _orders(
+        "returns",
+        *scalars("id", "createdAt"),
+        f("refunds", *REFUND_FIELDS),
+    ),
+    "transactions": Query(
+        "transactions",
+        Sel("balanceTransactions", BALANCE_FIELDS, connection=True),
+        root=("shopifyPaymentsAccount",),
+        time_field="processed_at",
+        changed_field=None,
+    ),
+    "payouts": Query(
+        "payouts",
+        Sel("payouts", PAYOUT_FIELDS, connection=True),
+        root=("shopifyPaymentsAccount",),
+        time_field="issued_at",
+        changed_field=None,
+    ),
+    "inventory": Query(
+        "inventory",
+        Sel(
+            "inventoryItems",
+            (*scalars("id", "sku"), conn("inventoryLevels", NESTED_PAGE, *LEVEL_FIELDS)),
+            connection=True,
+        ),
+        time_field="updated_at",
+        changed_field="updated_at",
+    ),
+}
+
+# The bulk path writes orders with their line items and refunds in one file: the same
+# file serves the orders, order_items and returns blocks of a window.
+BULK_ORDERS = Query(
+    "orders",
+    Sel(
+        "orders",
+        (
+            *ORDER_FIELDS,
+            conn("lineItems", 0, *LINE_ITEM_FIELDS),
+            f("refunds", *REFUND_FIELDS),
+        ),
+        connection=True,
+    ),
+    bulk=True,
+)
+
+
+def query(resource: str) -> Query:
+    """The page query of a resource; ConfigurationError for one Shopify does not have."""
+    if resource not in QUERIES:
+        raise ConfigurationError(
+            f"shopify has no resource {resource!r}; expected one of {', '.join(QUERIES)}"
+        )
+    return QUERIES[resource]
+
+
+# --- bulk operations ---------------------------------------------------------------------
+
+BULK_RUN = (
+    "mutation BulkRun($query: String!) { bulkOperationRunQuery(query: $query) "
+    "{ bulkOperation { id status } userErrors { field message code } } }"
+)
+BULK_RUN_COST = MUTATION_COST
+_BULK_FIELDS = (
+    "id status errorCode objectCount rootObjectCount fileSize url partialDataUrl "
+    "createdAt completedAt query"
+)
+BULK_NODE = (
+    f"query BulkNode($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }} }}"
+)
+BULK_CURRENT = f"query BulkCurrent {{ currentBulkOperation(type: QUERY) {{ {_BULK_FIELDS} }} }}"
+BULK_POLL_COST = 1  # one object
