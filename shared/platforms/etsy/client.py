@@ -1,0 +1,174 @@
+"""``EtsyConnector``: Etsy Open API v3 on ``httpx.AsyncClient`` (see ``shared.platforms.base``).
+
+One ``fetch`` is one API call, plus at most one token refresh and one retry when Etsy
+answers 401 (``FetchResult.refreshed_token``). Outcomes come from ``classify``; an ok list
+page holding fewer results than its ``count`` promises is returned as ``transient`` (retry
+the same request), so a dropped record is never skipped. A network error or timeout is
+``transient`` with status 0. An ok answer that is not the JSON Etsy documents raises
+``MalformedPayloadError`` (platform, resource, field).
+
+``build(settings, credentials, account, transport=…, now=…)``: ``settings.base_url`` is the
+API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox/etsy``),
+``settings.auth_url`` the token endpoint. ``credentials`` is the shape the sandbox's
+``credentials()`` prints: ``keystring``, ``shared_secret``, ``refresh_token``, ``shop_id``
+(``user_id`` unused); keystring and secret fall back to ``settings.client_id`` /
+``client_secret`` (they belong to the application). ``now`` (epoch seconds) is the clock
+token expiry is judged on: pass the virtual clock under devhost / the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from shared.errors import ConfigurationError, MalformedPayloadError
+from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.etsy import pagination
+from shared.platforms.etsy.auth import EtsyAuth, TokenCache, TokenRefused
+from shared.platforms.etsy.classify import classify
+from shared.settings import PlatformSettings
+
+TIMEOUT_S = 30.0
+
+
+class EtsyConnector:
+    platform = "etsy"
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: EtsyAuth,
+        shop_id: str,
+        account: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = TIMEOUT_S,
+        page_limit: int = pagination.PAGE_LIMIT,
+    ) -> None:
+        self.account = account
+        self.page_limit = page_limit
+        self.shop_id = shop_id
+        self._auth = auth
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), transport=transport, timeout=timeout_s
+        )
+
+    def __repr__(self) -> str:
+        return f"EtsyConnector(account={self.account!r}, shop_id={self.shop_id!r})"
+
+    def first_request(
+        self, resource: str, window: Window | None, *, bulk: bool = False
+    ) -> PageRequest:
+        return pagination.first_request(
+            self.shop_id, resource, window, bulk=bulk, limit=self.page_limit
+        )
+
+    async def fetch(self, request: PageRequest) -> FetchResult:
+        if request.platform != self.platform:
+            raise ConfigurationError(f"etsy connector given a {request.platform} request")
+        try:
+            token = await self._auth.access_token(self._http)
+            response = await self._send(request, token)
+            refreshed = False
+            if isinstance(response, httpx.Response) and response.status_code == 401:
+                token = await self._auth.access_token(self._http, stale=token)
+                response, refreshed = await self._send(request, token), True
+        except TokenRefused as exc:
+            return FetchResult(request=request, classified=exc.classified)
+        if isinstance(response, Classified):
+            return FetchResult(request=request, classified=response, refreshed_token=refreshed)
+        return self._result(request, response, refreshed)
+
+    async def _send(self, request: PageRequest, token: str) -> httpx.Response | Classified:
+        headers = {"x-api-key": self._auth.api_key(), "Authorization": f"Bearer {token}"}
+        try:
+            return await self._http.request(
+                request.method, request.path, params=_query(request.params), headers=headers
+            )
+        except httpx.HTTPError as exc:
+            reason = f"etsy request failed: {type(exc).__name__}"
+            return Classified(outcome=Outcome.TRANSIENT, status=0, reason=reason)
+
+    def _result(self, request: PageRequest, response: httpx.Response, refreshed: bool):
+        body = _json(response)
+        classified = classify(response.status_code, response.headers, body)
+        result = FetchResult(request=request, classified=classified, refreshed_token=refreshed)
+        if classified.outcome is not Outcome.OK:
+            return result
+        _check(request, body)
+        if "results" in body:
+            short = pagination.short_page(request, body)
+            if short is not None:
+                update = {"outcome": Outcome.TRANSIENT, "reason": f"etsy {short}"}
+                return result.model_copy(
+                    update={"classified": classified.model_copy(update=update)}
+                )
+        return result.model_copy(
+            update={
+                "payload": body,
+                "next": pagination.next_request(request, body),
+                "reported_count": body.get("count") if "results" in body else None,
+            }
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _query(params: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _check(request: PageRequest, body: Any) -> None:
+    """An ok body must be an object; a list page ``{count: int, results: [objects]}``."""
+    resource = request.resource
+    if not isinstance(body, dict):
+        raise MalformedPayloadError("etsy", resource, "$", "expected a JSON object")
+    if request.resource == "inventory" and request.step == "page":
+        if not isinstance(body.get("products"), list):
+            raise MalformedPayloadError("etsy", resource, "products", "expected a list")
+        return
+    if not isinstance(body.get("count"), int) or isinstance(body.get("count"), bool):
+        raise MalformedPayloadError("etsy", resource, "count", "expected an integer")
+    results = body.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise MalformedPayloadError("etsy", resource, "results", "expected a list of objects")
+
+
+def build(
+    settings: PlatformSettings,
+    credentials: dict[str, str],
+    account: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    now: Callable[[], float] | None = None,
+    cache: TokenCache | None = None,
+    on_rotate: Callable[[str], Any] | None = None,
+    page_limit: int = pagination.PAGE_LIMIT,
+) -> EtsyConnector:
+    """An Etsy connector for one shop (see the module docstring)."""
+    shop_id = str(credentials.get("shop_id", ""))
+    if not shop_id.isdigit():
+        raise ConfigurationError("etsy credentials lack a numeric 'shop_id'")
+    auth = EtsyAuth(
+        settings.auth_url,
+        credentials,
+        keystring=settings.client_id,
+        shared_secret=settings.client_secret.get_secret_value(),
+        cache=cache,
+        now=now or time.time,
+        on_rotate=on_rotate,
+    )
+    return EtsyConnector(
+        settings.base_url, auth, shop_id, account, transport=transport, page_limit=page_limit
+    )

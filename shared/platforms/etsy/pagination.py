@@ -1,0 +1,247 @@
+"""Etsy request chains per resource: pure, no I/O.
+
+Windows are half-open ``[start, end)`` UTC; Etsy's bounds are inclusive unix seconds, so a
+window becomes ``min = ceil(start)``, ``max = ceil(end) - 1`` (records sit on whole
+seconds), with ``min`` raised to Etsy's floor 946684800 (2000-01-01). Lists page with
+``limit`` (100, Etsy's maximum) and ``offset``; the next offset is asked for while
+``offset + limit < count``.
+
+=============  =========================================================================
+resource       chain
+=============  =========================================================================
+orders         getShopReceipts ``min_created``/``max_created`` (no window: every receipt)
+order_items    paged: getShopReceipts of the window (step ``index``) -> for each receipt
+               getShopReceiptTransactionsByReceipt (step ``page``).
+               bulk: getShopReceiptTransactionsByShop, newest first, every transaction;
+               with a window it stops after the first page reaching below the window's
+               start (pages may hold records newer than the window).
+transactions,  getShopPaymentAccountLedgerEntries, ``min_created``/``max_created``
+payouts        required and at most 31 days (2,678,400 s) apart: a longer window is a
+               chain of sub-windows, oldest first, each <= 31 days, each paged.
+               (payouts are the DISBURSE2 entries: the normalizer picks them out.)
+returns        getShopReceipts by ``min_last_modified``/``max_last_modified`` (a refund
+               or cancellation modifies its receipt; step ``index``) -> for each receipt
+               getShopPaymentByReceiptId (step ``page``): the payments carry their
+               ``payment_adjustments``. Etsy lists no adjustments by themselves.
+inventory      findAllActiveListingsByShop (step ``index``, the window is ignored:
+               inventory is a snapshot) -> getListingInventory per listing (``page``).
+=============  =========================================================================
+
+Only ``page`` steps carry records for ``shared.normalize``; an ``index`` page says which
+records to ask for next (its payload is the raw listing, kept for the audit trail, never
+normalized). A fan-out chain keeps the ids still to visit in ``state["pending"]`` and the
+next index page's parameters in ``state["index"]``. An index id repeated from the previous
+index page (Etsy's offset paging can repeat a record) is not visited twice.
+
+``short_page(request, body)`` spots an offset page holding fewer results than ``count``
+says it must: the caller retries it (a dropped record would otherwise be skipped).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from shared.errors import ConfigurationError
+from shared.platforms.base import PageRequest, Window
+
+PLATFORM = "etsy"
+ROUTE = "api"
+EARLIEST = 946_684_800
+LEDGER_WINDOW_S = 2_678_400
+PAGE_LIMIT = 100
+APP = "/v3/application"
+RESOURCES = ("orders", "order_items", "transactions", "payouts", "returns", "inventory")
+
+
+def bounds(window: Window) -> tuple[int, int]:
+    """Inclusive unix-second bounds ``(min, max)`` of a half-open window."""
+    low = max(EARLIEST, math.ceil(window.start.timestamp()))
+    high = math.ceil(window.end.timestamp()) - 1
+    if window.end <= window.start:
+        raise ConfigurationError(f"etsy: empty window {window.start} .. {window.end}")
+    if high < low:
+        raise ConfigurationError(f"etsy: window ends before 2000-01-01 ({window.end})")
+    return low, high
+
+
+def _shop(shop_id: str) -> str:
+    return f"{APP}/shops/{shop_id}"
+
+
+def _request(resource: str, path: str, window: Window | None, **kw: Any) -> PageRequest:
+    return PageRequest(
+        platform=PLATFORM, resource=resource, route=ROUTE, path=path, window=window, **kw
+    )
+
+
+def first_request(
+    shop_id: str,
+    resource: str,
+    window: Window | None,
+    *,
+    bulk: bool = False,
+    limit: int = PAGE_LIMIT,
+) -> PageRequest:
+    """The first request of ``resource``'s chain for ``window`` (see the module table).
+
+    Raises ConfigurationError for an unknown resource, a bulk path Etsy does not offer,
+    a ledger resource without a window, an empty / pre-2000 window, or a page ``limit``
+    outside Etsy's 1..100."""
+    if not 1 <= limit <= PAGE_LIMIT:
+        raise ConfigurationError(f"etsy: page limit must be 1..{PAGE_LIMIT}, got {limit}")
+    if resource not in RESOURCES:
+        raise ConfigurationError(f"etsy has no resource {resource!r}; expected one of {RESOURCES}")
+    if bulk and resource != "order_items":
+        raise ConfigurationError(f"etsy offers no bulk path for {resource!r} (only order_items)")
+    if not str(shop_id).isdigit():
+        raise ConfigurationError("etsy: shop_id must be the shop's numeric id")
+    shop = _shop(shop_id)
+    page = {"limit": limit, "offset": 0}
+    if resource in ("transactions", "payouts"):
+        if window is None:
+            raise ConfigurationError(f"etsy {resource}: the ledger needs a window")
+        low, high = bounds(window)
+        params = {**_ledger_window(low, high), **page}
+        state = {"max": high}
+        return _request(
+            resource, f"{shop}/payment-account/ledger-entries", window, params=params, state=state
+        )
+    if resource == "inventory":
+        return _request(
+            resource, f"{shop}/listings/active", None, params=page, step="index", state={}
+        )
+    if resource == "order_items" and bulk:
+        state = {"stop_below": bounds(window)[0]} if window is not None else {}
+        return _request(resource, f"{shop}/transactions", window, params=page, state=state)
+    names = ("min_last_modified", "max_last_modified") if resource == "returns" else None
+    params = {**_receipt_window(window, names), **page}
+    step = "page" if resource == "orders" else "index"
+    return _request(resource, f"{shop}/receipts", window, params=params, step=step)
+
+
+def _ledger_window(low: int, high: int) -> dict[str, int]:
+    return {"min_created": low, "max_created": min(high, low + LEDGER_WINDOW_S - 1)}
+
+
+def _receipt_window(window: Window | None, names: tuple[str, str] | None) -> dict[str, int]:
+    if window is None:
+        return {}
+    low, high = bounds(window)
+    first, last = names or ("min_created", "max_created")
+    return {first: low, last: high}
+
+
+def _next_offset(request: PageRequest, body: dict[str, Any]) -> dict[str, Any] | None:
+    """Parameters of the next offset page, or None after the last.
+
+    A ``count`` smaller than the previous page's (``state["count"]``) by ``d`` means
+    ``d`` records left the filter meanwhile (a receipt modified past
+    ``max_last_modified``) and everything after them moved ``d`` places forward: the next
+    page then starts ``d`` places back, so no record slips between two pages."""
+    params = request.params
+    offset, limit = int(params.get("offset", 0)), int(params.get("limit", PAGE_LIMIT))
+    count = int(body["count"])
+    shrunk = max(0, int(request.state.get("count", count)) - count)
+    if shrunk:
+        return {**params, "offset": max(0, offset - shrunk)}
+    if offset + limit < count:
+        return {**params, "offset": offset + limit}
+    return None
+
+
+def short_page(request: PageRequest, body: dict[str, Any]) -> str | None:
+    """Why an offset page is short (fewer results than ``count`` promises), else None."""
+    if "offset" not in request.params:
+        return None
+    offset, limit = int(request.params["offset"]), int(request.params["limit"])
+    expected = max(0, min(limit, int(body["count"]) - offset))
+    got = len(body["results"])
+    if got < expected:
+        return f"short page: {got} results at offset {offset}, count says {expected}"
+    return None
+
+
+def next_request(request: PageRequest, body: dict[str, Any]) -> PageRequest | None:
+    """The request after ``request`` answered ``body`` (ok), or None: chain complete."""
+    following = request.model_copy(update={"page_number": request.page_number + 1})
+    if request.step == "index":
+        return _fan_out(request, following, body)
+    if request.state.get("parent"):
+        return _after_item(request, following)
+    if request.resource in ("transactions", "payouts"):
+        return _after_ledger(request, following, body)
+    if "stop_below" in request.state and _reached_below(body, request.state["stop_below"]):
+        return None
+    params = _next_offset(request, body)
+    state = {**request.state, "count": body["count"]}
+    return (
+        None if params is None else following.model_copy(update={"params": params, "state": state})
+    )
+
+
+def _after_ledger(
+    request: PageRequest, following: PageRequest, body: dict[str, Any]
+) -> PageRequest | None:
+    params = _next_offset(request, body)
+    if params is not None:
+        state = {**request.state, "count": body["count"]}
+        return following.model_copy(update={"params": params, "state": state})
+    high, done = int(request.state["max"]), int(request.params["max_created"])
+    if done >= high:
+        return None
+    params = {**_ledger_window(done + 1, high), "limit": request.params["limit"], "offset": 0}
+    return following.model_copy(update={"params": params, "state": {"max": high}})
+
+
+def _reached_below(body: dict[str, Any], low: int) -> bool:
+    stamps = [r.get("create_timestamp", r.get("created_timestamp")) for r in body["results"]]
+    stamps = [s for s in stamps if isinstance(s, int)]
+    return bool(stamps) and min(stamps) < low
+
+
+# --- fan-out: an index page names the records to ask for one by one --------------------
+
+_INDEX_KEYS = {"order_items": "receipt_id", "returns": "receipt_id", "inventory": "listing_id"}
+
+
+def _item_path(resource: str, index_path: str, ident: int) -> str:
+    if resource == "inventory":
+        return f"{APP}/listings/{ident}/inventory"
+    tail = "transactions" if resource == "order_items" else "payments"
+    return f"{index_path}/{ident}/{tail}"  # index_path: .../shops/{shop_id}/receipts
+
+
+def _fan_out(
+    index: PageRequest, following: PageRequest, body: dict[str, Any]
+) -> PageRequest | None:
+    key = _INDEX_KEYS[index.resource]
+    seen = set(index.state.get("previous", []))
+    listed = [result[key] for result in body["results"]]
+    ids = [ident for ident in dict.fromkeys(listed) if ident not in seen]
+    more = _next_offset(index, body)
+    parent = {"path": index.path, "params": more, "previous": listed, "count": body["count"]}
+    return _visit(following, parent, ids)
+
+
+def _visit(following: PageRequest, parent: dict[str, Any], ids: list[Any]) -> PageRequest | None:
+    if ids:
+        state = {"parent": parent, "pending": ids[1:]}
+        path = _item_path(following.resource, parent["path"], ids[0])
+        return following.model_copy(
+            update={"path": path, "params": {}, "step": "page", "state": state}
+        )
+    if parent["params"] is None:
+        return None
+    return following.model_copy(
+        update={
+            "path": parent["path"],
+            "params": parent["params"],
+            "step": "index",
+            "state": {"previous": parent["previous"], "count": parent["count"]},
+        }
+    )
+
+
+def _after_item(request: PageRequest, following: PageRequest) -> PageRequest | None:
+    return _visit(following, request.state["parent"], list(request.state["pending"]))
