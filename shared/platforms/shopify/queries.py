@@ -34,7 +34,7 @@ The field names are those the normalizer (``normalize.py``) reads.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.errors import ConfigurationError
@@ -157,10 +157,6 @@ class Query:
     changed_field: str | None = "updated_at"
     sort_key: str | None = None
     bulk: bool = False  # offered on the bulk path
-    extra: tuple[str, ...] = field(default=())
-
-    def with_first(self, first: int) -> Query:
-        return replace(self, top=replace(self.top, first=first))
 
     def cost(self, first: int | None = None) -> int:
         top = self.top if first is None else replace(self.top, first=first)
@@ -272,7 +268,9 @@ QUERIES: dict[str, Query] = {
 }
 
 # The bulk path writes orders with their line items and refunds in one file: the same
-# file serves the orders, order_items and returns blocks of a window.
+# file serves the orders, order_items and returns blocks of a window. Shopify refuses a
+# connection inside a list field in a bulk query, and ``Order.refunds`` is a list, so
+# bulk refunds come without their ``refundLineItems`` (Return.lines is empty on this path).
 BULK_ORDERS = Query(
     "orders",
     Sel(
@@ -280,7 +278,7 @@ BULK_ORDERS = Query(
         (
             *ORDER_FIELDS,
             conn("lineItems", 0, *LINE_ITEM_FIELDS),
-            f("refunds", *REFUND_FIELDS),
+            f("refunds", *REFUND_FIELDS[:-1]),  # no connection inside a list field
         ),
         connection=True,
     ),
