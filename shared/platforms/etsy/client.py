@@ -7,19 +7,22 @@ the same request), so a dropped record is never skipped. A network error or time
 ``transient`` with status 0. An ok answer that is not the JSON Etsy documents raises
 ``MalformedPayloadError`` (platform, resource, field).
 
-``build(settings, credentials, account, transport=…, now=…)``: ``settings.base_url`` is the
+``build(settings, credentials, account, transport=…, clock=…)``: ``settings.base_url`` is the
 API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox/etsy``),
 ``settings.auth_url`` the token endpoint. ``credentials`` is the shape the sandbox's
 ``credentials()`` prints: ``keystring``, ``shared_secret``, ``refresh_token``, ``shop_id``
 (``user_id`` unused); keystring and secret fall back to ``settings.client_id`` /
-``client_secret`` (they belong to the application). ``now`` (epoch seconds) is the clock
-token expiry is judged on: pass the virtual clock under devhost / the sandbox.
+``client_secret`` (they belong to the application). ``clock`` (``() -> aware datetime``,
+default the wall clock) is what token expiry is judged on: devhost passes its virtual
+clock. ``cache`` replaces the process-wide token cache (tests); ``on_rotate`` receives a
+rotated refresh token; ``page_limit`` (1..100) is the list page size.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -60,10 +63,11 @@ class EtsyConnector:
         return f"EtsyConnector(account={self.account!r}, shop_id={self.shop_id!r})"
 
     def first_request(
-        self, resource: str, window: Window | None, *, bulk: bool = False
+        self, resource: str, window: Window | None, *, bulk: bool = False, by_update: bool = False
     ) -> PageRequest:
+        """See ``pagination.first_request``; ``by_update`` lists receipts by modification."""
         return pagination.first_request(
-            self.shop_id, resource, window, bulk=bulk, limit=self.page_limit
+            self.shop_id, resource, window, bulk=bulk, by_update=by_update, limit=self.page_limit
         )
 
     async def fetch(self, request: PageRequest) -> FetchResult:
@@ -151,7 +155,7 @@ def build(
     account: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    now: Callable[[], float] | None = None,
+    clock: Callable[[], datetime] | None = None,
     cache: TokenCache | None = None,
     on_rotate: Callable[[str], Any] | None = None,
     page_limit: int = pagination.PAGE_LIMIT,
@@ -166,7 +170,7 @@ def build(
         keystring=settings.client_id,
         shared_secret=settings.client_secret.get_secret_value(),
         cache=cache,
-        now=now or time.time,
+        now=time.time if clock is None else lambda: clock().timestamp(),
         on_rotate=on_rotate,
     )
     return EtsyConnector(

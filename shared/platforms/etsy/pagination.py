@@ -9,8 +9,10 @@ seconds), with ``min`` raised to Etsy's floor 946684800 (2000-01-01). Lists page
 =============  =========================================================================
 resource       chain
 =============  =========================================================================
-orders         getShopReceipts ``min_created``/``max_created`` (no window: every receipt)
-order_items    paged: getShopReceipts of the window (step ``index``) -> for each receipt
+orders         getShopReceipts ``min_created``/``max_created`` (no window: every receipt;
+               ``by_update``: ``min_last_modified``/``max_last_modified``)
+order_items    paged: getShopReceipts of the window (step ``index``; created, or modified
+               with ``by_update``) -> for each receipt
                getShopReceiptTransactionsByReceipt (step ``page``).
                bulk: getShopReceiptTransactionsByShop, newest first, every transaction;
                with a window it stops after the first page reaching below the window's
@@ -81,13 +83,15 @@ def first_request(
     window: Window | None,
     *,
     bulk: bool = False,
+    by_update: bool = False,
     limit: int = PAGE_LIMIT,
 ) -> PageRequest:
     """The first request of ``resource``'s chain for ``window`` (see the module table).
 
     Raises ConfigurationError for an unknown resource, a bulk path Etsy does not offer,
     a ledger resource without a window, an empty / pre-2000 window, or a page ``limit``
-    outside Etsy's 1..100."""
+    outside Etsy's 1..100. ``by_update`` (a daily window: what changed) lists orders and
+    order items by their receipts' last modification instead of creation."""
     if not 1 <= limit <= PAGE_LIMIT:
         raise ConfigurationError(f"etsy: page limit must be 1..{PAGE_LIMIT}, got {limit}")
     if resource not in RESOURCES:
@@ -114,7 +118,8 @@ def first_request(
     if resource == "order_items" and bulk:
         state = {"stop_below": bounds(window)[0]} if window is not None else {}
         return _request(resource, f"{shop}/transactions", window, params=page, state=state)
-    names = ("min_last_modified", "max_last_modified") if resource == "returns" else None
+    modified = resource == "returns" or by_update
+    names = ("min_last_modified", "max_last_modified") if modified else None
     params = {**_receipt_window(window, names), **page}
     step = "page" if resource == "orders" else "index"
     return _request(resource, f"{shop}/receipts", window, params=params, step=step)

@@ -9,6 +9,7 @@ carries, on ``transient`` / ``auth_expired`` by a second, then try the same requ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.clock import ManualClock
@@ -45,7 +46,7 @@ def connector(made: World, cache: TokenCache | None = None, **kw: Any) -> EtsyCo
         creds,
         ACCOUNT,
         transport=made.transport(),
-        now=made.clock.now,
+        clock=lambda: datetime.fromtimestamp(made.clock.now(), UTC),
         cache=cache if cache is not None else TokenCache(),
         **kw,
     )
