@@ -19,9 +19,13 @@ token once and retries once. When the outcome is ok, ``payload`` is the page exa
 Shopify sent it (parsed JSON; the JSONL text for a bulk download) for ``page`` and
 ``bulk_download`` steps, and ``None`` for the bulk control steps (create / poll), which
 hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQL's
-``actualQueryCost``. A page whose nested line items / refund lines / inventory levels
-do not fit in one page is refused (permanent, "use the bulk path"): it would be a
-partial result.
+``actualQueryCost``; ``reported_count`` the window's ``ordersCount`` (orders pages).
+
+A page whose nested line items / refund lines / inventory levels do not fit in their
+nested page would be a partial result: it is not handed out (ok, ``payload=None``) and
+``next`` asks for the same page again with the nested connections as large as one node
+allows within 1,000 points (fewer nodes per page). If they already were, the page is
+refused (permanent: "load this window through the bulk path").
 """
 
 from __future__ import annotations
@@ -149,11 +153,14 @@ class ShopifyConnector:
         if step == "page":
             partial = pagination.truncated(request.resource, body)
             if partial is not None:
-                return _with(
-                    result, Outcome.PERMANENT, f"{partial}: load this window via the bulk path"
-                )
+                wider = pagination.widened(request)
+                if wider is None:
+                    reason = f"{partial}: load this window through the bulk path"
+                    return _with(result, Outcome.PERMANENT, reason)
+                return result.model_copy(update={"payload": None, "next": wider})
             nxt = pagination.graphql_next(request, body)
-            return result.model_copy(update={"payload": body, "next": nxt})
+            count = pagination.reported_count(request, body)
+            return result.model_copy(update={"payload": body, "next": nxt, "reported_count": count})
         if step == "bulk_create":
             return _control(result, _bulk.after_create(request, body))
         if step == "bulk_poll":

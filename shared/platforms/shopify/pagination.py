@@ -59,19 +59,35 @@ def graphql_first(
 ) -> PageRequest:
     """The first page of a resource's window on the paged GraphQL path."""
     q = query(resource)
-    first = q.page_size(budget)
     search = q.search(window, changed=changed)
-    return PageRequest(
+    request = PageRequest(
         platform=PLATFORM,
         resource=resource,
         route="graphql",
         method="POST",
         path=graphql_path(version),
-        body={"query": q.text(first), "variables": {"after": None, "query": search or None}},
-        cost=q.cost(first),
+        body={"query": "", "variables": {"after": None, "query": search or None}},
         window=window,
         step="page",
-        state={"changed": changed},
+        state={"changed": changed, "budget": budget},
+    )
+    return _sized(request, q.nested_size)
+
+
+def _sized(request: PageRequest, nested: int | None, **state: Any) -> PageRequest:
+    """``request`` with its query text and cost for nested connections of ``nested``."""
+    q = query(request.resource)
+    if nested is not None and nested != q.nested_size:
+        q = q.nested(nested)
+        state["nested"] = nested
+    first = q.page_size(int(request.state.get("budget", MAX_QUERY_COST)))
+    merged = {k: v for k, v in request.state.items() if k != "nested"} | state
+    return request.model_copy(
+        update={
+            "body": {**request.body, "query": q.text(first)},
+            "cost": q.cost(first),
+            "state": merged,
+        }
     )
 
 
@@ -88,18 +104,36 @@ def connection(resource: str, body: Any) -> Mapping[str, Any]:
     return node
 
 
+def nodes(conn: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A connection's nodes, from ``edges[].node`` or ``nodes``."""
+    if isinstance(conn.get("nodes"), list):
+        return [n for n in conn["nodes"] if isinstance(n, Mapping)]
+    edges = conn.get("edges") if isinstance(conn.get("edges"), list) else []
+    return [
+        e["node"] for e in edges if isinstance(e, Mapping) and isinstance(e.get("node"), Mapping)
+    ]
+
+
 def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
-    """The request for the page after ``body`` (None when the chain is complete)."""
-    info = connection(request.resource, body).get("pageInfo")
+    """The request after the page ``body`` answered, None when the chain is complete.
+
+    A chain ends only with a page that holds no nodes: after a last page that does
+    (``hasNextPage: false``), one more request ``after`` its ``endCursor`` confirms the
+    end (``state["confirm"]``). It costs one cheap call per chain and catches a lost
+    ``hasNextPage`` (a page that says it is the last while more records follow); if the
+    confirming page finds records, the chain goes on from them."""
+    conn = connection(request.resource, body)
+    info = conn.get("pageInfo")
     field = f"data.{query(request.resource).top.name}.pageInfo"
     if not isinstance(info, Mapping) or not isinstance(info.get("hasNextPage"), bool):
         raise MalformedPayloadError(PLATFORM, request.resource, field, "hasNextPage missing")
-    if not info["hasNextPage"]:
+    found = nodes(conn)
+    if not info["hasNextPage"] and not found:
         return None
     cursor = info.get("endCursor")
     if not isinstance(cursor, str) or not cursor:
         raise MalformedPayloadError(
-            PLATFORM, request.resource, f"{field}.endCursor", "hasNextPage without a cursor"
+            PLATFORM, request.resource, f"{field}.endCursor", "a page with nodes has no cursor"
         )
     variables = dict(request.body["variables"])
     if variables.get("after") == cursor:
@@ -107,12 +141,37 @@ def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
             PLATFORM, request.resource, f"{field}.endCursor", "cursor did not move (page loop)"
         )
     variables["after"] = cursor
-    return request.model_copy(
+    nxt = request.model_copy(
         update={
             "body": {**request.body, "variables": variables},
             "page_number": request.page_number + 1,
+            "state": {**request.state, "confirm": not info["hasNextPage"]},
         }
     )
+    return _sized(nxt, query(request.resource).nested_size)
+
+
+def widened(request: PageRequest) -> PageRequest | None:
+    """The same page again with nested connections as large as one node allows, or None
+    if they already are (see ``truncated``)."""
+    q = query(request.resource)
+    current = int(request.state.get("nested", q.nested_size or 0))
+    largest = q.max_nested(int(request.state.get("budget", MAX_QUERY_COST)))
+    if q.nested_size is None or current >= largest:
+        return None
+    return _sized(request, largest)
+
+
+def reported_count(request: PageRequest, body: Any) -> int | None:
+    """The window's record count a page reports (``ordersCount``, when exact)."""
+    q = query(request.resource)
+    if q.count_field is None or not isinstance(body, Mapping):
+        return None
+    count = (body.get("data") or {}).get(q.count_field)
+    if not isinstance(count, Mapping) or count.get("precision") != "EXACT":
+        return None
+    value = count.get("count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def truncated(resource: str, body: Any) -> str | None:
@@ -124,10 +183,7 @@ def truncated(resource: str, body: Any) -> str | None:
     ]
     if not nested:
         return None
-    for index, edge in enumerate(connection(resource, body).get("edges") or []):
-        node = edge.get("node") if isinstance(edge, Mapping) else None
-        if not isinstance(node, Mapping):
-            continue
+    for index, node in enumerate(nodes(connection(resource, body))):
         for parent in [node, *_objects(node.get("refunds"))]:
             for name in nested:
                 info = (

@@ -157,10 +157,11 @@ class Query:
     changed_field: str | None = "updated_at"
     sort_key: str | None = None
     bulk: bool = False  # offered on the bulk path
+    count_field: str | None = None  # a root count beside the page (``ordersCount``)
 
     def cost(self, first: int | None = None) -> int:
         top = self.top if first is None else replace(self.top, first=first)
-        return top.cost() + len(self.root)
+        return top.cost() + len(self.root) + (1 if self.count_field else 0)
 
     def page_size(self, budget: int = MAX_QUERY_COST) -> int:
         """The largest ``first`` (at most 250) whose requested cost fits ``budget``."""
@@ -170,6 +171,27 @@ class Query:
             raise ConfigurationError(f"shopify {self.resource}: one node costs more than {budget}")
         return size
 
+    @property
+    def nested_size(self) -> int | None:
+        """The page size of the nested connections (line items …), None if there are none."""
+        sizes = [s.first for s in _nested(self.top)]
+        return sizes[0] if sizes else None
+
+    def nested(self, size: int) -> Query:
+        """This query with every nested connection sized ``size``."""
+        return replace(self, top=_resize(self.top, size))
+
+    def max_nested(self, budget: int = MAX_QUERY_COST) -> int:
+        """The largest nested size (at most 250) with which one node still fits ``budget``."""
+        low, high = 1, MAX_PAGE
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.nested(mid).cost(1) <= budget:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
     def text(self, first: int) -> str:
         """The paged query; variables ``$after`` (cursor) and ``$query`` (search)."""
         sort = f", sortKey: {self.sort_key}" if self.sort_key else ""
@@ -177,6 +199,8 @@ class Query:
         body = _render(self.top, args, paged=True)
         for name in reversed(self.root):
             body = f"{name} {{ {body} }}"
+        if self.count_field:
+            body = f"{body} {self.count_field}(query: $query) {{ count precision }}"
         return f"query Page($after: String, $query: String) {{ {body} }}"
 
     def bulk_text(self, search: str) -> str:
@@ -204,6 +228,22 @@ def window_filter(name: str, start: datetime, end: datetime) -> str:
     return f"{name}:>='{utc_iso(start)}' {name}:<'{utc_iso(end)}'"
 
 
+def _nested(sel: Sel) -> list[Sel]:
+    """The connections below ``sel`` (``sel`` itself excluded)."""
+    out = []
+    for child in sel.children:
+        if child.connection:
+            out.append(child)
+        out.extend(_nested(child))
+    return out
+
+
+def _resize(sel: Sel, size: int, top: bool = True) -> Sel:
+    children = tuple(_resize(c, size, top=False) for c in sel.children)
+    first = size if sel.connection and not top else sel.first
+    return replace(sel, children=children, first=first)
+
+
 def _render(sel: Sel, args: str | None = None, *, paged: bool) -> str:
     """A field as GraphQL text; ``args`` replaces a connection's own size arguments."""
     own = ", ".join(f"{k}: {v}" for k, v in sel.args)
@@ -225,12 +265,13 @@ def _render(sel: Sel, args: str | None = None, *, paged: bool) -> str:
     )
 
 
-def _orders(resource: str, *children: Sel) -> Query:
-    return Query(resource, Sel("orders", children, connection=True), bulk=True, sort_key="ID")
+def _orders(resource: str, *children: Sel, count: str | None = None) -> Query:
+    top = Sel("orders", children, connection=True)
+    return Query(resource, top, bulk=True, sort_key="ID", count_field=count)
 
 
 QUERIES: dict[str, Query] = {
-    "orders": _orders("orders", *ORDER_FIELDS),
+    "orders": _orders("orders", *ORDER_FIELDS, count="ordersCount"),
     "order_items": _orders(
         "order_items",
         *scalars("id", "createdAt"),

@@ -235,3 +235,39 @@ def test_other_user_errors_refuse_the_chain() -> None:
         bulk.after_create(r, {"data": {}})
     with pytest.raises(ConfigurationError):
         bulk.bulk_first("inventory", W)
+
+
+def test_a_last_page_with_nodes_is_confirmed_by_one_more_request() -> None:
+    r = pagination.graphql_first("payouts", W)
+    confirm = pagination.graphql_next(r, page("payouts", False, "z1", [{"id": "P1"}]))
+    assert confirm is not None and confirm.state["confirm"] is True
+    assert confirm.body["variables"]["after"] == "z1"
+    # the lost hasNextPage: the confirming page finds records, the chain goes on
+    more = pagination.graphql_next(confirm, page("payouts", False, "z2", [{"id": "P2"}]))
+    assert more is not None and more.body["variables"]["after"] == "z2"
+    assert pagination.graphql_next(more, page("payouts", False, None, [])) is None
+
+
+def test_widened_asks_for_the_same_page_with_larger_nested_connections() -> None:
+    r = pagination.graphql_first("order_items", W)
+    wide = pagination.widened(r)
+    assert wide is not None and wide.body["variables"] == r.body["variables"]
+    q = query("order_items")
+    size = wide.state["nested"]
+    assert size == q.max_nested() > q.nested_size and q.nested(size).cost(1) <= 1000
+    assert f"lineItems(first: {size})" in wide.body["query"] and wide.cost <= 1000
+    assert pagination.widened(wide) is None  # as wide as one order allows
+    back = pagination.graphql_next(wide, page("order_items", True, "c9", [{"id": "O"}]))
+    assert back is not None and back.cost == r.cost and "nested" not in back.state
+    assert pagination.widened(pagination.graphql_first("payouts", W)) is None
+
+
+def test_orders_pages_report_the_exact_orders_count() -> None:
+    r = pagination.graphql_first("orders", W)
+    assert "ordersCount(query: $query) { count precision }" in r.body["query"]
+    body = page("orders", False, None)
+    body["data"]["ordersCount"] = {"count": 7, "precision": "EXACT"}
+    assert pagination.reported_count(r, body) == 7
+    body["data"]["ordersCount"] = {"count": 10000, "precision": "AT_LEAST"}
+    assert pagination.reported_count(r, body) is None
+    assert pagination.reported_count(pagination.graphql_first("order_items", W), body) is None
