@@ -1,5 +1,21 @@
 """Activity functions: the only place that touches HTTP, storage and secrets."""
 
-from activities import write_slice_record
+from activities import (
+    begin_block,
+    demo_preview,
+    fetch_page,
+    park_block,
+    plan_resource,
+    record_progress,
+    verify_block,
+)
 
-BLUEPRINTS = (write_slice_record.bp,)
+BLUEPRINTS = (
+    plan_resource.bp,
+    begin_block.bp,
+    fetch_page.bp,
+    verify_block.bp,
+    park_block.bp,
+    record_progress.bp,
+    demo_preview.bp,
+)

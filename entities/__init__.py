@@ -1,5 +1,5 @@
 """Durable entities: state holders whose math lives in ``shared``."""
 
-from entities import slice_permits
+from entities import ambassador
 
-BLUEPRINTS = (slice_permits.bp,)
+BLUEPRINTS = (ambassador.bp,)

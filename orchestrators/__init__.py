@@ -1,5 +1,5 @@
 """Orchestrator functions: they coordinate; pure functions in ``shared`` decide."""
 
-from orchestrators import slice_block, slice_client
+from orchestrators import load_block, sync_client, sync_resource
 
-BLUEPRINTS = (slice_client.bp, slice_block.bp)
+BLUEPRINTS = (sync_client.bp, sync_resource.bp, load_block.bp)

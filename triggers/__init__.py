@@ -1,5 +1,5 @@
 """HTTP- and timer-triggered functions: the durable clients that start orchestrations."""
 
-from triggers import start_slice
+from triggers import connect, daily_sync, demo, status
 
-BLUEPRINTS = (start_slice.bp,)
+BLUEPRINTS = (connect.bp, demo.bp, status.bp, daily_sync.bp)

@@ -1,0 +1,54 @@
+"""Check a block's stored pages (``shared.integrity``) and record the verdict.
+
+Reads the attempt's raw pages back from Blob storage (``shared.flows.pages``), checks
+them, and moves the ledger row: done (counts recorded; the watermark advanced to the
+window's end when the spec says so — only ever after the check passed) or failed with
+the problems as its error. A block found done already (a repeated activity) is ok.
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+from shared.flows.models import Verdict, VerifyInput
+from shared.flows.pages import read_pages
+from shared.flows.verdicts import check
+from shared.settings import get_settings
+from shared.storage.blocks import BlockKey, BlockRejected, BlockState, BlockUpdate
+from shared.storage.ledger import Ledger
+
+bp = df.Blueprint()
+NAME = "verify_block"
+MAX_ERROR = 900
+
+
+@bp.activity_trigger(input_name="payload", activity=NAME)
+async def verify_block(payload: dict) -> dict:
+    task = VerifyInput.model_validate(payload)
+    spec, settings = task.spec, get_settings()
+    pages = await read_pages(settings, spec)
+    problems, records, reported = check(spec, pages, task.pages)
+    key = BlockKey(spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
+    ledger = Ledger(settings)
+    ok = not problems
+    update = BlockUpdate(
+        state=BlockState.DONE if ok else BlockState.FAILED,
+        attempt=task.attempt,
+        pages=len(pages),
+        records=records,
+        reported=reported,
+        error=None if ok else "; ".join(problems)[:MAX_ERROR],
+    )
+    try:
+        await ledger.update_block(key, update, now=task.now)
+    except BlockRejected as exc:
+        if exc.current.state != BlockState.DONE:
+            raise
+        ok, problems = True, []
+    if ok and spec.advances_watermark:
+        await ledger.advance_watermark(
+            spec.client, spec.platform, spec.account, spec.resource, spec.window.end, now=task.now
+        )
+    return Verdict(ok=ok, problems=problems, records=records, pages=len(pages)).model_dump(
+        mode="json"
+    )

@@ -1,0 +1,229 @@
+"""One block: permits, fetch page by page, verify; retry, park after three failures.
+
+Loop per request of the block's chain (a stack: a driver page pushes its dependent
+chain on top, see ``shared.flows.chains``): wait ``not_before_s`` if the request says
+so, take a permit from the ambassador (``shared.flows.permits``: batch grants, durable
+timers until the permit's time or the ask-again time), run ``fetch_page`` (it stores the
+page and its records and returns a summary only: payloads never enter this history),
+feed the response's limit headers back to the ambassador, and act on the outcome:
+ok -> next request; throttled -> wait Retry-After, ask again; transient -> back off and
+retry (at most ``MAX_TRANSIENT`` in a row); permanent -> the attempt fails.
+
+At the chain's end ``verify_block`` checks the stored pages and marks the block done.
+A failed attempt is retried after ``RETRY_WAIT`` (times the failures so far); the third
+failure parks the block and alerts client support (``park_block``). Every
+``PAGES_PER_EXECUTION`` requests, and before each new attempt, the orchestration
+continues as new, so its history stays a few hundred events.
+
+Output: ``{"block_id", "state": done|parked|capped|skipped, "records", "pages",
+"attempts", "error"}``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import azure.durable_functions as df
+
+from activities import begin_block, fetch_page, park_block, record_progress, verify_block
+from shared.flows.models import (
+    BeginInput,
+    Begun,
+    BlockProgress,
+    BlockRun,
+    BlockSpec,
+    FetchInput,
+    FetchSummary,
+    ParkInput,
+    ProgressInput,
+    Verdict,
+    VerifyInput,
+)
+from shared.flows.permits import Permits, Refused
+from shared.platforms.base import Outcome
+
+bp = df.Blueprint()
+NAME = "load_block"
+PAGES_PER_EXECUTION = 40
+MAX_TRANSIENT = 6
+MAX_FAILURES = 3
+RETRY_WAIT = timedelta(minutes=5)
+BACKOFF_CAP_S = 60.0
+
+
+def _result(spec: BlockSpec, state: str, p: BlockProgress, error: str | None = None) -> dict:
+    return {
+        "block_id": spec.block_id,
+        "state": state,
+        "records": p.records,
+        "pages": p.pages,
+        "attempts": p.attempt,
+        "error": error,
+    }
+
+
+def _status(context, spec: BlockSpec, p: BlockProgress, phase: str) -> None:
+    context.set_custom_status(
+        {
+            "phase": phase,
+            "block": spec.block_id,
+            "attempt": p.attempt,
+            "pages": p.pages,
+            "records": p.records,
+        }
+    )
+
+
+def _progress(context, spec: BlockSpec, p: BlockProgress):
+    message = ProgressInput(
+        spec=spec,
+        attempt=p.attempt,
+        execution=p.execution,
+        requests=p.requests,
+        throttled=p.throttled,
+        retries=p.retries,
+        now=context.current_utc_datetime,
+    )
+    return context.call_activity(record_progress.NAME, message.model_dump(mode="json"))
+
+
+def _next_execution(p: BlockProgress, **changes) -> BlockProgress:
+    fresh = {"requests": 0, "throttled": 0, "retries": 0, "execution": p.execution + 1}
+    return p.model_copy(update={**fresh, **changes})
+
+
+def _wait(context, seconds: float):
+    return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
+
+
+def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
+    """Generator: run the chain until it ends, fails or the execution is full.
+    Returns (error or None, full)."""
+    fetched = 0
+    while p.chain:
+        if fetched >= PAGES_PER_EXECUTION:
+            return None, True
+        request = p.chain[-1]
+        if request.not_before_s > 0:
+            yield _wait(context, request.not_before_s)
+            request = request.model_copy(update={"not_before_s": 0.0})
+            p.chain[-1] = request
+        try:
+            sent_at = yield from permits.take(request)
+        except Refused as exc:
+            return f"{exc.code}: {exc}", False
+        if sent_at > context.current_utc_datetime:
+            yield context.create_timer(sent_at)
+        task = FetchInput(spec=spec, attempt=p.attempt, page=p.pages, request=request)
+        try:
+            raw = yield context.call_activity(fetch_page.NAME, task.model_dump(mode="json"))
+            summary = FetchSummary.model_validate(raw)
+        except Exception as exc:  # the activity failed (storage down, a bug): transient
+            summary = FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=str(exc)[:300])
+        fetched += 1
+        p.requests += 1
+        if summary.status or summary.feedback:
+            permits.observe(request, sent_at, summary)
+        error = yield from _act(context, p, permits, summary)
+        if error is not None:
+            return error, False
+        _status(context, spec, p, "loading")
+    return None, False
+
+
+def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
+    """Generator: apply one fetch outcome to the progress; returns an error or None."""
+    if summary.outcome is Outcome.OK:
+        p.transient_in_a_row = 0
+        p.chain.pop()
+        if summary.next is not None:
+            p.chain.append(summary.next)
+        if summary.dependent is not None:
+            p.chain.append(summary.dependent)
+        if summary.stored_page is not None:
+            p.pages += 1
+            p.records += summary.records
+        return None
+    if summary.outcome is Outcome.THROTTLED:
+        p.throttled += 1
+        permits.release()
+        yield _wait(context, summary.retry_after_s or 1.0)
+        return None
+    if summary.outcome in (Outcome.TRANSIENT, Outcome.AUTH_EXPIRED):
+        p.retries += 1
+        p.transient_in_a_row += 1
+        if p.transient_in_a_row > MAX_TRANSIENT:
+            return f"gave up after {MAX_TRANSIENT} transient failures: {summary.reason}"
+        yield _wait(context, min(BACKOFF_CAP_S, 2.0**p.transient_in_a_row))
+        return None
+    return f"permanent: {summary.status} {summary.reason}"
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=NAME)
+def load_block(context: df.DurableOrchestrationContext):
+    run = BlockRun.model_validate(context.get_input())
+    spec, p = run.spec, run.progress
+    error: str | None = None
+    if p.attempt == 0:
+        begin = BeginInput(spec=spec, now=context.current_utc_datetime)
+        begun = Begun.model_validate(
+            (yield context.call_activity(begin_block.NAME, begin.model_dump(mode="json")))
+        )
+        if begun.attempt == 0:
+            return _result(spec, "skipped" if begun.state == "done" else begun.state, p)
+        p = p.model_copy(
+            update={
+                "attempt": begun.attempt,
+                "pages": 0,
+                "records": 0,
+                "chain": [begun.request] if begun.request else [],
+                "transient_in_a_row": 0,
+            }
+        )
+        error = begun.error
+    _status(context, spec, p, "loading")
+    permits = Permits(context, spec)
+    if error is None:
+        error, full = yield from _fetch_pages(context, spec, p, permits)
+        if full:
+            permits.release()
+            yield _progress(context, spec, p)
+            context.continue_as_new(
+                BlockRun(spec=spec, progress=_next_execution(p)).model_dump(mode="json")
+            )
+            return None
+    permits.complete()
+    if error is not None and error.startswith("demo_cap") and spec.tier == "demo":
+        yield _progress(context, spec, p)
+        return _result(spec, "capped", p, error)
+    if error is None:
+        _status(context, spec, p, "verifying")
+        check = VerifyInput(
+            spec=spec, attempt=p.attempt, pages=p.pages, now=context.current_utc_datetime
+        )
+        try:
+            raw = yield context.call_activity(verify_block.NAME, check.model_dump(mode="json"))
+            verdict = Verdict.model_validate(raw)
+        except Exception as exc:  # the check could not run (storage down, a bug)
+            verdict = Verdict(ok=False, problems=[f"check failed to run: {str(exc)[:300]}"])
+        if verdict.ok:
+            p.records = verdict.records
+            yield _progress(context, spec, p)
+            _status(context, spec, p, "done")
+            return _result(spec, "done", p)
+        error = "integrity: " + "; ".join(verdict.problems)
+    p.failures += 1
+    p.last_error = error
+    yield _progress(context, spec, p)
+    if p.failures >= MAX_FAILURES:
+        park = ParkInput(
+            spec=spec, attempt=p.attempt, error=error, now=context.current_utc_datetime
+        )
+        yield context.call_activity(park_block.NAME, park.model_dump(mode="json"))
+        _status(context, spec, p, "parked")
+        return _result(spec, "parked", p, error)
+    _status(context, spec, p, "retry-wait")
+    yield _wait(context, RETRY_WAIT.total_seconds() * p.failures)
+    retry = _next_execution(p, attempt=0, chain=[], pages=0, records=0)
+    context.continue_as_new(BlockRun(spec=spec, progress=retry).model_dump(mode="json"))
+    return None

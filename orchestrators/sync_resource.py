@@ -1,0 +1,73 @@
+"""One resource of one account: plan, then load its blocks in waves of sub-orchestrations.
+
+The plan comes from ``plan_resource`` (pure planner + ledger: done blocks are skipped).
+Blocks run ``WAVE`` at a time as ``load_block`` sub-orchestrations (they share one
+ambassador lane, so more in parallel would only queue there); after each wave the
+orchestration continues as new with the rest, so its history stays short however long
+the plan. A block that fails is reported, never fails the resource.
+
+Input: ``ResourceRun`` plus, after the first wave, ``queue`` and ``tally``.
+Output / custom status: ``{"phase", "blocks_total", "blocks_done", "parked",
+"records", "capped"}``.
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+from activities import plan_resource
+from orchestrators import load_block
+from shared.flows.models import BlockRun, BlockSpec, PlanInput, ResourceRun
+
+bp = df.Blueprint()
+NAME = "sync_resource"
+WAVE = 4
+
+
+def _tally(total: int = 0, done: int = 0) -> dict:
+    return {"blocks_total": total, "blocks_done": done, "parked": 0, "capped": 0, "records": 0}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=NAME)
+def sync_resource(context: df.DurableOrchestrationContext):
+    given = context.get_input()
+    run = ResourceRun.model_validate(given["run"])
+    queue, tally = given.get("queue"), given.get("tally")
+    if queue is None:
+        context.set_custom_status({"phase": "planning", **_tally()})
+        plan = yield context.call_activity(
+            plan_resource.NAME, PlanInput(run=run).model_dump(mode="json")
+        )
+        queue, tally = plan["blocks"], _tally(plan["total"], plan["done"])
+    context.set_custom_status({"phase": "loading", **tally})
+    wave, rest = queue[:WAVE], queue[WAVE:]
+    if wave:
+        tasks = []
+        for item in wave:
+            spec = BlockSpec.model_validate(item)
+            child = f"{context.instance_id}|{spec.block_id}"
+            tasks.append(
+                context.call_sub_orchestrator(
+                    load_block.NAME, BlockRun(spec=spec).model_dump(mode="json"), child
+                )
+            )
+        try:
+            outcomes = yield context.task_all(tasks)
+        except Exception:  # a block orchestration crashed: the wave counts as not done
+            outcomes = []
+        for outcome in outcomes:
+            state = (outcome or {}).get("state")
+            if state in ("done", "skipped"):
+                tally["blocks_done"] += 1
+                tally["records"] += (outcome or {}).get("records", 0)
+            elif state == "parked":
+                tally["parked"] += 1
+            elif state == "capped":
+                tally["capped"] += 1
+                tally["records"] += (outcome or {}).get("records", 0)
+    if rest:
+        context.continue_as_new({"run": given["run"], "queue": rest, "tally": tally})
+        return None
+    finished = {"phase": "done", **tally}
+    context.set_custom_status(finished)
+    return {"platform": run.platform, "resource": run.resource, **finished}

@@ -1,0 +1,69 @@
+"""How a block's page chain starts, per platform and resource. Pure.
+
+Most resources are listed by window directly. Some are reached through another
+resource's pages (a *driver*): Amazon lists order items per order, so an order-items
+block walks getOrders pages over its window and, for each page, the getOrderItems chain
+of its orders (``connector.dependent_request``); Amazon transactions are complete only
+per financial event group, so a transactions block walks the groups of its window and
+each group's events. Driver pages are fetched but not stored as the block's records
+(the orders block stores the orders).
+
+``SETTLE`` is how far behind ``now`` a run plans its newest window: Amazon refuses a
+``*Before`` later than two minutes ago, and records younger than that are not final.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.normalize import supported
+from shared.platforms.base import Connector, PageRequest, Window
+
+SETTLE = timedelta(minutes=5)
+DAILY_OVERLAP = timedelta(hours=6)
+
+DRIVERS: dict[tuple[str, str], str] = {
+    ("amazon", "order_items"): "orders",
+    ("amazon", "transactions"): "payouts",
+}
+"""(platform, resource) -> the resource whose pages lead to the block's pages (paged path)."""
+
+BULK_HISTORY: frozenset[tuple[str, str]] = frozenset()
+"""(platform, resource) loaded through the platform's bulk path for history."""
+
+
+def resources_of(platform: str) -> list[str]:
+    """The resources synced for ``platform``, in the ambassador's priority order."""
+    from shared.ambassador.protocol import OTHER_RANK, RESOURCE_RANK
+
+    names = [resource for _, resource in supported(platform)]
+    return sorted(names, key=lambda r: (RESOURCE_RANK.get(r, OTHER_RANK), names.index(r)))
+
+
+def driver_of(platform: str, resource: str, bulk: bool) -> str:
+    """The resource whose chain a block of ``resource`` starts with."""
+    return resource if bulk else DRIVERS.get((platform, resource), resource)
+
+
+def first_request(
+    connector: Connector,
+    resource: str,
+    window: Window,
+    *,
+    bulk: bool,
+    now: datetime,
+    by_update: bool = False,
+) -> PageRequest:
+    """The block's first request; ``now`` is passed to connectors that check windows,
+    ``by_update`` (a daily window: what changed, not what was created) to connectors
+    that list by update time."""
+    driver = driver_of(connector.platform, resource, bulk)
+    kwargs: dict[str, Any] = {"bulk": bulk}
+    params = inspect.signature(connector.first_request).parameters
+    if "now" in params:
+        kwargs["now"] = now
+    if by_update and "by_update" in params:
+        kwargs["by_update"] = True
+    return connector.first_request(driver, window, **kwargs)

@@ -1,0 +1,188 @@
+"""Messages between the flows' orchestrators and activities: plain JSON, no secrets.
+
+Each activity takes one input model (``model_dump(mode="json")`` on the way in,
+``model_validate`` inside) so fields can be added later. Windows are half-open
+``[start, end)`` in UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.platforms.base import Outcome, PageRequest, Window
+
+Tier = Literal["demo", "daily", "backfill"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ConnectionRef(_Model):
+    """Which account of a client to load; the credentials stay in the ledger."""
+
+    platform: str
+    account: str
+    history_start: AwareDatetime | None = None
+
+
+class SyncRequest(_Model):
+    """Input of ``sync_client``: one run (onboarding, daily sync or demo) of a client.
+
+    ``run_id`` names the run (it is part of every child instance id). ``resources``
+    narrows the resources loaded (None: every resource of each platform)."""
+
+    client: str
+    tier: Tier
+    run_id: str
+    connections: list[ConnectionRef]
+    resources: list[str] | None = None
+    now: AwareDatetime | None = None  # the run's planning instant (default: its start)
+
+
+class ResourceRun(_Model):
+    """Input of ``sync_resource``: load one resource of one account."""
+
+    client: str
+    platform: str
+    account: str
+    resource: str
+    tier: Tier
+    run_id: str
+    now: AwareDatetime
+    history_start: AwareDatetime | None = None
+
+
+class BlockSpec(_Model):
+    """One block to load: its ledger identity, its window and how to load it.
+
+    ``advances_watermark``: once verified, the resource's watermark moves to
+    ``window.end`` (the newest block of a backfill, every daily block)."""
+
+    client: str
+    platform: str
+    account: str
+    resource: str
+    block_id: str
+    window: Window
+    tier: Tier = "backfill"
+    phase: str = ""
+    bulk: bool = False
+    advances_watermark: bool = False
+
+
+class BlockProgress(BaseModel):
+    """Where a block's current attempt is; carried across ``continue_as_new``. Mutable:
+    the block orchestrator updates it in place within one execution."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    attempt: int = 0  # 0: not started
+    failures: int = 0  # failed attempts in this run
+    pages: int = 0  # pages stored by this attempt (the next page's number)
+    records: int = 0
+    chain: list[PageRequest] = Field(default_factory=list)  # a stack: the last runs next
+    requests: int = 0  # counters of this execution (written to the progress table)
+    throttled: int = 0
+    retries: int = 0
+    transient_in_a_row: int = 0
+    execution: int = 0  # continue_as_new generation, for idempotent progress rows
+    last_error: str | None = None
+
+
+class BlockRun(_Model):
+    """Input of ``load_block``."""
+
+    spec: BlockSpec
+    progress: BlockProgress = Field(default_factory=BlockProgress)
+
+
+class FetchInput(_Model):
+    """Input of ``fetch_page``: make one request of a block's chain; ``page`` is the
+    number the page gets in Blob storage if it carries data."""
+
+    spec: BlockSpec
+    attempt: int
+    page: int
+    request: PageRequest
+
+
+class FetchSummary(_Model):
+    """What ``fetch_page`` did, without the payload (that went to Blob and Table).
+
+    ``feedback``: the ``ObserveRequest`` fields the response's limit headers gave
+    (``shared.ambassador.headers.feedback``)."""
+
+    outcome: Outcome
+    status: int
+    reason: str = ""
+    retry_after_s: float | None = None
+    stored_page: int | None = None
+    records: int = 0
+    reported_count: int | None = None
+    next: PageRequest | None = None
+    dependent: PageRequest | None = None  # a driver page's chain, loaded before ``next``
+    feedback: dict[str, Any] = Field(default_factory=dict)
+    actual_cost: int | None = None
+
+
+class VerifyInput(_Model):
+    """Input of ``verify_block``: check the attempt's stored pages, record the verdict."""
+
+    spec: BlockSpec
+    attempt: int
+    pages: int
+    now: AwareDatetime
+
+
+class Verdict(_Model):
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    records: int = 0
+    pages: int = 0
+
+
+class BeginInput(_Model):
+    spec: BlockSpec
+    now: AwareDatetime
+
+
+class Begun(_Model):
+    """``attempt`` started with ``request`` first (attempt 0 with ``state`` when the block
+    needs no loading; ``error`` when its chain cannot even start)."""
+
+    attempt: int
+    state: str
+    request: PageRequest | None = None
+    error: str | None = None
+
+
+class ParkInput(_Model):
+    spec: BlockSpec
+    attempt: int
+    error: str
+    now: AwareDatetime
+
+
+class ProgressInput(_Model):
+    """Counters of one execution of a block orchestration (idempotent per key)."""
+
+    spec: BlockSpec
+    attempt: int
+    execution: int
+    requests: int
+    throttled: int
+    retries: int
+    now: AwareDatetime
+
+
+class PlanInput(_Model):
+    run: ResourceRun
+
+
+class PreviewInput(_Model):
+    client: str
+    connections: list[ConnectionRef]
+    limit: int = 20

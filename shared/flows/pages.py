@@ -1,0 +1,63 @@
+"""A block's stored raw pages read back with their metadata (for the integrity check).
+
+``fetch_page`` wrote each data page with ``RawPageStore.put`` and the metadata listed
+in its docstring; here they are read back in page order, decoded (JSON or report text)
+and re-normalized — the raw pages are the audit trail, so the check sees exactly what
+was stored, not what an orchestrator remembered.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.flows.models import BlockSpec
+from shared.models import Record
+from shared.normalize import normalize
+from shared.settings import Settings
+from shared.storage.clients import shared_clients, storage_errors
+from shared.storage.keys import container_name
+from shared.storage.raw_pages import RawPageStore, page_path
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    number: int
+    payload: Any
+    metadata: dict[str, str]
+    records: list[Record]
+
+    @property
+    def has_next(self) -> bool:
+        return self.metadata.get("has_next") == "1"
+
+    @property
+    def reported(self) -> int | None:
+        text = self.metadata.get("reported", "")
+        return int(text) if text.isdigit() else None
+
+
+async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
+    """Every stored page of the block, ascending by number."""
+    parts = (spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
+    numbers = await RawPageStore(settings).list_pages(*parts)
+    container = await shared_clients(settings).container(container_name(settings.raw_container))
+    pages = []
+    for number in numbers:
+        with storage_errors():
+            download = await container.download_blob(page_path(*parts, number), decompress=False)
+            data = await download.readall()
+        metadata = dict(download.properties.metadata or {})
+        text = gzip.decompress(data).decode()
+        payload = text if metadata.get("format") == "text" else json.loads(text)
+        records = normalize(
+            spec.platform,
+            spec.resource,
+            payload,
+            account=spec.account,
+            scope=metadata.get("scope", ""),
+        )
+        pages.append(StoredPage(number, payload, metadata, records))
+    return pages

@@ -1,0 +1,137 @@
+"""The block orchestrator's side of the ambassador protocol: take one permit at a time.
+
+``Permits`` keeps the batch the ambassador granted for the current (route, cost) and
+hands out one permit per request. Its methods are generators for ``yield from`` inside
+an orchestrator: they only call the entity and create durable timers, so they replay
+deterministically (times come from ``context.current_utc_datetime``, ids from
+``context.new_uuid()``). A permit is used at its time, never after its lease; a batch
+left over (route change, 429, end of execution) is released.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared.ambassador.protocol import (
+    PER_APPLICATION,
+    AcquireAnswer,
+    AcquireRequest,
+    CompleteRequest,
+    ObserveRequest,
+    ReleaseRequest,
+    entity_key,
+)
+from shared.flows.models import BlockSpec, FetchSummary
+from shared.platforms.base import PageRequest
+
+ENTITY_NAME = "ambassador"
+BATCH = 10
+MIN_WAIT = timedelta(milliseconds=10)
+
+
+def ambassador_of(spec: BlockSpec) -> df.EntityId:
+    account = None if spec.platform in PER_APPLICATION else spec.account
+    return df.EntityId(ENTITY_NAME, entity_key(spec.platform, account))
+
+
+class Refused(Exception):
+    """The ambassador refused for good (demo cap, unknown route, cost too high)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class Permits:
+    def __init__(self, context: df.DurableOrchestrationContext, spec: BlockSpec) -> None:
+        self.context = context
+        self.spec = spec
+        self.entity = ambassador_of(spec)
+        self.key: tuple[str, int] | None = None
+        self.grant_id: str | None = None
+        self.lease = timedelta(0)
+        self.times: list[datetime] = []
+        self.waits = 0
+
+    def _now(self) -> datetime:
+        return self.context.current_utc_datetime
+
+    def _id(self) -> str:
+        return str(self.context.new_uuid())
+
+    def take(self, request: PageRequest):
+        """Generator: wait as the ambassador says; returns the permit's time (>= now)."""
+        while True:
+            now = self._now()
+            if self.key == (request.route, request.cost):
+                while self.times:
+                    at = self.times.pop(0)
+                    if at + self.lease > now or at >= now:
+                        return max(at, now)
+            else:
+                self.release()
+            answer = AcquireAnswer.model_validate(
+                (
+                    yield self.context.call_entity(
+                        self.entity, "acquire", self._acquire(request, now)
+                    )
+                )
+            )
+            self.key, self.grant_id = (request.route, request.cost), answer.request_id
+            self.lease, self.times = timedelta(seconds=answer.lease_s), list(answer.times)
+            if answer.refused:
+                raise Refused(answer.refused, answer.reason or answer.refused)
+            if not self.times:
+                self.waits += 1
+                retry = answer.retry_at or now + timedelta(seconds=1)
+                yield self.context.create_timer(max(retry, now + MIN_WAIT))
+
+    def _acquire(self, request: PageRequest, now: datetime) -> dict[str, Any]:
+        return AcquireRequest(
+            caller=self.context.instance_id,
+            request_id=self._id(),
+            route=request.route,
+            client=self.spec.client,
+            tier=self.spec.tier,
+            resource=self.spec.resource,
+            want=BATCH,
+            cost=request.cost,
+            now=now,
+        ).model_dump(mode="json")
+
+    def observe(self, request: PageRequest, sent_at: datetime, summary: FetchSummary) -> None:
+        fields = dict(summary.feedback)
+        if summary.actual_cost is not None:
+            fields.setdefault("actual", summary.actual_cost)
+        message = ObserveRequest(
+            caller=self.context.instance_id,
+            request_id=self._id(),
+            route=request.route,
+            now=self._now(),
+            request_at=sent_at,
+            charged=request.cost,
+            **{k: v for k, v in fields.items() if v is not None or k == "readings"},
+        )
+        self.context.signal_entity(self.entity, "observe", message.model_dump(mode="json"))
+
+    def release(self) -> None:
+        """Give back the batch's unused permits (fire and forget)."""
+        if self.times and self.key is not None and self.grant_id is not None:
+            message = ReleaseRequest(
+                caller=self.context.instance_id,
+                request_id=self._id(),
+                route=self.key[0],
+                grant_id=self.grant_id,
+                unused=len(self.times),
+                now=self._now(),
+            )
+            self.context.signal_entity(self.entity, "release", message.model_dump(mode="json"))
+        self.times = []
+
+    def complete(self) -> None:
+        self.release()
+        message = CompleteRequest(caller=self.context.instance_id, now=self._now())
+        self.context.signal_entity(self.entity, "complete", message.model_dump(mode="json"))
