@@ -20,7 +20,9 @@ says it has more pages (``lineItems``, ``refundLineItems``, ``inventoryLevels``)
 would be a partial result. Bulk lines of other types are ignored.
 
 Money is the shop currency (``shopMoney`` of a MoneyBag; REST amounts with the order's
-``currency``). REST times carry the shop's offset (``-05:00``) and become UTC.
+``currency``). REST times carry the shop's offset (``-05:00``) and become UTC. REST
+order statuses become GraphQL's enum values (``fulfilled`` -> ``FULFILLED``, no
+fulfilment status -> ``UNFULFILLED``, ``partially_refunded`` -> ``PARTIALLY_REFUNDED``).
 
 Natural keys are GraphQL global ids, so REST, GraphQL and bulk loads agree: REST ids
 become ``gid://shopify/<Type>/<id>`` (or ``admin_graphql_api_id``).
@@ -284,6 +286,17 @@ def _rest_money(node: Node, key: str, currency: str) -> Money | None:
     return node.ctx.money(node.at(key), node.decimal(key), currency) if node.has(key) else None
 
 
+# REST statuses in GraphQL's vocabulary (OrderDisplayFulfillmentStatus /
+# OrderDisplayFinancialStatus), so that every path gives an order the same status.
+# REST ``financial_status`` values are the GraphQL ones in lower case.
+_REST_FULFILLMENT = {
+    None: "UNFULFILLED",
+    "partial": "PARTIALLY_FULFILLED",
+    "fulfilled": "FULFILLED",
+    "restocked": "RESTOCKED",
+}
+
+
 def _rest_order(ctx: Context, o: Node) -> Order:
     order_id, currency = _gid(o, "Order"), o.currency("currency")
     return ctx.make(
@@ -293,8 +306,10 @@ def _rest_order(ctx: Context, o: Node) -> Order:
         order_id=order_id,
         created_at=o.instant("created_at"),
         updated_at=o.opt_instant("updated_at"),
-        status=o.opt_text("fulfillment_status"),
-        payment_status=o.opt_text("financial_status"),
+        status=_REST_FULFILLMENT.get(
+            o.opt_text("fulfillment_status"), o.opt_text("fulfillment_status")
+        ),
+        payment_status=(o.opt_text("financial_status") or "").upper() or None,
         cancelled=o.has("cancelled_at") if "cancelled_at" in o.data else None,
         seller_reference=o.opt_text("name"),
         total=_rest_money(o, "total_price", currency),
