@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from sandbox.amazon.reports import RETURNS_BY_DATE, render
 from sandbox.clock import ManualClock
 from sandbox.faults import Faults
@@ -35,6 +37,18 @@ POLICY_WAIT_S = 60.0
 
 def sandbox_settings() -> PlatformSettings:
     return PlatformSettings(base_url=BASE_URL, auth_url=AUTH_URL)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes requests on to ``inner`` and keeps each one (for the spec checks)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
 
 
 class AmazonEnv:
@@ -58,6 +72,8 @@ class AmazonEnv:
         self.credentials = self.sandbox.credentials(self.client_id)
         self.cache = TokenCache()
         self.outcomes: Counter = Counter()
+        self.transport = RecordingTransport(self.world.transport())
+        self.fetched: list[PageRequest] = []  # every request a chain made, retries included
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -67,7 +83,7 @@ class AmazonEnv:
             sandbox_settings(),
             self.credentials,
             self.account,
-            transport=self.world.transport(),
+            transport=self.transport,
             clock=self.now,
             cache=self.cache,
         )
@@ -92,7 +108,7 @@ class AmazonEnv:
     async def drive(
         self, connector: AmazonConnector, request: PageRequest | None
     ) -> list[FetchResult]:
-        return await drive(connector, request, self.clock, self.outcomes)
+        return await drive(connector, request, self.clock, self.outcomes, self.fetched)
 
 
 async def drive(
@@ -100,6 +116,7 @@ async def drive(
     request: PageRequest | None,
     clock: ManualClock,
     outcomes: Counter | None = None,
+    fetched: list[PageRequest] | None = None,
     max_calls: int = 5000,
 ) -> list[FetchResult]:
     """Every ok result of the chain starting at ``request``, honouring each outcome."""
@@ -110,6 +127,8 @@ async def drive(
             return results
         if request.not_before_s:
             clock.advance(request.not_before_s)
+        if fetched is not None:
+            fetched.append(request)
         result = await connector.fetch(request)
         outcome = result.classified.outcome
         if outcomes is not None:
@@ -145,6 +164,59 @@ def records(
 def by_key(items: list[Record]) -> dict[str, Record]:
     """Records by natural key: what the loader's upsert keeps (later pages win)."""
     return {r.natural_key: r for r in items}
+
+
+# --- complete crawls ------------------------------------------------------------------
+
+
+async def crawl_paged(env: AmazonEnv) -> dict[str, list[Record]]:
+    connector = env.connector()
+    window, account = env.history_window(), env.account
+    out: dict[str, list[Record]] = {}
+    try:
+        orders = await env.drive(
+            connector, connector.first_request("orders", window, now=env.now())
+        )
+        out["orders"] = records(orders, "orders", account)
+        items = []
+        for page in orders:
+            items += await env.drive(connector, connector.dependent_request(page))
+        out["order_items"] = records(items, "order_items", account)
+        groups = await env.drive(
+            connector, connector.first_request("payouts", window, now=env.now())
+        )
+        out["payouts"] = records(groups, "payouts", account)
+        events = []
+        for page in groups:
+            events += await env.drive(connector, connector.dependent_request(page))
+        out["transactions"] = records(events, "transactions", account)
+        inventory = await env.drive(connector, connector.first_request("inventory", None))
+        out["inventory"] = records(inventory, "inventory", account)
+    finally:
+        await connector.aclose()
+    env.assert_still_quiet()
+    return out
+
+
+async def crawl_bulk(env: AmazonEnv) -> dict[str, list[Record]]:
+    connector = env.connector()
+    window, account = env.history_window(), env.account
+    steps = ("bulk_download",)
+    out: dict[str, list[Record]] = {}
+    try:
+        report = await env.drive(
+            connector, connector.first_request("orders", window, bulk=True, now=env.now())
+        )
+        out["orders"] = records(report, "orders", account, steps)
+        out["order_items"] = records(report, "order_items", account, steps)
+        returns = await env.drive(
+            connector, connector.first_request("returns", window, now=env.now())
+        )
+        out["returns"] = records(returns, "returns", account, steps)
+    finally:
+        await connector.aclose()
+    env.assert_still_quiet()
+    return out
 
 
 # --- ground truth as canonical records ------------------------------------------------

@@ -23,7 +23,13 @@ import pytest
 from sandbox.faults import PROFILES, Faults
 from shared.models import Record
 from shared.platforms.base import Outcome
-from tests.platforms.amazon.support import AmazonEnv, by_key, records, truth_records
+from tests.platforms.amazon.support import (
+    AmazonEnv,
+    by_key,
+    crawl_bulk,
+    crawl_paged,
+    truth_records,
+)
 
 RECOVERABLE = replace(
     PROFILES["default"].scaled(4.0), short_page=0.0, lost_next_token=0.0, updated_during_sync=0.0
@@ -43,56 +49,6 @@ def assert_same(crawled: list[Record], truth: list[Record], what: str) -> None:
     assert not differ, (
         f"{what}: {len(differ)} records differ, e.g. {dump({differ[0]: got[differ[0]]})}"
     )
-
-
-async def crawl_paged(env: AmazonEnv) -> dict[str, list[Record]]:
-    connector = env.connector()
-    window, account = env.history_window(), env.account
-    out: dict[str, list[Record]] = {}
-    try:
-        orders = await env.drive(
-            connector, connector.first_request("orders", window, now=env.now())
-        )
-        out["orders"] = records(orders, "orders", account)
-        items = []
-        for page in orders:
-            items += await env.drive(connector, connector.dependent_request(page))
-        out["order_items"] = records(items, "order_items", account)
-        groups = await env.drive(
-            connector, connector.first_request("payouts", window, now=env.now())
-        )
-        out["payouts"] = records(groups, "payouts", account)
-        events = []
-        for page in groups:
-            events += await env.drive(connector, connector.dependent_request(page))
-        out["transactions"] = records(events, "transactions", account)
-        inventory = await env.drive(connector, connector.first_request("inventory", None))
-        out["inventory"] = records(inventory, "inventory", account)
-    finally:
-        await connector.aclose()
-    env.assert_still_quiet()
-    return out
-
-
-async def crawl_bulk(env: AmazonEnv) -> dict[str, list[Record]]:
-    connector = env.connector()
-    window, account = env.history_window(), env.account
-    steps = ("bulk_download",)
-    out: dict[str, list[Record]] = {}
-    try:
-        report = await env.drive(
-            connector, connector.first_request("orders", window, bulk=True, now=env.now())
-        )
-        out["orders"] = records(report, "orders", account, steps)
-        out["order_items"] = records(report, "order_items", account, steps)
-        returns = await env.drive(
-            connector, connector.first_request("returns", window, now=env.now())
-        )
-        out["returns"] = records(returns, "returns", account, steps)
-    finally:
-        await connector.aclose()
-    env.assert_still_quiet()
-    return out
 
 
 @pytest.fixture(scope="module")
