@@ -16,10 +16,7 @@ The limits (one class per limit model; MARKETPLACE_APIS.md §1)
 ----------------------------------------------------------------
 ``TokenBucket``   rate r units/s, burst B (Amazon per operation; Shopify REST is the same
                   meter seen from the other side, ``LeakyBucket``; Shopify GraphQL cost
-                  points, ``CostBucket``). Kept as GCRA: one *theoretical arrival time*
-                  ``tat``; a permit of ``c`` units conforms at ``t >= tat - ((B - c)·T - L)``
-                  with ``T = 1/r`` µs per unit and ``L`` the lateness, then
-                  ``tat = max(tat, t) + c·T``. ``tat`` absent means "full".
+                  points, ``CostBucket``). See "Token buckets and lateness" below.
 ``FixedWindow``   ``limit`` units per fixed window of ``window_s`` seconds aligned to a
                   reset instant (Quiltt per second); ``DailyQuota`` is the daily case
                   (eBay: per application and API, resetting when the platform resets).
@@ -38,6 +35,31 @@ reset instants the platform reports. Quota limits carry an optional ``reserve``:
 fraction of the quota that ``reserved=True`` (backfill) permits may not use, so a huge
 backfill cannot take the quota a day's syncs need (a daily quota releases it
 ``release_s`` before its reset, so nothing is wasted).
+
+Token buckets and lateness
+--------------------------
+Permits ``i < j`` (in time order, ``U`` the units of ``i..j``) reach the platform somewhere
+in their leases, so ``i`` may arrive ``L`` late and ``j`` on time. A full bucket admits
+every such arrival pattern exactly when, for all such pairs,
+
+    U > B  implies  t_j - t_i >= L + (U - B)·T                                  (*)
+
+Two rules each imply (*) on their own, each with its own theoretical arrival time kept
+over the whole history (``tat = max(tat, t) + c·X`` with the rule's ``X`` per unit):
+
+* **burst rule** (``X = T``): ``t >= tat - ((B - c)·T - L)``. Best when the burst absorbs
+  the lateness (``(B - 1)·T >= L``): the full rate, a burst of ``B - r·L``.
+* **spaced rule** (``X = I = max(T, (L + T + 1 ms) / B)``): ``t >= tat_s + (c - 1)·I``,
+  so any ``k`` permits span at least ``(k - 1)·I - 1 ms >= L + (k - B)·T`` (equality at
+  ``k = B + 1``; the right side grows by ``T <= I`` per permit). The 1 ms lets ``tat_s``
+  advance from ``t - 1 ms`` rather than from the permit's whole-millisecond time, so the
+  rounding costs nothing per permit. When the lateness exceeds what the burst absorbs,
+  this is about the best any schedule can do: every ``B + 1`` permits must span
+  ``L + T`` by (*), so no safe schedule beats ``B`` units per ``L + T``.
+
+A permit is granted at the earlier of the two rules' times and both ``tat`` are advanced;
+as each rule alone implies (*), so does any mix. A ``tat`` is forgotten ("full") only
+once it can no longer delay any permit (``tat <= now - L``; ``tat_s <= now - (B - 1)·I``).
 """
 
 from __future__ import annotations
@@ -132,7 +154,8 @@ class Limit:
 
 
 class TokenBucket(Limit):
-    """GCRA token bucket: ``rate`` units/s, ``burst`` units, starts full.
+    """Token bucket: ``rate`` units/s, ``burst`` units, starts full; planned with the burst
+    rule and the spaced rule of the module docstring.
 
     A 429 multiplies the planning rate by ``penalty`` (down to ``min_factor``); the factor
     recovers linearly to 1 over ``recover_s`` seconds."""
@@ -146,22 +169,30 @@ class TokenBucket(Limit):
         super().__init__(name, lateness_us, {**self.defaults, **params})
         if self.params["rate"] <= 0 or self.params["burst"] < 1:
             raise ConfigurationError(f"{name}: rate must be > 0 and burst >= 1")
-        self.tat: int | None = None
+        self.tat: int | None = None  # burst rule
+        self.tat_s: int | None = None  # spaced rule
         self.factor = 1.0
         self.factor_at = 0
         self._factor_now = 1.0
-        self.interval = math.ceil(US / float(self.params["rate"]))
+        self._set_intervals(1.0)
+
+    def _set_intervals(self, factor: float) -> None:
+        # µs per unit, rounded up: a slightly slower plan than the platform's rate
+        self.interval = math.ceil(US / (float(self.param("rate")) * factor))
+        spaced = _ceil_div(self.lateness + self.interval + MS, self.capacity)
+        self.spacing = max(self.interval, spaced)
 
     def begin(self, now: int) -> None:
         recover = to_us(self.params["recover_s"])
         factor = self.factor
         if factor < 1.0:
             factor = min(1.0, factor + (1.0 - factor) * max(0, now - self.factor_at) / recover)
-        # µs per unit, rounded up: a slightly slower plan than the platform's rate
-        self.interval = math.ceil(US / (float(self.param("rate")) * factor))
+        self._set_intervals(factor)
         self._factor_now = factor
-        if self.tat is not None and self.tat <= now:
-            self.tat = None  # full again; lateness is already inside the tolerance
+        if self.tat is not None and self.tat <= now - self.lateness:
+            self.tat = None  # can no longer delay any permit: full again
+        if self.tat_s is not None and self.tat_s + (self.capacity - 1) * self.spacing <= now:
+            self.tat_s = None
 
     def _tolerance(self, units: int) -> int:
         return (self.capacity - units) * self.interval - self.lateness
@@ -169,38 +200,46 @@ class TokenBucket(Limit):
     def next_time(self, t: int, units: int, reserved: bool) -> int | None:
         if units > self.capacity:
             return None
-        if self.tat is None:
-            return t
-        return max(t, self.tat - self._tolerance(units))
+        burst = t if self.tat is None else max(t, self.tat - self._tolerance(units))
+        spaced = t if self.tat_s is None else max(t, self.tat_s + (units - 1) * self.spacing)
+        return min(burst, spaced)
 
     def take(self, t: int, units: int) -> None:
-        base = t if self.tat is None else max(self.tat, t)
-        self.tat = base + units * self.interval
+        self.tat = (t if self.tat is None else max(self.tat, t)) + units * self.interval
+        base = t - MS if self.tat_s is None else max(self.tat_s, t - MS)  # see below
+        self.tat_s = base + units * self.spacing
 
     def adjust(self, t: int, delta: int) -> None:
         if delta > 0:
             self.take(t, delta)
-        elif delta < 0 and self.tat is not None:
-            self.tat = max(t, self.tat + delta * self.interval)
+        elif delta < 0:
+            if self.tat is not None:
+                self.tat = max(t, self.tat + delta * self.interval)
+            if self.tat_s is not None:
+                self.tat_s = max(t, self.tat_s + delta * self.spacing)
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         tat = now if self.tat is None else max(self.tat, now)
-        first = tat - self._tolerance(1)
-        if max(first, now) > end:
-            return 0
-        return (end - first) // self.interval + 1
+        first = tat - self._tolerance(1)  # before now: the burst's tokens
+        burst = 0 if max(first, now) > end else (end - first) // self.interval + 1
+        first_s = now if self.tat_s is None else max(self.tat_s, now)
+        spaced = 0 if first_s > end else (end - first_s) // self.spacing + 1
+        return max(burst, spaced)
 
     def sync(self, at: int, remaining: float, unseen: int) -> None:
-        level = min(float(self.capacity), remaining) - unseen
-        floor = at + math.ceil((self.capacity - level) * self.interval)
+        # the platform's level as a phantom use of (B - level) units at ``at``
+        used = self.capacity - (min(float(self.capacity), remaining) - unseen)
+        floor = at + math.ceil(used * self.interval)
         self.tat = floor if self.tat is None else max(self.tat, floor)
+        floor_s = at + math.ceil(used * self.spacing)
+        self.tat_s = floor_s if self.tat_s is None else max(self.tat_s, floor_s)
 
     def exhaust(self, at: int, unseen: int) -> None:
         # slow down first: the emptied level must be expressed in the slower interval
         self.factor = max(self.params["min_factor"], self._factor_now * self.params["penalty"])
         self.factor_at = at
         self._factor_now = self.factor
-        self.interval = math.ceil(US / (float(self.param("rate")) * self.factor))
+        self._set_intervals(self.factor)
         self.sync(at, 0, unseen)
 
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
@@ -212,6 +251,8 @@ class TokenBucket(Limit):
         out = super().state()
         if self.tat is not None:
             out["tat"] = self.tat
+        if self.tat_s is not None:
+            out["tat_s"] = self.tat_s
         if self.factor < 1.0:
             out["factor"], out["factor_at"] = self.factor, self.factor_at
         return out
@@ -219,8 +260,10 @@ class TokenBucket(Limit):
     def load(self, state: Mapping[str, Any]) -> None:
         super().load(state)
         self.tat = state.get("tat")
+        self.tat_s = state.get("tat_s")
         self.factor = state.get("factor", 1.0)
         self.factor_at = state.get("factor_at", 0)
+        self._set_intervals(self.factor)
 
     def describe(self, now: int) -> dict[str, Any]:
         level = (

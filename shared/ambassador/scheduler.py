@@ -118,7 +118,7 @@ from shared.errors import ConfigurationError
 
 STATE_VERSION = 1
 SEEN_IDS = 64  # observe/release ids remembered per lane
-LOWER_LEAD = 4  # below an active higher class, plan only horizon / LOWER_LEAD ahead
+LOWER_LEAD = 20  # below an active higher class, plan only horizon / LOWER_LEAD ahead
 QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
 DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
 
@@ -336,7 +336,10 @@ class Scheduler:
         ]
         share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
         if peers and quota is not None:
-            parts = split(flow, peers, free, now, self._client_use(lane, now))
+            # shares are of the window the permits would land in (near a reset: the next)
+            first = lane.next_time(now, cost, reserved)
+            use = self._client_use(lane, now if first is None else first)
+            parts = split(flow, peers, free, now, use)
             room, fair, kept = free - parts.kept, parts.mine, parts.kept
         elif peers:
             if _idle(flow, now - lane.horizon):  # (re)joining: no credit for idle time
@@ -433,10 +436,11 @@ class Scheduler:
             entry = use[client] = [index, 0]
         entry[1] = max(0, entry[1] + units)
 
-    def _client_use(self, lane: Lane, now: int) -> dict[str, float]:
+    def _client_use(self, lane: Lane, at: int) -> dict[str, float]:
+        """Units each client was granted in the quota window containing ``at``."""
         quota = _quota_limit(lane)
         assert quota is not None
-        index = quota.window_index(now)
+        index = quota.window_index(at)
         return {
             c: float(v[1]) for c, v in self.meta[lane.spec.name]["use"].items() if v[0] == index
         }

@@ -36,6 +36,25 @@ def token_bucket_refusals(
     return refused
 
 
+def cost_bucket_refusals(arrivals: list[tuple[int, int, int]], rate: float, burst: int):
+    """Shopify GraphQL cost points: a query arriving at ``t`` needs its *requested* cost in
+    the bucket, which is debited; once it has run, the difference to its *actual* cost is
+    refunded (S-GQL). ``arrivals`` are (µs, requested, actual); refused queries take
+    nothing. Bucket starts full, gains ``rate`` points/s up to ``burst``."""
+    per_us = Fraction(rate) / US
+    order = sorted(range(len(arrivals)), key=lambda i: arrivals[i][0])
+    tokens, last, refused = Fraction(burst), arrivals[order[0]][0] if order else 0, []
+    for i in order:
+        t, requested, actual = arrivals[i]
+        tokens = min(Fraction(burst), tokens + (t - last) * per_us)
+        last = t
+        if tokens >= requested:
+            tokens -= actual
+        else:
+            refused.append(i)
+    return refused
+
+
 def token_bucket_level(arrivals: list[tuple[int, int]], rate: float, burst: int, at: int):
     """The bucket's level at ``at`` after every arrival at or before ``at``."""
     seen = sorted(a for a in arrivals if a[0] <= at)

@@ -2,8 +2,10 @@
 
 Each caller asks for a batch, uses every permit at its time (plus a lateness inside its
 lease), and asks again after its last permit plus a round-trip latency — or, granted
-nothing, at ``retry_at`` plus that latency. The scheduler's state goes through JSON
-between operations, as it does in the entity.
+nothing, at ``retry_at`` plus that latency. A *pipelined* caller hides its round trip: it
+sends its next ask ``latency`` before its last permit, so the answer is back when that
+permit is used (a caller that does not, offers at most one batch per latency). The
+scheduler's state goes through JSON between operations, as it does in the entity.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Caller:
     cost: int = 1
     latency_s: float = 0.0
     start_s: float = 0.0
+    pipelined: bool = False
     asks: int = 0
 
 
@@ -109,6 +112,10 @@ def simulate(
         c.backlog -= len(times)
         if answer.refused:
             continue
-        nxt = times[-1] if times else parse_time(answer.retry_at)
-        heapq.heappush(queue, (max(now, nxt) + round(c.latency_s * US), next(seq), c))
+        delay = round(c.latency_s * US)
+        if times:
+            at = max(now + delay, times[-1]) if c.pipelined else max(now, times[-1]) + delay
+        else:
+            at = max(now, parse_time(answer.retry_at)) + delay
+        heapq.heappush(queue, (at, next(seq), c))
     return run

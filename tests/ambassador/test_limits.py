@@ -259,7 +259,7 @@ def test_bad_settings_say_what_is_wrong(platform: str, overrides: dict, message:
 
 
 def test_unknown_route_names_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="unknown route 'getFoo'.*getOrders"):
+    with pytest.raises(ConfigurationError, match=r"unknown route 'getFoo'.*getOrders"):
         PlatformPolicy.from_settings("amazon", {}).lane_of("getFoo")
 
 

@@ -18,7 +18,7 @@ import json
 import random
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from shared.ambassador.limits import US, format_time, parse_time
@@ -36,9 +36,14 @@ from shared.ambassador.scheduler import Scheduler
 from tests.ambassador import reference as ref
 from tests.ambassador.simulation import START, Caller, simulate
 
-PROPERTY = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+# Every property is bounded: a fixed number of examples, no per-example deadline (an
+# example is a whole simulation whose length varies with the drawn figures; the count
+# bounds the time), and no shrink phase — a simulation-sized failing example is reported
+# as drawn, instead of hypothesis spending minutes re-running simulations to shrink it.
+# ``too_slow`` is suppressed only where drawing an example (a list of up to 40 operations)
+# is itself slow on this shared machine; it is a data-generation check, not a test bound.
+BOUNDED = {"deadline": None, "phases": (Phase.explicit, Phase.reuse, Phase.generate)}
+PROPERTY = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], **BOUNDED)
 GRACE_S = 60.0
 
 
@@ -113,8 +118,12 @@ window_case = st.builds(
     lambda qps, qpm, lease, gran: LaneCase(
         "sliding_window",
         (
-            LimitSpec("sliding_window", "qps", {"limit": qps, "window_s": 1.0, "granularity_s": gran}),
-            LimitSpec("sliding_window", "qpm", {"limit": qpm, "window_s": 60.0, "granularity_s": 3}),
+            LimitSpec(
+                "sliding_window", "qps", {"limit": qps, "window_s": 1.0, "granularity_s": gran}
+            ),
+            LimitSpec(
+                "sliding_window", "qpm", {"limit": qpm, "window_s": 60.0, "granularity_s": 3}
+            ),
         ),
         lease,
         10.0,
@@ -157,7 +166,9 @@ ops = st.lists(
     st.builds(
         Op,
         dt=st.sampled_from([0.0, 0.0, 0.3, 1.0, 2.5, 7.0]),
-        kind=st.sampled_from(["acquire"] * 6 + ["observe"] * 2 + ["throttle", "release", "complete"]),
+        kind=st.sampled_from(
+            ["acquire"] * 6 + ["observe"] * 2 + ["throttle", "release", "complete"]
+        ),
         caller=st.integers(0, 4),
         tier=st.sampled_from(TIERS),
         resource=st.sampled_from(["orders", "order_items", "transactions", "payouts"]),
@@ -209,9 +220,16 @@ def step(world: World, op: Op, n: int) -> None:
         cost = op.size if world.case.kind == "cost_bucket" else 1
         answer = scheduler.acquire(
             AcquireRequest(
-                caller=caller, request_id=f"a{n}", route="api", client=f"c{op.client}",
-                tier=op.tier, resource=op.resource, want=op.want, cost=cost, now=now,
-            )  # fmt: skip
+                caller=caller,
+                request_id=f"a{n}",
+                route="api",
+                client=f"c{op.client}",
+                tier=op.tier,
+                resource=op.resource,
+                want=op.want,
+                cost=cost,
+                now=now,
+            )
         )
         check_priority(world, op, answer)
         times = [parse_time(t) for t in answer.times]
@@ -228,7 +246,9 @@ def step(world: World, op: Op, n: int) -> None:
         world.last[op.caller] = (op, answer, world.now)
         world.completed.discard(op.caller)
     elif op.kind == "observe":
-        seen = [i for i, (t, _) in enumerate(world.uses) if t <= world.now and i not in world.observed]
+        seen = [
+            i for i, (t, _) in enumerate(world.uses) if t <= world.now and i not in world.observed
+        ]
         if seen:
             i = world.rng.choice(seen)
             world.observed.add(i)
@@ -239,18 +259,26 @@ def step(world: World, op: Op, n: int) -> None:
                 extra = {"charged": world.uses[i][1], "actual": world.actual[i]}
             scheduler.observe(
                 ObserveRequest(
-                    caller=caller, request_id=f"o{n}", route="api", now=now,
-                    request_at=format_time(at), readings=world.case.readings(arrivals, at),
+                    caller=caller,
+                    request_id=f"o{n}",
+                    route="api",
+                    now=now,
+                    request_at=format_time(at),
+                    readings=world.case.readings(arrivals, at),
                     **extra,
-                )  # fmt: skip
+                )
             )
     elif op.kind == "throttle":  # a spurious 429 only tightens
         wait = op.size % 30
         answer = scheduler.observe(
             ObserveRequest(
-                caller=caller, request_id=f"t{n}", route="api", now=now, throttled=True,
+                caller=caller,
+                request_id=f"t{n}",
+                route="api",
+                now=now,
+                throttled=True,
                 retry_after_s=wait,
-            )  # fmt: skip
+            )
         )
         world.blocked_until = max(world.blocked_until, world.now + wait * US)
         assert parse_time(answer.blocked_until) >= world.blocked_until
@@ -258,16 +286,23 @@ def step(world: World, op: Op, n: int) -> None:
         grant_id, times, indices = world.grants[op.caller]
         answer = scheduler.release(
             ReleaseRequest(
-                caller=caller, request_id=f"r{n}", route="api", grant_id=grant_id,
-                unused=op.size % 10, now=now,
-            )  # fmt: skip
+                caller=caller,
+                request_id=f"r{n}",
+                route="api",
+                grant_id=grant_id,
+                unused=op.size % 10,
+                now=now,
+            )
         )
         tail = [i for t, i in zip(times, indices, strict=True) if t > world.now]
         returned = tail[len(tail) - answer.returned :] if answer.returned else []
         for i in returned:  # given back: never used
             world.uses[i] = (world.uses[i][0], 0)
-        world.grants[op.caller] = (grant_id, times[: len(times) - answer.returned],
-                                   indices[: len(indices) - answer.returned])  # fmt: skip
+        world.grants[op.caller] = (
+            grant_id,
+            times[: len(times) - answer.returned],
+            indices[: len(indices) - answer.returned],
+        )
     elif op.kind == "complete":
         scheduler.complete(CompleteRequest(caller=caller, now=now))
         world.completed.add(op.caller)
@@ -285,7 +320,7 @@ def check_priority(world: World, op: Op, answer) -> None:
     """No permit for ``op`` while a caller that outranks it has a live unmet claim."""
     if not answer.granted:
         return
-    for other, (asked, got, at) in world.last.items():
+    for other, (asked, got, _at) in world.last.items():
         if other == op.caller or other in world.completed or got.refused:
             continue
         live = got.retry_at is not None and world.now < parse_time(got.retry_at) + GRACE_S * US
@@ -305,21 +340,18 @@ def test_permits_never_exceed_the_policy_and_priority_holds(
     world = World(case, random.Random(seed))
     for n, op in enumerate(sequence):
         step(world, op, n)
-    arrivals = [(t, u) for t, u in world.uses]
     if case.kind == "cost_bucket":
-        # the platform debits what the query asks for, then refunds to the actual cost:
-        # check the debit (all of it must fit), then that the refunds kept us inside
-        assert ref.token_bucket_refusals([a for a in arrivals if a[1]], **_bucket(case)) == []
-    assert case.refusals([a for a in arrivals_of(world)]) == []
-
-
-def _bucket(case: LaneCase) -> dict:
-    p = case.limits[0].params
-    return {"rate": p["rate"], "burst": p["burst"]}
+        # the platform debits what each query asks for and refunds the rest of it once
+        # the query ran: every debit must fit, given the refunds before it
+        p = case.limits[0].params
+        queries = [(t, u, world.actual[i]) for i, (t, u) in enumerate(world.uses) if u]
+        assert ref.cost_bucket_refusals(queries, p["rate"], p["burst"]) == []
+    else:
+        assert case.refusals(arrivals_of(world)) == []
 
 
 # ---------------------------------------------------------------------- shares
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=6, **BOUNDED)
 @given(
     rate=st.sampled_from([1.0, 2.0, 5.0]),
     burst=st.integers(5, 80),
@@ -338,9 +370,14 @@ def test_orders_and_items_share_capacity_1_to_3(
     items: int,
     latency: float,
 ) -> None:
-    case = LaneCase("token_bucket", (LimitSpec("token_bucket", "b", {"rate": rate, "burst": burst}),), lease, horizon)  # fmt: skip
-    callers = [Caller(f"o{i}", resource="orders", want=100, latency_s=latency) for i in range(orders)]  # fmt: skip
-    callers += [Caller(f"i{i}", resource="order_items", want=100, latency_s=latency) for i in range(items)]  # fmt: skip
+    bucket = LimitSpec("token_bucket", "b", {"rate": rate, "burst": burst})
+    case = LaneCase("token_bucket", (bucket,), lease, horizon)
+    callers = [
+        Caller(f"o{i}", resource="orders", want=100, latency_s=latency) for i in range(orders)
+    ]
+    callers += [
+        Caller(f"i{i}", resource="order_items", want=100, latency_s=latency) for i in range(items)
+    ]
     span = 50 * horizon
     run = simulate(case.policy(), callers, span)
     counts = run.count(5 * horizon, span, lambda u: u.caller[0])
@@ -349,7 +386,7 @@ def test_orders_and_items_share_capacity_1_to_3(
 
 
 # ---------------------------------------------------------------------- utilization
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12, **BOUNDED)
 @given(
     case=st.one_of(bucket_case("token_bucket"), bucket_case("leaky_bucket"), fixed_case),
     callers=st.lists(
@@ -371,25 +408,58 @@ def test_capacity_is_used_to_the_full_while_demand_exceeds_it(
     policy = case.policy()
     policy = PlatformPolicy("test", policy.lanes, grace_s=GRACE_S, demo_cap=10**9 if demo else 100)
     people = [
-        Caller(f"w{i}", client=f"c{client}", tier=tier, resource=resource, want=want,
-               latency_s=latency)  # fmt: skip
+        Caller(
+            f"w{i}",
+            client=f"c{client}",
+            tier=tier,
+            resource=resource,
+            want=want,
+            latency_s=latency,
+            pipelined=True,
+        )
         for i, (tier, client, resource, want) in enumerate(callers)
     ]
+    # Pipelined callers: "demand exceeds capacity" must hold at every moment, not only on
+    # paper. A caller that asks again only ``latency`` after its last permit offers at most
+    # one batch per latency and leaves windows with nobody waiting (seen: 77 + 44 asks,
+    # 1 s latency, 90/s window -> 81/s with every ask fully granted, no claim unmet);
+    # idle capacity with no demand waiting is not a work-conservation failure.
     p = case.limits[0].params
     if "rate" in p:
         span = max(600.0, 40 * p["burst"] / p["rate"])
-        capacity = p["burst"] + p["rate"] * span
+        capacity = p["burst"] + p["rate"] * span  # what the platform admits in [0, span)
+        reachable = min(capacity, contract_capacity(p["rate"], p["burst"], case.lease_s, span))
     else:
         span = 40 * p["window_s"]
-        capacity = p["limit"] * 40
+        # windows are aligned to midnight UTC, START is not: [START, START + span) meets
+        # the 41 windows it overlaps; a lease shorter than a window fits inside each one
+        w = round(p["window_s"] * US)
+        met = (START + round(span * US) - 1) // w - START // w + 1
+        capacity = reachable = p["limit"] * met
     run = simulate(policy, people, span)
     used = sum(run.count(0, span, lambda u: "all").values())
-    assert used <= capacity + 1e-9
-    assert used >= 0.98 * capacity, (used, capacity)
+    assert used <= reachable + 1e-9  # nothing safe can do better (see contract_capacity)
+    assert used >= 0.98 * reachable, (used, reachable, capacity)
+
+
+def contract_capacity(rate: float, burst: int, lease_s: float, span_s: float) -> float:
+    """An upper bound on the permits any schedule can date in ``[0, span)`` when each may
+    be used anywhere in its lease ``[t, t + L)`` and every use must pass the bucket.
+
+    Why the platform's ``B + r·span`` is not the target: take permits ``i < j`` with
+    ``B + 1`` units between them; ``i`` may arrive ``L`` late and ``j`` on time, and the
+    bucket admits ``B + 1`` arrivals only ``T = 1/r`` apart, so ``t_j - t_i >= L + T`` for
+    *every* safe schedule (the falsifying example — rate 0.2/s, burst 1, lease 0.1 s:
+    permits at least 5.1 s apart, 118 in 600 s, not 121 — is this bound, met exactly).
+    Permit ``mB + 1`` is then dated at least ``m·(L + T)``, so at most
+    ``B·(floor(span / (L + T)) + 1)`` permits fit. When the burst absorbs the lateness
+    (``(B - 1)·T >= L``) this bound is above ``B + r·span`` and the platform's figure
+    applies; otherwise the lease, not the scheduler, costs the difference."""
+    return burst * (span_s // (lease_s + 1 / rate) + 1)
 
 
 # ---------------------------------------------------------------------- fairness
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=8, **BOUNDED)
 @given(
     quota=st.sampled_from(["etsy", "ebay"]),
     concurrency=st.lists(st.integers(1, 4), min_size=2, max_size=4),
@@ -406,8 +476,7 @@ def test_clients_with_equal_demand_get_equal_shares_of_an_application_quota(
         policy = PlatformPolicy.from_settings("ebay", {"fulfillment.limit": 2000, "reserve": 0})
         span, route = 3 * 86_400.0, "fulfillment"
     callers = [
-        Caller(f"{c}-{k}", client=f"client{c}", tier=tier, want=100, route=route,
-               latency_s=latency)  # fmt: skip
+        Caller(f"{c}-{k}", client=f"client{c}", tier=tier, want=100, route=route, latency_s=latency)
         for c, n in enumerate(concurrency)
         for k in range(n)
     ]
