@@ -1,0 +1,359 @@
+"""Integrity checks of one loaded block. Pure: facts and records in, a report out.
+
+A block is marked done only if ``check_block`` finds no problem (DESIGN.md §5). The
+report lists every problem found (not only the first), so a failed block's ledger row
+says all that went wrong; ``counts`` holds the figures behind the verdict, ``notes`` what
+is worth knowing but is no fault of the load.
+
+The checks
+----------
+1. **Page chain.** At least one page (an empty window still answers one empty page);
+   pages numbered ``0 .. n-1`` without gap or repeat; the last page has no next; no two
+   pages name the same next request (``cursor``): that chain would loop. A block's
+   pages may form several chains (Amazon order items walk one order after another, Etsy
+   ledger windows are cut into 31-day pieces): a page that ends its chain (``has_next``
+   False) mid-block is fine, only the last page must end one. The records given must be
+   the records the pages hold (``sum(record_count)``).
+2. **Counts.** Where the platform states how many records a listing holds
+   (``reported_count``), the block's distinct *units* must be exactly that many. A unit
+   is what platforms count: an order, a transaction (its fee components share a
+   ``transaction_id``), a bank entry — see ``COUNTED_UNITS``; other resources (items,
+   returns, payouts, inventory) come from listings that count their parents (orders,
+   ledger entries), so their counts are not compared. Each chain's count is its last
+   page's (the freshest); the block's is the sum over chains (``PageFacts.chain``). If
+   pages without chain ids report different counts, they cannot be told apart: the
+   check is skipped with a note.
+3. **Duplicates.** Two records with one natural key in one block are a platform fault
+   (pagination that shifted under us, a page served twice). They are reported in
+   ``counts["duplicates"]`` and ``notes`` and do *not* fail the block: the loader's
+   upsert keeps one row per key (the last delivered, as ``RecordStore.upsert`` does), and
+   the record such a shift may have pushed out of sight is caught by the count check.
+   ``strict_duplicates=True`` makes them a problem instead.
+4. **Window.** Every record lies in ``[start, end)`` by its resource's time field
+   (``TIME_FIELDS``): orders, items and returns by creation, transactions by posting,
+   payouts by issue (Amazon: by the settlement group's start, which is what its API
+   filters on), bank entries by booking date — compared by date, since banks give no
+   time (the window's start is taken back to its midnight). A record stamped exactly at
+   ``end`` is accepted (Amazon, eBay, Etsy and Shopify filter with inclusive bounds, so
+   the next block lists it too; the upsert absorbs it) and counted in
+   ``counts["on_end"]``. A record without the field (an Amazon service fee has no time,
+   items of a report without dates) is not judged: ``counts["undated"]``.
+   ``by_update=True`` (a daily window listing what *changed*) judges orders by
+   ``updated_at`` and leaves order-derived records (items, returns) unjudged: their
+   creation lies before the change.
+5. **Orders and items.** ``items_for_orders`` maps order id -> number of item lines,
+   as known from elsewhere: for an ``orders`` block, the items loaded for each order
+   (every order needs at least one); for an ``order_items`` block, the orders of the
+   window with their line counts (0: unknown, at least one), and every item must belong
+   to one of them.
+6. **Money.** ``payout_sums`` maps payout id -> the sum of the payout's transactions
+   (``payout_sums_from``); every payout of the block named there must equal its sum
+   exactly, in the same currency. Payouts the map does not name (the platform gives no
+   link from transactions to payouts) or without an amount are counted as unchecked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, time
+from decimal import Decimal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from shared.models import Money, Order, OrderItem, Payout, Record, Transaction
+from shared.platforms.base import Window
+
+TIME_FIELDS: Mapping[str, str] = {
+    "orders": "created_at",
+    "order_items": "created_at",
+    "transactions": "posted_at",
+    "returns": "created_at",
+    "payouts": "issued_at",
+    "bank_transactions": "booked_at",
+}
+"""Resource -> the field its listings filter on (``inventory`` has none: a snapshot)."""
+PLATFORM_TIME_FIELDS: Mapping[tuple[str, str], str] = {("amazon", "payouts"): "period_start"}
+"""Exceptions to ``TIME_FIELDS`` for one platform."""
+BY_UPDATE_FIELDS: Mapping[str, str | None] = {
+    "orders": "updated_at",
+    "order_items": None,
+    "returns": None,
+}
+"""``TIME_FIELDS`` overrides for a window listing changes (None: not judged)."""
+DATE_GRANULAR = frozenset({"bank_transactions"})
+"""Resources whose time field is a date (UTC midnight)."""
+
+
+def _transaction_unit(record: Record) -> str:
+    return getattr(record, "transaction_id", None) or record.natural_key
+
+
+COUNTED_UNITS: Mapping[str, Callable[[Record], str]] = {
+    "orders": lambda r: r.natural_key,
+    "transactions": _transaction_unit,
+    "bank_transactions": lambda r: r.natural_key,
+}
+"""Resource -> the unit a platform's reported count counts, for the resources whose
+listings count them."""
+
+
+class PageFacts(BaseModel):
+    """What the block loop learnt about one stored page.
+
+    ``reported_count`` is what the API said the page's listing holds (None: it did not
+    say); ``record_count`` how many records the page normalized to; ``has_next`` whether
+    the page named a following page; ``cursor`` the identity of that following request
+    (next token, cursor, ``next.model_dump_json()``…) — two pages naming the same one
+    mean a loop; ``chain`` the listing the page belongs to when a block holds several
+    (a sub-window, an order id), "" otherwise. The short names (``number``, ``records``,
+    ``reported``, ``next_cursor``) are accepted too."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    page_number: int = Field(ge=0, validation_alias=AliasChoices("page_number", "number"))
+    reported_count: int | None = Field(
+        default=None, ge=0, validation_alias=AliasChoices("reported_count", "reported")
+    )
+    record_count: int = Field(ge=0, validation_alias=AliasChoices("record_count", "records"))
+    has_next: bool = False
+    cursor: str | None = Field(default=None, validation_alias=AliasChoices("cursor", "next_cursor"))
+    chain: str = ""
+
+
+class IntegrityReport(BaseModel):
+    """``ok`` exactly when ``problems`` is empty."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+def _listed(items: Iterable[object], limit: int = 5) -> str:
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# --- 1. page chain -------------------------------------------------------------------
+
+
+def _chain(pages: Sequence[PageFacts], records: int) -> list[str]:
+    if not pages:
+        return ["no page was loaded"]
+    problems = []
+    numbers = [p.page_number for p in pages]
+    if numbers != list(range(len(pages))):
+        repeated = sorted(n for n, c in Counter(numbers).items() if c > 1)
+        missing = sorted(set(range(max(numbers) + 1)) - set(numbers))
+        problems.append(
+            f"pages are not numbered 0..{len(pages) - 1} in order"
+            + (f"; missing {_listed(missing)}" if missing else "")
+            + (f"; repeated {_listed(repeated)}" if repeated else "")
+        )
+    last = max(pages, key=lambda p: p.page_number)
+    if last.has_next:
+        problems.append(f"the chain is cut short: last page {last.page_number} has a next page")
+    cursors = Counter(p.cursor for p in pages if p.has_next and p.cursor)
+    loops = [c for c, n in cursors.items() if n > 1]
+    if loops:
+        problems.append(f"the chain loops: next request repeated ({_listed(loops, 2)})")
+    held = sum(p.record_count for p in pages)
+    if held != records:
+        problems.append(f"the pages hold {held} records but {records} were checked")
+    return problems
+
+
+# --- 2. counts -----------------------------------------------------------------------
+
+
+def _reported(pages: Sequence[PageFacts]) -> tuple[int | None, str | None]:
+    """(the block's reported total or None, a note when it cannot be told)."""
+    by_chain: dict[str, list[int]] = defaultdict(list)
+    for page in sorted(pages, key=lambda p: p.page_number):
+        if page.reported_count is not None:
+            by_chain[page.chain].append(page.reported_count)
+    if not by_chain:
+        return None, None
+    if set(by_chain) == {""} and len(set(by_chain[""])) > 1:
+        counts = _listed(sorted(set(by_chain[""])))
+        return None, f"pages report different counts ({counts}) and name no chain: not compared"
+    return sum(counts[-1] for counts in by_chain.values()), None
+
+
+def _counts(resource: str, pages: Sequence[PageFacts], unique: Sequence[Record], out: dict):
+    unit = COUNTED_UNITS.get(resource)
+    if unit is None:
+        return [], []
+    reported, note = _reported(pages)
+    if reported is None:
+        return [], [note] if note else []
+    units = len({unit(r) for r in unique})
+    out["reported"], out["units"] = reported, units
+    if units == reported:
+        return [], []
+    return [f"the API reports {reported} {resource} but {units} were loaded"], []
+
+
+# --- 3. duplicates -------------------------------------------------------------------
+
+
+def deduplicate(records: Iterable[Record]) -> tuple[list[Record], dict[str, int]]:
+    """(one record per natural key — the last delivered, in first-seen order — and
+    key -> deliveries for every key delivered more than once)."""
+    latest: dict[str, Record] = {}
+    seen: Counter[str] = Counter()
+    for record in records:
+        latest[record.natural_key] = record
+        seen[record.natural_key] += 1
+    return list(latest.values()), {k: n for k, n in seen.items() if n > 1}
+
+
+# --- 4. window -----------------------------------------------------------------------
+
+
+def time_field(resource: str, platform: str, *, by_update: bool = False) -> str | None:
+    """The field records of ``resource`` on ``platform`` are judged by (None: not judged)."""
+    if by_update and resource in BY_UPDATE_FIELDS:
+        return BY_UPDATE_FIELDS[resource]
+    return PLATFORM_TIME_FIELDS.get((platform, resource), TIME_FIELDS.get(resource))
+
+
+def _window(resource: str, window: Window, unique: Sequence[Record], by_update: bool, out: dict):
+    start, end = window.start, window.end
+    if resource in DATE_GRANULAR:
+        start = datetime.combine(start.date(), time(), tzinfo=start.tzinfo)
+    outside, on_end, undated = [], 0, 0
+    for record in unique:
+        field = time_field(resource, record.platform, by_update=by_update)
+        if field is None:
+            continue
+        stamp = getattr(record, field, None)
+        if stamp is None:
+            undated += 1
+        elif stamp == end:
+            on_end += 1
+        elif not start <= stamp < end:
+            outside.append(f"{record.natural_key} ({field} {stamp.isoformat()})")
+    out["on_end"], out["undated"], out["outside"] = on_end, undated, len(outside)
+    if not outside:
+        return []
+    span = f"[{window.start.isoformat()}, {window.end.isoformat()})"
+    return [f"{len(outside)} {resource} lie outside the window {span}: {_listed(outside, 3)}"]
+
+
+# --- 5. orders and items -------------------------------------------------------------
+
+
+def _lacking(found: int, wanted: int) -> bool:
+    return found < 1 if wanted < 1 else found != wanted
+
+
+def _items(resource: str, unique: Sequence[Record], items_for_orders: Mapping[str, int], out):
+    if resource == "orders":
+        orders = [r.order_id for r in unique if isinstance(r, Order)]
+        bare = [o for o in orders if items_for_orders.get(o, 0) < 1]
+        out["orders_without_items"] = len(bare)
+        return [f"{len(bare)} orders have no items: {_listed(bare)}"] if bare else []
+    if resource != "order_items":
+        return []
+    found = Counter(r.order_id for r in unique if isinstance(r, OrderItem))
+    problems = []
+    orphans = sorted(set(found) - set(items_for_orders))
+    if orphans:
+        problems.append(f"items of {len(orphans)} orders not in the window: {_listed(orphans)}")
+    short = [
+        f"{order} ({found.get(order, 0)} of {'at least 1' if wanted < 1 else wanted})"
+        for order, wanted in sorted(items_for_orders.items())
+        if _lacking(found.get(order, 0), wanted)
+    ]
+    if short:
+        problems.append(f"{len(short)} orders lack items or have others: {_listed(short)}")
+    out["orders_without_items"] = sum(1 for o in items_for_orders if found.get(o, 0) < 1)
+    return problems
+
+
+# --- 6. money ------------------------------------------------------------------------
+
+
+def payout_sums_from(
+    transactions: Iterable[Transaction], *, exclude_kinds: Iterable[str] = ("payout",)
+) -> dict[str, Money]:
+    """payout id -> the sum of the transactions assigned to it (``payout_id``), without
+    the payout's own transfer entries (``kind`` "payout", by default). Raises
+    ValueError when one payout's transactions are in more than one currency."""
+    skip = frozenset(exclude_kinds)
+    sums: dict[str, Money] = {}
+    for t in transactions:
+        if t.payout_id is None or t.kind in skip:
+            continue
+        current = sums.get(t.payout_id)
+        if current is not None and current.currency != t.amount.currency:
+            raise ValueError(f"payout {t.payout_id} has transactions in two currencies")
+        total = (current.amount if current else Decimal(0)) + t.amount.amount
+        sums[t.payout_id] = Money(amount=total, currency=t.amount.currency)
+    return sums
+
+
+def _money(resource: str, unique: Sequence[Record], payout_sums: Mapping[str, Money], out):
+    if resource != "payouts":
+        return []
+    wrong, checked, unchecked = [], 0, 0
+    for payout in (r for r in unique if isinstance(r, Payout)):
+        expected = payout_sums.get(payout.payout_id)
+        if expected is None or payout.amount is None:
+            unchecked += 1
+            continue
+        checked += 1
+        got = payout.amount
+        if got.currency != expected.currency or got.amount != expected.amount:
+            wrong.append(
+                f"{payout.payout_id} ({got.amount} {got.currency} against transactions "
+                f"{expected.amount} {expected.currency})"
+            )
+    out["payouts_checked"], out["payouts_unchecked"] = checked, unchecked
+    if not wrong:
+        return []
+    return [f"{len(wrong)} payouts differ from the sum of their transactions: {_listed(wrong)}"]
+
+
+# --- the check -----------------------------------------------------------------------
+
+
+def check_block(
+    resource: str,
+    window: Window,
+    pages: Sequence[PageFacts],
+    records: Sequence[Record],
+    *,
+    items_for_orders: Mapping[str, int] | None = None,
+    payout_sums: Mapping[str, Money] | None = None,
+    by_update: bool = False,
+    strict_duplicates: bool = False,
+) -> IntegrityReport:
+    """Every check of the module docstring on one block's pages and records.
+
+    ``records`` are all records normalized from ``pages``, in page order, of
+    ``resource``; ``items_for_orders`` and ``payout_sums`` switch on checks 5 and 6."""
+    problems = _chain(pages, len(records))
+    strangers = sorted({r.resource for r in records} - {resource})
+    if strangers:
+        problems.append(f"records of {_listed(strangers)} in a {resource} block")
+    unique, duplicates = deduplicate(records)
+    counts = {"pages": len(pages), "records": len(unique), "duplicates": len(duplicates)}
+    notes = []
+    if duplicates:
+        text = f"{len(duplicates)} keys delivered more than once: {_listed(sorted(duplicates))}"
+        (problems if strict_duplicates else notes).append(text)
+    found, skipped = _counts(resource, pages, unique, counts)
+    problems += found
+    notes += skipped
+    problems += _window(resource, window, unique, by_update, counts)
+    if items_for_orders is not None:
+        problems += _items(resource, unique, items_for_orders, counts)
+    if payout_sums is not None:
+        problems += _money(resource, unique, payout_sums, counts)
+    return IntegrityReport(ok=not problems, problems=problems, counts=counts, notes=notes)
