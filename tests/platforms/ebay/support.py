@@ -23,7 +23,7 @@ from shared.platforms.base import FetchResult, PageRequest, Window
 from shared.platforms.ebay.auth import TokenCache
 from shared.platforms.ebay.client import EbayConnector, build
 from shared.settings import PlatformSettings
-from tests.platforms.amazon.support import drive
+from tests.platforms.amazon.support import RecordingTransport, drive
 
 BASE_URL = "http://sandbox/ebay"
 AUTH_URL = "http://sandbox/ebay/identity/v1/oauth2/token"
@@ -60,6 +60,8 @@ class EbayEnv:
         self.credentials = self.sandbox.credentials(self.client_id)
         self.cache = TokenCache()
         self.outcomes: Counter = Counter()
+        self.transport = RecordingTransport(self.world.transport())
+        self.fetched: list[PageRequest] = []
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -69,7 +71,7 @@ class EbayEnv:
             sandbox_settings(),
             self.credentials,
             self.account,
-            transport=self.world.transport(),
+            transport=self.transport,
             clock=self.now,
             cache=self.cache,
             page_limit=page_limit,
@@ -90,7 +92,7 @@ class EbayEnv:
     async def drive(
         self, connector: EbayConnector, request: PageRequest | None
     ) -> list[FetchResult]:
-        return await drive(connector, request, self.clock, self.outcomes)
+        return await drive(connector, request, self.clock, self.outcomes, self.fetched)
 
 
 def records(results: list[FetchResult], resource: str, account: str) -> list[Record]:
