@@ -215,7 +215,7 @@ class Pipeline:
     ) -> tuple[int, Any]:
         doc = document(payload["query"])
         if isinstance(doc, tuple):
-            return 200, ExecutionResult(None, list(doc)).formatted
+            return 200, {"errors": [error.formatted for error in doc]}
         op = operation(doc, payload.get("operationName"))
         if op is None:
             return 200, {"errors": [{"message": "An operation name is required"}]}
