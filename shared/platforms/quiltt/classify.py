@@ -15,8 +15,8 @@ gql-throttled   200 + an error coded THROTTLED / RATE_LIMITED   throttled     as
 gql-internal    200 + an error coded INTERNAL_SERVER_ERROR      transient
 gql-query       200 + any other error (syntax, validation,      permanent
                 unknown field, bad variable, invalid cursor)
-issuance        429 refusing a Session token (10/h, 20/day per  throttled     600 s
-                Profile)
+issuance        429 whose message / instruction names Session   throttled     600 s
+                token issuance (10/h, 20/day per Profile)
 429             other 429 (requests per second)                 throttled     Retry-After,
                                                                               else
                                                                               Ratelimit-Reset
@@ -88,6 +88,13 @@ def _message(body: Any) -> str:
     return _TOKENISH.sub("[redacted]", text)[:200]
 
 
+def _text(body: Any) -> str:
+    """Quiltt's REST error text: ``message`` and ``instruction``, lower-cased."""
+    if not isinstance(body, Mapping):
+        return ""
+    return f"{body.get('message', '')} {body.get('instruction', '')}".lower()
+
+
 def _gql(status: int, body: Any) -> bool:
     return 200 <= status <= 299 and bool(_errors(body))
 
@@ -122,7 +129,7 @@ RULES: tuple[Rule, ...] = (
     Rule("gql-query", _gql, Outcome.PERMANENT),
     Rule(
         "issuance",
-        lambda s, b: s == 429 and "session token issuance" in _message(b).lower(),
+        lambda s, b: s == 429 and "session token issuance" in _text(b),
         Outcome.THROTTLED,
     ),
     Rule("429", lambda s, _b: s == 429, Outcome.THROTTLED),
