@@ -136,13 +136,13 @@ class AmazonConnector:
         listFinancialEventGroups page; None for any other page."""
         if result.classified.outcome is not Outcome.OK or not isinstance(result.payload, dict):
             return None
-        payload = result.payload.get("payload") or {}
         route = result.request.route
         if route == "getOrders":
-            return self.order_items_requests(o["AmazonOrderId"] for o in payload["Orders"])
+            ids = _ids(result, "Orders", "AmazonOrderId")
+            return self.order_items_requests(ids)
         if route == "listFinancialEventGroups":
-            groups = payload.get("FinancialEventGroupList") or []
-            return self.transactions_requests(g["FinancialEventGroupId"] for g in groups)
+            ids = _ids(result, "FinancialEventGroupList", "FinancialEventGroupId")
+            return self.transactions_requests(ids)
         return None
 
     # --- calls -----------------------------------------------------------------------
@@ -237,6 +237,17 @@ class AmazonConnector:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _ids(result: FetchResult, key: str, field: str) -> list[str]:
+    payload = result.payload.get("payload") if isinstance(result.payload, dict) else None
+    rows = payload.get(key) or [] if isinstance(payload, dict) else None
+    if not isinstance(rows, list):
+        raise MalformedPayloadError(PLATFORM, result.request.resource, key, "not a list")
+    ids = [row.get(field) if isinstance(row, dict) else None for row in rows]
+    if not all(isinstance(i, str) and i for i in ids):
+        raise MalformedPayloadError(PLATFORM, result.request.resource, f"{key}.{field}", "missing")
+    return ids
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -9,8 +9,9 @@
                    five minutes and is never put in a request or a history; a retried
                    download step asks for a fresh one.
 
-``state`` carries ``report_type``, ``report_id`` (once created) and ``attempt``, so a
-retried block resumes polling the same report instead of creating a new one.
+``state`` carries ``report_type``, ``report_spec`` (the createReport body, to create the
+report again after FATAL), ``report_id`` (once created) and ``attempt``, so a retried
+block resumes polling the same report instead of creating a new one.
 Terminal states: DONE -> the download step; CANCELLED (Amazon cancels a report with no
 rows) -> the chain ends with no document; FATAL -> a new report is created, at most
 ``MAX_ATTEMPTS`` in all (then ``PermanentError``).
@@ -74,7 +75,7 @@ def create_request(
         body=body,
         window=window,
         step="bulk_create",
-        state={"report_type": kind, "attempt": attempt},
+        state={"report_type": kind, "attempt": attempt, "report_spec": body},
     )
 
 
@@ -126,7 +127,7 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | None:
         return None
     if status == "FATAL":
         attempt = int(request.state.get("attempt", 1))
-        if attempt >= MAX_ATTEMPTS or request.window is None:
+        if attempt >= MAX_ATTEMPTS:
             raise PermanentError(
                 f"amazon report {request.state['report_type']} ended FATAL {attempt} times"
             )
@@ -138,8 +139,7 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | None:
 
 def create_request_from(request: PageRequest, attempt: int) -> PageRequest:
     """A new createReport for the same report (after FATAL)."""
-    assert request.window is not None
-    body = dict(request.body or {})
+    body = dict(request.state.get("report_spec") or {})
     if not body:
         raise PermanentError("amazon report chain lost its createReport body")
     return PageRequest(
@@ -151,7 +151,7 @@ def create_request_from(request: PageRequest, attempt: int) -> PageRequest:
         body=body,
         window=request.window,
         step="bulk_create",
-        state={"report_type": request.state["report_type"], "attempt": attempt},
+        state={"report_type": body["reportType"], "attempt": attempt, "report_spec": body},
         page_number=request.page_number + 1,
     )
 

@@ -1,0 +1,140 @@
+"""Amazon chains in the corners: report lifecycle (FATAL, CANCELLED, a retried block
+resuming the same report), empty finance pages that still carry a NextToken, the
+listFinancialEvents path, and malformed pages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sandbox.faults import FaultRates, Faults
+from shared.errors import MalformedPayloadError
+from shared.platforms.amazon import pagination
+from shared.platforms.base import Outcome, PageRequest, Window
+from tests.platforms.amazon.support import AmazonEnv, drive, records, truth_records
+
+DOWNLOADS = ("bulk_download",)
+
+
+def report_faults(seed: int) -> Faults:
+    # the sandbox fails a report FATAL when its server_error fault hits the report itself
+    return Faults(per_platform={"amazon": FaultRates(server_error=0.4)}, seed=seed)
+
+
+async def test_a_fatal_report_is_created_again_and_then_complete() -> None:
+    env = AmazonEnv(faults=report_faults(2))  # seed 2: two FATAL reports, then DONE
+    connector = env.connector()
+    results = await env.drive(connector, connector.first_request("returns", env.history_window()))
+    assert env.world.accounting.faults[("amazon", "report_fatal")] == 2
+    assert results[-1].request.state["attempt"] == 3
+    got = {r.natural_key for r in records(results, "returns", env.account, DOWNLOADS)}
+    assert got == {r.natural_key for r in truth_records(env, "returns")}
+    await connector.aclose()
+
+
+async def test_three_fatal_reports_make_the_chain_permanent() -> None:
+    env = AmazonEnv(faults=report_faults(5))  # seed 5: FATAL three times
+    connector = env.connector()
+    with pytest.raises(AssertionError, match="FATAL 3 times"):
+        await env.drive(connector, connector.first_request("returns", env.history_window()))
+    assert env.outcomes[Outcome.PERMANENT] == 1
+    await connector.aclose()
+
+
+async def test_a_retried_block_resumes_polling_the_same_report() -> None:
+    env = AmazonEnv()
+    connector = env.connector()
+    created = await connector.fetch(
+        connector.first_request("orders", env.history_window(), bulk=True)
+    )
+    poll = created.next
+    assert poll is not None and poll.step == "bulk_poll" and poll.state["report_id"]
+    await connector.aclose()
+    # the block dies; its last request survives as JSON in the history
+    revived = PageRequest.model_validate_json(poll.model_dump_json())
+    again = env.connector()
+    results = await drive(again, revived, env.clock)
+    assert env.world.accounting.calls[("amazon", "createReport")] == 1
+    assert {r.request.state["report_id"] for r in results} == {poll.state["report_id"]}
+    got = records(results, "orders", env.account, DOWNLOADS)
+    assert {o.natural_key for o in got} == {o.natural_key for o in truth_records(env, "orders")}
+    await again.aclose()
+
+
+async def test_a_window_without_rows_ends_cancelled_without_a_document() -> None:
+    env = AmazonEnv()
+    connector = env.connector()
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    window = Window(start=start, end=start + timedelta(days=1))
+    results = await env.drive(connector, connector.first_request("returns", window))
+    assert results[-1].request.step == "bulk_poll"
+    assert results[-1].payload["processingStatus"] == "CANCELLED"
+    assert records(results, "returns", env.account, DOWNLOADS) == []
+    await connector.aclose()
+
+
+async def test_empty_finance_pages_with_a_next_token_are_followed() -> None:
+    faults = Faults(per_platform={"amazon": FaultRates(empty_finance_page=0.5)}, seed=5)
+    env = AmazonEnv(faults=faults)
+    connector = env.connector()
+    groups = await env.drive(connector, connector.first_request("payouts", env.history_window()))
+    events = []
+    for page in groups:
+        events += await env.drive(connector, connector.dependent_request(page))
+    empty_with_token = [
+        r
+        for r in [*groups, *events]
+        if r.payload["payload"].get("NextToken")
+        and not r.payload["payload"].get("FinancialEventGroupList")
+        and not any(r.payload["payload"].get("FinancialEvents", {}).values())
+    ]
+    assert empty_with_token, "the fault served empty pages that carry a NextToken"
+    got = {r.natural_key for r in records(events, "transactions", env.account)}
+    assert got == {r.natural_key for r in truth_records(env, "transactions")}
+    got = {r.natural_key for r in records(groups, "payouts", env.account)}
+    assert got == {r.natural_key for r in truth_records(env, "payouts")}
+    await connector.aclose()
+
+
+async def test_events_by_posted_date_hold_every_dated_event() -> None:
+    """listFinancialEvents has no group: dated events get the same keys as by group;
+    undated ones (monthly fees) can only be told apart by group, hence the group path."""
+    env = AmazonEnv()
+    connector = env.connector()
+    results = await env.drive(
+        connector, connector.first_request("transactions", env.history_window())
+    )
+    by_date = records(results, "transactions", env.account)
+    truth = truth_records(env, "transactions")
+    assert Counter(r.natural_key for r in by_date if r.posted_at) == Counter(
+        r.natural_key for r in truth if r.posted_at
+    )
+    assert any(r.posted_at is None for r in by_date), "undated events are listed too"
+    await connector.aclose()
+
+
+def test_malformed_pages_raise_typed_errors_naming_the_field() -> None:
+    window = Window(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC))
+    request = pagination.orders_request(window, ["ATVPDKIKX0DER"])
+    with pytest.raises(MalformedPayloadError) as info:
+        pagination.next_request(request, {"errors": []})
+    assert info.value.field == "payload" and info.value.platform == "amazon"
+    with pytest.raises(MalformedPayloadError) as info:
+        pagination.next_request(request, {"payload": {"Orders": [], "NextToken": 7}})
+    assert info.value.field == "NextToken"
+
+
+def test_order_items_chain_walks_every_order_and_token() -> None:
+    first = pagination.order_items_request(["1-1-1", "2-2-2", "1-1-1"])
+    assert first is not None and first.path == "/orders/v0/orders/1-1-1/orderItems"
+    paged = pagination.next_request(first, {"payload": {"NextToken": "t", "OrderItems": []}})
+    assert paged is not None and paged.path == first.path and paged.params == {"NextToken": "t"}
+    second = pagination.next_request(paged, {"payload": {"OrderItems": []}})
+    assert second is not None and second.path == "/orders/v0/orders/2-2-2/orderItems"
+    assert second.params == {} and second.page_number == 2
+    assert pagination.next_request(second, {"payload": {"OrderItems": []}}) is None
+    assert pagination.order_items_request([]) is None
+    with pytest.raises(Exception, match="malformed order id"):
+        pagination.order_items_request(["../../finances"])
