@@ -14,6 +14,7 @@ Page metadata in Blob (strings): ``step``, ``format`` (json/text), ``has_next``,
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import azure.durable_functions as df
@@ -73,10 +74,11 @@ async def fetch_page(payload: dict) -> dict:
     if not own:
         dependent = getattr(connector, "dependent_request", None)
         summary["dependent"] = dependent(result) if dependent is not None else None
-        return FetchSummary(**summary).model_dump(mode="json")
-    if request.step in DATA_STEPS and result.payload is not None:
+    data = own and request.step in DATA_STEPS and result.payload is not None
+    ends = result.next is None and summary.get("dependent") is None
+    if data or (task.last_in_chain and ends):
         try:
-            count = await _store(settings, task, result)
+            count = await _store(settings, task, result, empty=not data)
         except MalformedPayloadError as exc:
             summary.update(outcome=Outcome.PERMANENT, reason=str(exc), next=None)
             return FetchSummary(**summary).model_dump(mode="json")
@@ -84,19 +86,27 @@ async def fetch_page(payload: dict) -> dict:
     return FetchSummary(**summary).model_dump(mode="json")
 
 
-async def _store(settings, task: FetchInput, result: Any) -> int:
+async def _store(settings, task: FetchInput, result: Any, *, empty: bool = False) -> int:
+    """Store the page (or, ``empty``, the marker of a chain that ended without data:
+    an empty window still leaves one page) and its records; the record count."""
     spec, request = task.spec, task.request
     text = isinstance(result.payload, str)
-    records = normalize(
-        spec.platform,
-        spec.resource,
-        result.payload,
-        account=spec.account,
-        scope=str(request.state.get("scope", "")),
-    )
+    payload = {"empty": True, "route": request.route, "step": request.step}
+    records = []
+    if not empty:
+        payload = result.payload
+        records = normalize(
+            spec.platform,
+            spec.resource,
+            result.payload,
+            account=spec.account,
+            scope=str(request.state.get("scope", "")),
+        )
+    following = result.next.model_dump_json() if result.next is not None else ""
     metadata = {
         "step": request.step,
-        "format": "text" if text else "json",
+        "format": "empty" if empty else "text" if text else "json",
+        "cursor": hashlib.sha256(following.encode()).hexdigest()[:24] if following else "",
         "has_next": "1" if result.next is not None else "0",
         "records": str(len(records)),
         "reported": "" if result.reported_count is None else str(result.reported_count),
@@ -111,7 +121,7 @@ async def _store(settings, task: FetchInput, result: Any) -> int:
         spec.resource,
         spec.block_id,
         task.page,
-        result.payload,
+        payload,
         metadata=metadata,
     )
     await RecordStore(settings).upsert(spec.client, records)

@@ -114,7 +114,13 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
             return f"{exc.code}: {exc}", False
         if sent_at > context.current_utc_datetime:
             yield context.create_timer(sent_at)
-        task = FetchInput(spec=spec, attempt=p.attempt, page=p.pages, request=request)
+        task = FetchInput(
+            spec=spec,
+            attempt=p.attempt,
+            page=p.pages,
+            request=request,
+            last_in_chain=len(p.chain) == 1 and p.pages == 0,
+        )
         try:
             raw = yield context.call_activity(fetch_page.NAME, task.model_dump(mode="json"))
             summary = FetchSummary.model_validate(raw)

@@ -30,6 +30,12 @@ DRIVERS: dict[tuple[str, str], str] = {
 }
 """(platform, resource) -> the resource whose pages lead to the block's pages (paged path)."""
 
+WINDOW_SLACK: dict[tuple[str, str], timedelta] = {
+    ("amazon", "transactions"): timedelta(days=31),
+}
+"""(platform, resource) -> how long after the window's end records reached through a
+driver may lie (a settlement group started in the window closes within a month)."""
+
 BULK_HISTORY: frozenset[tuple[str, str]] = frozenset()
 """(platform, resource) loaded through the platform's bulk path for history."""
 

@@ -107,6 +107,7 @@ class FetchInput(_Model):
     attempt: int
     page: int
     request: PageRequest
+    last_in_chain: bool = False  # nothing waits on the stack below this request
 
 
 class FetchSummary(_Model):

@@ -34,6 +34,10 @@ class StoredPage:
         return self.metadata.get("has_next") == "1"
 
     @property
+    def cursor(self) -> str | None:
+        return self.metadata.get("cursor") or None
+
+    @property
     def reported(self) -> int | None:
         text = self.metadata.get("reported", "")
         return int(text) if text.isdigit() else None
@@ -51,13 +55,16 @@ async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
             data = await download.readall()
         metadata = dict(download.properties.metadata or {})
         text = gzip.decompress(data).decode()
-        payload = text if metadata.get("format") == "text" else json.loads(text)
-        records = normalize(
-            spec.platform,
-            spec.resource,
-            payload,
-            account=spec.account,
-            scope=metadata.get("scope", ""),
-        )
+        kind = metadata.get("format")
+        payload = text if kind == "text" else json.loads(text)
+        records = []
+        if kind != "empty":
+            records = normalize(
+                spec.platform,
+                spec.resource,
+                payload,
+                account=spec.account,
+                scope=metadata.get("scope", ""),
+            )
         pages.append(StoredPage(number, payload, metadata, records))
     return pages

@@ -7,8 +7,10 @@ pages stored are exactly ``0 .. pages-1`` (no page lost between fetch and check)
 
 from __future__ import annotations
 
+from shared.flows.chains import WINDOW_SLACK
 from shared.flows.models import BlockSpec
 from shared.flows.pages import StoredPage
+from shared.platforms.base import Window
 
 
 def check(
@@ -27,20 +29,28 @@ def check(
 
 
 def _integrity(spec: BlockSpec, pages: list[StoredPage], records: list) -> list[str]:
-    try:
-        from shared.integrity import PageFacts, check_block
-    except ImportError:  # TODO(integration): shared.integrity not landed yet
-        return []
+    from shared.integrity import PageFacts, check_block
 
-    facts = [page_facts(PageFacts, page) for page in pages]
-    report = check_block(spec.resource, spec.window, facts, records)
+    facts = [
+        PageFacts(
+            page_number=page.number,
+            record_count=len(page.records),
+            reported_count=page.reported,
+            has_next=page.has_next,
+            cursor=page.cursor,
+        )
+        for page in pages
+    ]
+    window = judged_window(spec)
+    report = check_block(spec.resource, window, facts, records, by_update=spec.tier == "daily")
     return [str(p) for p in report.problems]
 
 
-def page_facts(factory, page: StoredPage):
-    return factory(
-        number=page.number,
-        records=len(page.records),
-        reported=page.reported,
-        has_next=page.has_next,
-    )
+def judged_window(spec: BlockSpec) -> Window:
+    """The window the records are judged by: the block's, widened at its end where the
+    block reaches its records through parents that the window selects (Amazon lists a
+    settlement group's events, posted until the group closes)."""
+    slack = WINDOW_SLACK.get((spec.platform, spec.resource))
+    if slack is None:
+        return spec.window
+    return Window(start=spec.window.start, end=spec.window.end + slack)
