@@ -41,6 +41,7 @@ from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest,
 from shared.platforms.shopify import bulk, pagination
 from shared.platforms.shopify.auth import TOKEN_PATH, ShopifyAuth
 from shared.platforms.shopify.classify import classify, cost_extension
+from shared.platforms.shopify.queries import MAX_QUERY_COST
 from shared.settings import PlatformSettings
 
 TIMEOUT_S = 30.0
@@ -70,9 +71,13 @@ class ShopifyConnector:
         transport: httpx.AsyncBaseTransport | None = None,
         version: str = pagination.API_VERSION,
         now: Callable[[], float] = time.time,
+        budget: int = MAX_QUERY_COST,
+        rest_limit: int = pagination.REST_LIMIT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.version = version
+        self.budget = budget
+        self.rest_limit = rest_limit
         self._auth = auth
         self._now = now
         self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S)
@@ -92,8 +97,12 @@ class ShopifyConnector:
         if bulk:
             return _bulk.bulk_first(resource, window, changed=changed, version=self.version)
         if rest:
-            return pagination.rest_first(resource, window, changed=changed, version=self.version)
-        return pagination.graphql_first(resource, window, changed=changed, version=self.version)
+            return pagination.rest_first(
+                resource, window, changed=changed, version=self.version, limit=self.rest_limit
+            )
+        return pagination.graphql_first(
+            resource, window, changed=changed, version=self.version, budget=self.budget
+        )
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         refreshed = False
@@ -115,6 +124,12 @@ class ShopifyConnector:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def credentials(self) -> dict[str, str]:
+        """The shop's credentials as they stand now. Shopify rotates the refresh token on
+        every refresh and the old one stops working at once, so after a fetch with
+        ``refreshed_token`` the caller must store these back (secret: never log them)."""
+        return self._auth.rotated()
 
     # --- one call ------------------------------------------------------------------------
 
@@ -148,7 +163,7 @@ class ShopifyConnector:
     ) -> FetchResult:
         step = request.step
         if step == "page" and request.route == "rest":
-            nxt = pagination.rest_next(request, response.headers.get("link"))
+            nxt = pagination.rest_next(request, response.headers.get("link"), body)
             return result.model_copy(update={"payload": body, "next": nxt})
         if step == "page":
             partial = pagination.truncated(request.resource, body)
@@ -235,12 +250,26 @@ def build(
     account: str,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    version: str = pagination.API_VERSION,
+    version: str | None = None,
     now: Callable[[], float] = time.time,
+    budget: int = MAX_QUERY_COST,
+    rest_limit: int = pagination.REST_LIMIT,
 ) -> ShopifyConnector:
-    """A connector for the shop ``account`` (or ``credentials["shop"]``)."""
+    """A connector for the shop ``account`` (or ``credentials["shop"]``). The API version
+    is ``version``, else the credentials' ``api_version``, else ``API_VERSION``;
+    ``budget`` caps a page query's requested cost (smaller pages), ``rest_limit`` the
+    REST page size."""
     shop = shop_handle(credentials.get("shop") or account)
     base = shop_url(settings.base_url, shop)
     token_url = shop_url(settings.auth_url, shop) if settings.auth_url else f"{base}{TOKEN_PATH}"
     auth = ShopifyAuth({**credentials, "shop": shop}, token_url, now=now)
-    return ShopifyConnector(base, auth, transport=transport, version=version, now=now)
+    version = version or credentials.get("api_version") or pagination.API_VERSION
+    return ShopifyConnector(
+        base,
+        auth,
+        transport=transport,
+        version=version,
+        now=now,
+        budget=budget,
+        rest_limit=rest_limit,
+    )

@@ -8,7 +8,8 @@ page's ``pageInfo.endCursor``; the chain ends when ``hasNextPage`` is false.
 ``hasNextPage`` without an ``endCursor``, is a malformed page (it would loop).
 
 REST (route ``rest``, orders only; S-PAG): ``GET /admin/api/{v}/orders.json`` with
-``status=any`` (the default lists open orders only), ``limit=250`` and the window as
+``status=any`` (the default lists open orders only), ``limit=250``, ``order=id asc``
+and the window as
 ``created_at_min`` / ``created_at_max`` (or ``updated_at_*``). Shopify's bounds are both
 inclusive and its times whole seconds, so the half-open ``[start, end)`` is sent as
 ``min = start``, ``max = end - 1 s``. The next page is the ``rel="next"`` URL of the
@@ -204,14 +205,21 @@ def _objects(value: Any) -> list[Mapping[str, Any]]:
 
 
 def rest_first(
-    resource: str, window: Window | None, *, changed: bool = False, version: str = API_VERSION
+    resource: str,
+    window: Window | None,
+    *,
+    changed: bool = False,
+    version: str = API_VERSION,
+    limit: int = REST_LIMIT,
 ) -> PageRequest:
     """The first ``orders.json`` page of a window (orders, their items and refunds)."""
     if resource not in REST_RESOURCES:
         raise ConfigurationError(
             f"shopify REST path serves {', '.join(REST_RESOURCES)}, not {resource!r}"
         )
-    params: dict[str, Any] = {"status": "any", "limit": REST_LIMIT}
+    if not 1 <= limit <= REST_LIMIT:
+        raise ConfigurationError(f"shopify REST limit must be 1-{REST_LIMIT}, not {limit}")
+    params: dict[str, Any] = {"status": "any", "limit": limit, "order": "id asc"}
     if window is not None:
         if window.end <= window.start:
             raise ConfigurationError(
@@ -228,7 +236,7 @@ def rest_first(
         params=params,
         window=window,
         step="page",
-        state={"changed": changed},
+        state={"changed": changed, "filters": params},
     )
 
 
@@ -237,11 +245,26 @@ def links(header: str | None) -> dict[str, str]:
     return {rel.lower(): url for url, rel in _LINK.findall(header or "")}
 
 
-def rest_next(request: PageRequest, link_header: str | None) -> PageRequest | None:
-    """The page after this one, from the ``rel="next"`` link (None when there is none)."""
+def rest_next(request: PageRequest, link_header: str | None, body: Any) -> PageRequest | None:
+    """The page after this one: the ``rel="next"`` link, else a confirming request.
+
+    As on the GraphQL path, a chain ends only with an empty answer: after a last page
+    with orders, the window's filters are sent again with ``since_id`` = the highest
+    order id seen (pages run in id order), which finds what a lost ``Link`` hid."""
+    orders = body.get("orders") if isinstance(body, Mapping) else None
+    if not isinstance(orders, list):
+        raise MalformedPayloadError(PLATFORM, request.resource, "orders", "missing from the page")
+    ids = [o["id"] for o in orders if isinstance(o, Mapping) and isinstance(o.get("id"), int)]
+    high = max([*ids, int(request.state.get("max_id", 0))])
+    state = {**request.state, "max_id": high}
     url = links(link_header).get("next")
     if url is None:
-        return None
+        if not ids:
+            return None
+        params = {**request.state["filters"], "since_id": high}
+        return request.model_copy(
+            update={"params": params, "page_number": request.page_number + 1, "state": state}
+        )
     query_params = parse_qs(urlsplit(url).query, keep_blank_values=True)
     page_info = (query_params.get("page_info") or [""])[0]
     if not page_info:
@@ -255,5 +278,6 @@ def rest_next(request: PageRequest, link_header: str | None) -> PageRequest | No
         update={
             "params": {"limit": int(limit), "page_info": page_info},
             "page_number": request.page_number + 1,
+            "state": state,
         }
     )

@@ -105,12 +105,16 @@ def test_rest_first_request_sends_an_inclusive_window_and_status_any() -> None:
     assert r.params == {
         "status": "any",
         "limit": 250,
+        "order": "id asc",
         "created_at_min": "2026-09-01T00:00:00Z",
         "created_at_max": "2026-09-07T23:59:59Z",  # [start, end) in whole seconds
     }
     assert "updated_at_min" in pagination.rest_first("orders", W, changed=True).params
+    assert pagination.rest_first("orders", W, limit=20).params["limit"] == 20
     with pytest.raises(ConfigurationError):
         pagination.rest_first("payouts", W)
+    with pytest.raises(ConfigurationError):
+        pagination.rest_first("orders", W, limit=251)
 
 
 LINK = (
@@ -120,15 +124,29 @@ LINK = (
 )
 
 
+def rest_page(*ids: int) -> dict:
+    return {"orders": [{"id": i} for i in ids]}
+
+
 def test_rest_next_sends_page_info_verbatim_with_limit_only() -> None:
     r = pagination.rest_first("orders", W)
-    nxt = pagination.rest_next(r, LINK)
+    nxt = pagination.rest_next(r, LINK, rest_page(5, 9))
     assert nxt is not None and nxt.params == {"limit": 250, "page_info": "eyJuZXh0Ijo="}
-    assert nxt.page_number == 1 and nxt.path == r.path
-    assert pagination.rest_next(r, None) is None
-    assert pagination.rest_next(r, LINK.split(", ")[0]) is None  # only rel="previous": the end
+    assert nxt.page_number == 1 and nxt.path == r.path and nxt.state["max_id"] == 9
     with pytest.raises(MalformedPayloadError, match="did not move"):
-        pagination.rest_next(nxt, LINK)
+        pagination.rest_next(nxt, LINK, rest_page(10))
+    with pytest.raises(MalformedPayloadError):
+        pagination.rest_next(r, None, {"errors": "x"})
+
+
+def test_a_rest_chain_ends_with_an_empty_answer_to_since_id() -> None:
+    r = pagination.rest_first("orders", W)
+    page2 = pagination.rest_next(r, LINK, rest_page(5, 9))
+    only_previous = LINK.split(", ")[0]
+    confirm = pagination.rest_next(page2, only_previous, rest_page(12, 11))
+    assert confirm is not None and confirm.params == {**r.params, "since_id": 12}
+    assert pagination.rest_next(confirm, None, rest_page()) is None
+    assert pagination.rest_next(r, None, rest_page()) is None  # an empty window
 
 
 # --- bulk ---------------------------------------------------------------------------------
