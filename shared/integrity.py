@@ -29,14 +29,15 @@ The checks
    upsert keeps one row per key (the last delivered, as ``RecordStore.upsert`` does), and
    the record such a shift may have pushed out of sight is caught by the count check.
    ``strict_duplicates=True`` makes them a problem instead.
-4. **Window.** Every record lies in ``[start, end)`` by its resource's time field
-   (``TIME_FIELDS``): orders, items and returns by creation, transactions by posting,
-   payouts by issue (Amazon: by the settlement group's start, which is what its API
-   filters on), bank entries by booking date — compared by date, since banks give no
-   time (the window's start is taken back to its midnight). A record stamped exactly at
-   ``end`` is accepted (Amazon, eBay, Etsy and Shopify filter with inclusive bounds, so
-   the next block lists it too; the upsert absorbs it) and counted in
-   ``counts["on_end"]``. A record without the field (an Amazon service fee has no time,
+4. **Window.** Every record lies in ``[start, end)`` by the field its listing filters on
+   (``TIME_FIELDS``): orders and items by the order's creation, transactions by
+   posting, payouts by issue (Amazon: by the settlement group's start), bank entries by
+   booking date — compared by date, since banks give no time (the window's start is
+   taken back to its midnight). Returns are judged only where they are listed by their
+   own date (Amazon's returns report); elsewhere they come with their orders. A record
+   stamped exactly at ``end`` is accepted (Amazon, eBay, Etsy and Shopify filter with
+   inclusive bounds, so the next block lists it too; the upsert absorbs it) and counted
+   in ``counts["on_end"]``. A record without the field (an Amazon service fee has no time,
    items of a report without dates) is not judged: ``counts["undated"]``.
    ``by_update=True`` (a daily window listing what *changed*) judges orders by
    ``updated_at`` and leaves order-derived records (items, returns) unjudged: their
@@ -64,16 +65,22 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from shared.models import Money, Order, OrderItem, Payout, Record, Transaction
 from shared.platforms.base import Window
 
-TIME_FIELDS: Mapping[str, str] = {
+TIME_FIELDS: Mapping[str, str | None] = {
     "orders": "created_at",
     "order_items": "created_at",
     "transactions": "posted_at",
-    "returns": "created_at",
+    "returns": None,
     "payouts": "issued_at",
     "bank_transactions": "booked_at",
 }
-"""Resource -> the field its listings filter on (``inventory`` has none: a snapshot)."""
-PLATFORM_TIME_FIELDS: Mapping[tuple[str, str], str] = {("amazon", "payouts"): "period_start"}
+"""Resource -> the field its listings filter on (None, or absent as ``inventory``: not
+judged). Returns are listed through their orders (by the order's creation or change:
+eBay, Shopify, Etsy), and a refund comes after its order, so their own date says
+nothing about the window."""
+PLATFORM_TIME_FIELDS: Mapping[tuple[str, str], str] = {
+    ("amazon", "payouts"): "period_start",
+    ("amazon", "returns"): "created_at",  # the returns report is by return date
+}
 """Exceptions to ``TIME_FIELDS`` for one platform."""
 BY_UPDATE_FIELDS: Mapping[str, str | None] = {
     "orders": "updated_at",

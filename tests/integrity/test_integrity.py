@@ -95,6 +95,10 @@ def payout(
     )
 
 
+def ret(platform: str, at: datetime) -> Return:
+    return Return(platform=platform, account="a", natural_key="r", return_id="r", created_at=at)
+
+
 def pages(*counts: int, reported=None, chains=None, cursors=None) -> list[PageFacts]:
     """Pages holding ``counts`` records, each naming a next page but the last."""
     n = len(counts)
@@ -340,17 +344,16 @@ WINDOWS = [
         "1 order_items lie outside",
     ),
     (
-        "a return",
+        # A refund follows its order: listed with the orders of the window, it may be later.
+        "a return with its order",
         "returns",
-        [
-            Return(
-                platform="shopify",
-                account="a",
-                natural_key="r",
-                return_id="r",
-                created_at=END + timedelta(hours=1),
-            )
-        ],
+        [ret("shopify", END + timedelta(days=9))],
+        None,
+    ),
+    (
+        "an amazon return by its date",
+        "returns",
+        [ret("amazon", END + timedelta(hours=1))],
         "1 returns lie outside",
     ),
     (
@@ -446,6 +449,10 @@ def test_a_window_of_changes_judges_orders_by_update():
         ("payouts", "amazon", False, "period_start"),
         ("payouts", "shopify", False, "issued_at"),
         ("returns", "etsy", True, None),
+        ("returns", "ebay", False, None),
+        ("returns", "amazon", False, "created_at"),
+        ("returns", "ebay", False, None),
+        ("returns", "amazon", False, "created_at"),
         ("transactions", "etsy", True, "posted_at"),
         ("inventory", "shopify", False, None),
     ],
