@@ -118,7 +118,7 @@ from shared.errors import ConfigurationError
 
 STATE_VERSION = 1
 SEEN_IDS = 64  # observe/release ids remembered per lane
-LOWER_LEAD = 20  # below an active higher class, plan only horizon / LOWER_LEAD ahead
+LOWER_LEAD = 4  # below an active higher class, plan only horizon / LOWER_LEAD ahead
 QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
 DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
 
@@ -329,10 +329,16 @@ class Scheduler:
         above = any(f.outranks(flow) and self._active(f, now, quota) for f in others)
         end = now + (lane.horizon // LOWER_LEAD if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
+        hungry = [f for f in others if f.hungry(now, self.grace)]
         peers = [
             f
             for f in others
-            if f.tier == flow.tier and not flow.outranks(f) and self._active(f, now, quota)
+            if f.tier == flow.tier
+            and not flow.outranks(f)
+            and self._active(f, now, quota)
+            # a peer that a waiting flow outranks cannot be served now: it neither claims
+            # a share nor holds the others back in service (else: a cycle of waits)
+            and not any(g is not f and g.outranks(f) for g in hungry)
         ]
         share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
         if peers and quota is not None:
