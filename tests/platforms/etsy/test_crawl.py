@@ -208,3 +208,27 @@ async def test_crawl_with_harsh_faults_and_small_pages_is_still_complete(seed: i
             outcomes[name] = outcomes.get(name, 0) + n
     assert outcomes.get("transient", 0) > 0 and outcomes.get("throttled", 0) > 0
     assert sum(d.refreshed for d in crawled.values()) > 0  # expired tokens: refreshed once
+
+
+async def test_daily_window_by_update_finds_every_receipt_changed_in_it() -> None:
+    world = support.world()
+    conn = support.connector(world, page_limit=10)
+    end = world.clock.now()
+    day = Window(
+        start=datetime.fromtimestamp(end - 3 * 86_400, UTC), end=datetime.fromtimestamp(end, UTC)
+    )
+    try:
+        orders = await drain(conn, conn.first_request("orders", day, by_update=True), world.clock)
+        items = await drain(
+            conn, conn.first_request("order_items", day, by_update=True), world.clock
+        )
+    finally:
+        await conn.aclose()
+    low, high = day.start.timestamp(), day.end.timestamp()
+    truth = world.ground_truth(CLIENT, "etsy", "orders")
+    changed = {r["receipt_id"]: r for r in truth if low <= r["update_timestamp"] < high}
+    assert any(r["create_timestamp"] < low for r in changed.values())  # old, but shipped lately
+    assert _keyed(_raw(orders, "orders"), itemgetter("receipt_id")) == changed
+    lines = world.ground_truth(CLIENT, "etsy", "order_items")
+    expected = {t["transaction_id"] for t in lines if t["receipt_id"] in changed}
+    assert set(_keyed(_raw(items, "order_items"), itemgetter("transaction_id"))) == expected
