@@ -26,7 +26,10 @@ the window is ignored.
 Paging follows ``total``, not the ``next`` link: the request after a page is the one at
 ``offset + limit`` (records; inventory: page number + 1) while that is below ``total``, so
 a page that lost its ``next`` link does not end the chain early. ``short_page`` tells a
-page that holds fewer records than ``total`` says it must (the caller re-reads it).
+page that holds fewer records than ``total`` says it must (the caller re-reads it). A
+``total`` that drops between pages makes the chain step back by the drop (see
+``next_request``): offset paging over a shrinking result set (orders modified out of a
+lastmodifieddate window) would otherwise skip records.
 A 204 (getTransactions / getPayouts found nothing) is an empty, complete page.
 """
 
@@ -151,12 +154,30 @@ def short_page(request: PageRequest, body: Mapping[str, Any]) -> tuple[int, int]
     return (len(records), due) if len(records) < due else None
 
 
+def shifted(seen: int | None, current: int) -> int:
+    """Records that slid towards the start since the last page: the drop in ``total``."""
+    return max(0, seen - current) if seen is not None else 0
+
+
 def next_request(request: PageRequest, body: Mapping[str, Any]) -> PageRequest | None:
-    """The page after ``body`` (None: the chain is complete)."""
+    """The page after ``body`` (None: the chain is complete).
+
+    ``state["total"]`` remembers the previous page's ``total``. Records that left the
+    result set since then (orders modified out of a lastmodifieddate window) shifted the
+    ones after them towards the start *before this page was served*: the ``d`` records
+    that were due at this page's start now sit just before it. So after a drop of ``d``
+    the next page starts ``d`` records before this one (re-reading some, upserted
+    again) instead of after it. Records that join only push others later (duplicates, no
+    loss). Every step back comes with a smaller total, so the chain ends."""
     method, offset, limit = _position(request)
-    following = offset + 1 if method.pages else offset + limit
-    first_unread = following * limit if method.pages else following
-    if first_unread >= total(request, body):
+    current = total(request, body)
+    first = offset * limit if method.pages else offset
+    drop = shifted(request.state.get("total"), current)
+    first_unread = first - drop if drop else first + limit
+    if first_unread >= current:
         return None
+    following = max(0, first_unread // limit if method.pages else first_unread)
     params = {**request.params, "offset": following}
-    return request.model_copy(update={"params": params, "page_number": request.page_number + 1})
+    state = {**request.state, "total": current}
+    n = request.page_number + 1
+    return request.model_copy(update={"params": params, "state": state, "page_number": n})
