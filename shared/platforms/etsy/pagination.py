@@ -30,13 +30,18 @@ inventory      findAllActiveListingsByShop (step ``index``, the window is ignore
 =============  =========================================================================
 
 Only ``page`` steps carry records for ``shared.normalize``; an ``index`` page says which
-records to ask for next (its payload is the raw listing, kept for the audit trail, never
-normalized). A fan-out chain keeps the ids still to visit in ``state["pending"]`` and the
-next index page's parameters in ``state["index"]``. An index id repeated from the previous
-index page (Etsy's offset paging can repeat a record) is not visited twice.
+records to ask for next (its payload is the raw listing, never normalized: the block loop
+stores ``page`` / ``bulk_download`` steps only). A fan-out chain keeps the ids still to
+visit in ``state["pending"]`` and the index page it came from in ``state["parent"]``
+(path, parameters of the next index page, the ids listed, ``count``). An id repeated from
+the previous index page (offset paging can repeat a record) is not visited twice.
 
-``short_page(request, body)`` spots an offset page holding fewer results than ``count``
-says it must: the caller retries it (a dropped record would otherwise be skipped).
+Offsets and moving lists: a ``count`` smaller than the previous page's means records
+left the filter between two pages (a receipt modified past ``max_last_modified``) and
+the rest moved forward; the next page then starts that many places back (see
+``_next_offset``). New records only push old ones back (lists are newest first): they
+are read twice, never skipped. ``short_page(request, body)`` spots an offset page holding
+fewer results than ``count`` promises: the caller retries it.
 """
 
 from __future__ import annotations
