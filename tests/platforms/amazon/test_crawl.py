@@ -124,6 +124,9 @@ async def test_crawls_with_recoverable_faults_are_complete() -> None:
     assert order_projection(bulk_records["orders"]) == order_projection(
         truth_records(env, "orders")
     )
+    assert item_projection(bulk_records["order_items"]) == item_projection(
+        truth_records(env, "order_items")
+    )
     faults = env.world.accounting.faults
     hit = {kind for (platform, kind), n in faults.items() if platform == "amazon" and n}
     assert {"server_error", "throttle_despite_budget", "empty_finance_page"} <= hit, hit

@@ -159,6 +159,8 @@ async def test_every_request_on_the_wire_fits_the_spec(env: EbayEnv) -> None:
     requests = wire(env)
     seen = {check_request(*request) for request in requests}
     assert seen == USED
+    for request in env.transport.requests:  # the spec: [ ] { } | must be percent-encoded
+        assert not set(request.url.query.decode()) & set("[]{}|"), request.url.query
     filters = [q["filter"][0] for _, _, q in requests if "filter" in q]
     assert any(f.startswith("lastmodifieddate:") for f in filters)
     assert any(f.startswith("creationdate:") for f in filters)
