@@ -8,7 +8,8 @@ The chain, each step one request on route ``bulk`` (the ambassador's GraphQL lan
     retried after a crash resumes polling the same job instead of starting a new one.
     ``userErrors`` saying a bulk query is already in progress (code
     ``OPERATION_IN_PROGRESS``; before 2026-01 a shop runs one bulk query at a time) lead
-    to polling ``currentBulkOperation`` instead.
+    to polling ``currentBulkOperation`` instead; ``LIMIT_REACHED`` (from 2026-01, five
+    bulk queries at once) to creating again after a wait.
 ``bulk_poll``
     ``node(id: $id) { ... on BulkOperation }`` — or ``currentBulkOperation`` while the
     job id is unknown (``state["current"]``). A running job is polled again after
@@ -54,6 +55,7 @@ RESTART = frozenset({"FAILED", "CANCELED", "EXPIRED"})
 MAX_RESTARTS = 2
 MAX_POLL_WAIT_S = 30.0
 IN_PROGRESS = "OPERATION_IN_PROGRESS"
+LIMIT_REACHED = "LIMIT_REACHED"
 
 
 def bulk_query(resource: str, window: Window | None, *, changed: bool = False) -> str:
@@ -151,6 +153,14 @@ def after_create(request: PageRequest, body: Any) -> PageRequest | Classified:
             for e in errors
         ):
             return poll_request(request, job_id=None, wait_s=0.0, polls=0)
+        if any(e.get("code") == LIMIT_REACHED for e in errors):  # >= 2026-01: 5 at once
+            tries = int(request.state.get("polls", 0)) + 1
+            return request.model_copy(
+                update={
+                    "state": {**request.state, "polls": tries},
+                    "not_before_s": poll_wait(tries),
+                }
+            )
         messages = "; ".join(str(e.get("message", ""))[:120] for e in errors[:3])
         return _refused(f"bulkOperationRunQuery refused: {messages}")
     operation = run.get("bulkOperation")

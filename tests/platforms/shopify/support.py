@@ -95,6 +95,8 @@ class Stats:
     block_retries: int = 0
     refreshed: int = 0
     waited_s: float = 0.0
+    cost_checked: int = 0  # GraphQL answers whose requested cost was compared
+    max_throttled_in_a_row: int = 0
 
 
 async def drive(
@@ -122,6 +124,11 @@ async def _chain(
         if request.not_before_s:
             _wait(clock, request.not_before_s, stats)
         result: FetchResult = await conn.fetch(request)
+        requested = result.classified.limit_headers.get("X-GraphQL-Cost-Requested")
+        if requested is not None and result.request.route != "rest":
+            # the permits asked for are exactly what Shopify debits before running the query
+            assert int(requested) == request.cost, (request.step, requested, request.cost)
+            stats.cost_checked += 1
         stats.requests += 1
         stats.outcomes[result.classified.outcome.value] += 1
         stats.refreshed += result.refreshed_token
@@ -134,6 +141,8 @@ async def _chain(
             request, attempts = result.next, 0
             continue
         attempts += 1
+        if outcome is Outcome.THROTTLED:
+            stats.max_throttled_in_a_row = max(stats.max_throttled_in_a_row, attempts)
         assert attempts <= MAX_ATTEMPTS, f"{request.step} kept failing: {result.classified}"
         if outcome is Outcome.THROTTLED:
             _wait(clock, result.classified.retry_after_s or 1.0, stats)
