@@ -13,6 +13,8 @@ status / error                  outcome       why
 200 MAX_COST_EXCEEDED           permanent     one query may cost 1,000 at most
 200 INTERNAL_SERVER_ERROR       transient
 200 other GraphQL errors        permanent     ACCESS_DENIED, syntax, unknown fields …
+200 ``extensions.search``       permanent     Shopify ignored a term of the ``query:``
+    warnings                                  filter: the page is not the window's
 200 201 202                     ok
 429 (REST)                      throttled     wait ``Retry-After`` (Shopify: ~1 s)
 401                             auth_expired  invalid or expired access token
@@ -66,6 +68,7 @@ class Rule:
     outcome: Outcome
     code: str | None = None  # a GraphQL error code that must be present
     any_error: bool = False  # the body must carry GraphQL errors
+    search_warning: bool = False  # the body must carry extensions.search warnings
     why: str = ""
 
 
@@ -78,6 +81,7 @@ RULES: tuple[Rule, ...] = (
     Rule(_s(200), Outcome.PERMANENT, code="MAX_COST_EXCEEDED", why="query cost over 1,000"),
     Rule(_s(200), Outcome.TRANSIENT, code="INTERNAL_SERVER_ERROR", why="GraphQL server error"),
     Rule(_s(200), Outcome.PERMANENT, any_error=True, why="GraphQL errors"),
+    Rule(_s(200), Outcome.PERMANENT, search_warning=True, why="search filter ignored"),
     Rule(_s(200, 201, 202), Outcome.OK),
     Rule(_s(429), Outcome.THROTTLED, why="REST bucket full"),
     Rule(_s(401), Outcome.AUTH_EXPIRED, why="access token refused"),
@@ -115,10 +119,26 @@ def cost_extension(body: Any) -> Mapping[str, Any]:
     return cost if isinstance(cost, Mapping) else {}
 
 
-def _matches(rule: Rule, status: int, codes: list[str], has_errors: bool) -> bool:
+def search_warnings(body: Any) -> list[str]:
+    """``extensions.search[].warnings`` as ``field: message`` texts: Shopify does not fail
+    a query over a bad search term, it ignores the term and says so here."""
+    ext = body.get("extensions") if isinstance(body, Mapping) else None
+    reports = ext.get("search") if isinstance(ext, Mapping) else None
+    out = []
+    for report in reports if isinstance(reports, list) else []:
+        warnings = report.get("warnings") if isinstance(report, Mapping) else None
+        for w in warnings if isinstance(warnings, list) else []:
+            if isinstance(w, Mapping):
+                out.append(f"{w.get('field', '')}: {w.get('message', '')}")
+    return out
+
+
+def _matches(rule: Rule, status: int, codes: list[str], has_errors: bool, body: Any) -> bool:
     if status not in rule.statuses:
         return False
     if rule.code is not None and rule.code not in codes:
+        return False
+    if rule.search_warning and not search_warnings(body):
         return False
     return not (rule.any_error and not has_errors)
 
@@ -193,7 +213,7 @@ def classify(
     JSON (or ``None`` / text); ``requested_cost`` is the query's estimated cost, used for
     the THROTTLED wait when the body does not report ``requestedQueryCost``."""
     codes, has_errors = error_codes(body), bool(graphql_errors(body))
-    rule = next((r for r in RULES if _matches(r, status, codes, has_errors)), _UNKNOWN)
+    rule = next((r for r in RULES if _matches(r, status, codes, has_errors, body)), _UNKNOWN)
     wait = None
     if rule.outcome is Outcome.THROTTLED:
         wait = _wait(rule, headers, body, requested_cost)
@@ -229,6 +249,8 @@ def _message(body: Any) -> str:
     errors = graphql_errors(body)
     if errors:
         return "; ".join(str(e.get("message", "")) for e in errors[:3])
+    if search_warnings(body):
+        return "; ".join(search_warnings(body)[:3])
     if isinstance(body, Mapping):
         value = body.get("errors", body.get("error"))
         if isinstance(value, str):

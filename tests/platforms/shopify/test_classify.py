@@ -78,6 +78,22 @@ ACCESS = {
 INTERNAL = {
     "errors": [{"message": "Internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
 }
+SEARCH_IGNORED = {
+    "data": {"orders": {"edges": [], "pageInfo": {"hasNextPage": False}}},
+    "extensions": {
+        **cost(992, 2, 1998.0),
+        "search": [
+            {
+                "path": ["orders"],
+                "query": "create_at:>='2026-09-01T00:00:00Z'",
+                "parsed": {},
+                "warnings": [
+                    {"field": "create_at", "message": "Invalid search field for this query."}
+                ],
+            }
+        ],
+    },
+}
 UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
@@ -95,6 +111,7 @@ UNAUTHORIZED = {
         (200, {}, INTERNAL, Outcome.TRANSIENT, None),
         (200, {}, SYNTAX, Outcome.PERMANENT, None),
         (200, {}, ACCESS, Outcome.PERMANENT, None),
+        (200, {}, SEARCH_IGNORED, Outcome.PERMANENT, None),
         (429, {"Retry-After": "2.0", CALL_LIMIT: "40/40"}, REST_429, Outcome.THROTTLED, 2.0),
         (429, {CALL_LIMIT: "40/40"}, REST_429, Outcome.THROTTLED, 1.0),  # no Retry-After: ~1 s
         (401, {}, UNAUTHORIZED, Outcome.AUTH_EXPIRED, None),
@@ -119,6 +136,11 @@ def test_table(
     c = classify(status, headers, body, requested_cost=500)
     assert (c.outcome, c.status, c.retry_after_s) == (outcome, status, wait)
     assert (c.reason == "") is (outcome is Outcome.OK)
+
+
+def test_an_ignored_search_term_names_the_field() -> None:
+    c = classify(200, {}, SEARCH_IGNORED)
+    assert "search filter ignored" in c.reason and "create_at" in c.reason
 
 
 def test_reasons_name_the_code_and_message_never_a_token() -> None:

@@ -44,6 +44,23 @@ def small(resource: str) -> dict[str, int]:
     return {"budget": budget, "rest_limit": 15}
 
 
+TIME_FIELD = {
+    "orders": "created_at",
+    "order_items": "created_at",  # the order's creation
+    "transactions": "posted_at",
+    "payouts": "issued_at",
+}
+
+
+def assert_inside(resource: str, window: Window | None, got: dict[str, Record]) -> None:
+    """Every record of a block lies in the block's window (half-open)."""
+    name = TIME_FIELD.get(resource)
+    if window is None or name is None:
+        return
+    outside = [k for k, r in got.items() if not window.start <= getattr(r, name) < window.end]
+    assert not outside, f"{resource}: {len(outside)} records outside {window}"
+
+
 async def crawl(world, resource: str, stats: Stats, options=None, **path) -> dict[str, Record]:
     conn = connector(world, **(options or {}))
     try:
@@ -51,7 +68,9 @@ async def crawl(world, resource: str, stats: Stats, options=None, **path) -> dic
         payloads = []
         for window in blocks:
             first = conn.first_request(resource, window, **path)
-            payloads += await drive(conn, world.clock, first, stats)
+            block = await drive(conn, world.clock, first, stats)
+            assert_inside(resource, window, records(resource, block, account(world)))
+            payloads += block
         return records(resource, payloads, account(world))
     finally:
         await release(world, conn)
