@@ -114,23 +114,25 @@ def poll_request(
     )
 
 
-def _restart(request: PageRequest, why: str, wait_s: float = 0.0) -> PageRequest | Classified:
-    restarts = int(request.state.get("restarts", 0)) + 1
-    if restarts > MAX_RESTARTS:
-        return _refused(f"bulk operation {why}; gave up after {MAX_RESTARTS} restarts")
+def _recreate(request: PageRequest, restarts: int) -> PageRequest:
+    """A new ``bulk_create`` for the window of ``request`` (same place in the chain)."""
+    version = request.path.split("/")[3]  # /admin/api/{version}/graphql.json
     first = bulk_first(
         request.resource,
         request.window,
         changed=bool(request.state.get("changed")),
-        version=request.path.split("/")[3],
+        version=version,
     )
     return first.model_copy(
-        update={
-            "state": {**first.state, "restarts": restarts},
-            "not_before_s": wait_s,
-            "page_number": request.page_number,
-        }
+        update={"state": {**first.state, "restarts": restarts}, "page_number": request.page_number}
     )
+
+
+def _restart(request: PageRequest, why: str) -> PageRequest | Classified:
+    restarts = int(request.state.get("restarts", 0)) + 1
+    if restarts > MAX_RESTARTS:
+        return _refused(f"bulk operation {why}; gave up after {MAX_RESTARTS} restarts")
+    return _recreate(request, restarts)
 
 
 def _refused(reason: str) -> Classified:
@@ -191,11 +193,11 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | Classified:
     ours = bulk_query(request.resource, request.window, changed=bool(request.state.get("changed")))
     if request.state.get("current"):
         if op is None:  # the job in the way finished in between: create ours now
-            return _fresh(request)
+            return _recreate(request, int(request.state.get("restarts", 0)))
         if not _same_query(op.get("query"), ours):
             if op["status"] in RUNNING:
                 return poll_request(request, job_id=None, wait_s=poll_wait(polls), polls=polls)
-            return _fresh(request)
+            return _recreate(request, int(request.state.get("restarts", 0)))
     if op is None:
         return _restart(request, "unknown to Shopify")
     status, job_id = op["status"], str(op.get("id") or request.state.get("job_id"))
@@ -216,21 +218,6 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | Classified:
     if status in RESTART:
         return _restart(request, f"{status} ({op.get('errorCode') or 'no error code'})")
     return _refused(f"bulk operation in unexpected status {status!r}")
-
-
-def _fresh(request: PageRequest) -> PageRequest:
-    first = bulk_first(
-        request.resource,
-        request.window,
-        changed=bool(request.state.get("changed")),
-        version=request.path.split("/")[3],
-    )
-    return first.model_copy(
-        update={
-            "state": {**first.state, "restarts": int(request.state.get("restarts", 0))},
-            "page_number": request.page_number,
-        }
-    )
 
 
 def download_target(request: PageRequest, body: Any) -> tuple[str | None, int | None]:

@@ -38,7 +38,8 @@ import httpx
 
 from shared.errors import AuthExpiredError, MalformedPayloadError, TransientError
 from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
-from shared.platforms.shopify import bulk, pagination
+from shared.platforms.shopify import bulk as bulk_ops
+from shared.platforms.shopify import pagination
 from shared.platforms.shopify.auth import TOKEN_PATH, ShopifyAuth
 from shared.platforms.shopify.classify import classify, cost_extension
 from shared.platforms.shopify.queries import MAX_QUERY_COST
@@ -70,7 +71,6 @@ class ShopifyConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         version: str = pagination.API_VERSION,
-        now: Callable[[], float] = time.time,
         budget: int = MAX_QUERY_COST,
         rest_limit: int = pagination.REST_LIMIT,
     ) -> None:
@@ -79,7 +79,6 @@ class ShopifyConnector:
         self.budget = budget
         self.rest_limit = rest_limit
         self._auth = auth
-        self._now = now
         self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S)
 
     def __repr__(self) -> str:
@@ -95,7 +94,7 @@ class ShopifyConnector:
         changed: bool = False,
     ) -> PageRequest:
         if bulk:
-            return _bulk.bulk_first(resource, window, changed=changed, version=self.version)
+            return bulk_ops.bulk_first(resource, window, changed=changed, version=self.version)
         if rest:
             return pagination.rest_first(
                 resource, window, changed=changed, version=self.version, limit=self.rest_limit
@@ -177,15 +176,15 @@ class ShopifyConnector:
             count = pagination.reported_count(request, body)
             return result.model_copy(update={"payload": body, "next": nxt, "reported_count": count})
         if step == "bulk_create":
-            return _control(result, _bulk.after_create(request, body))
+            return _control(result, bulk_ops.after_create(request, body))
         if step == "bulk_poll":
-            return _control(result, _bulk.after_poll(request, body))
+            return _control(result, bulk_ops.after_poll(request, body))
         if step == "bulk_download":
             return await self._download(request, body, result)
         raise MalformedPayloadError("shopify", request.resource, "step", f"unknown step {step!r}")
 
     async def _download(self, request: PageRequest, body: Any, result: FetchResult) -> FetchResult:
-        url, roots = _bulk.download_target(request, body)
+        url, roots = bulk_ops.download_target(request, body)
         text = ""
         if url is not None:
             response = await self._http.get(url, timeout=DOWNLOAD_TIMEOUT_S)
@@ -196,9 +195,6 @@ class ShopifyConnector:
             text = response.text
         reported = roots if request.resource == "orders" else None
         return result.model_copy(update={"payload": text, "next": None, "reported_count": reported})
-
-
-_bulk = bulk  # the module; ``bulk`` is also a keyword argument of first_request
 
 
 def _control(result: FetchResult, step: PageRequest | Classified) -> FetchResult:
@@ -269,7 +265,6 @@ def build(
         auth,
         transport=transport,
         version=version,
-        now=now,
         budget=budget,
         rest_limit=rest_limit,
     )
