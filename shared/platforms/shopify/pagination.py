@@ -2,19 +2,27 @@
 
 GraphQL (route ``graphql``; S-GQL, MARKETPLACE_APIS.md §3.4): a POST of one resource's
 query (``queries.QUERIES``) with ``first`` = the largest page whose requested cost fits
-1,000 points, ``$query`` = the window's search filter and ``$after`` = the previous
-page's ``pageInfo.endCursor``; the chain ends when ``hasNextPage`` is false.
-``PageRequest.cost`` is the query's requested cost. A cursor that does not move, or a
-``hasNextPage`` without an ``endCursor``, is a malformed page (it would loop).
+the budget (1,000 points), ``$query`` = the window's search filter and ``$after`` = the
+previous page's ``pageInfo.endCursor``. ``PageRequest.cost`` is the query's requested
+cost. Orders pages also carry ``ordersCount`` for the window (``reported_count``).
+A cursor that does not move, or a page with nodes and no ``endCursor``, is malformed (it
+would loop). A page whose nested connection is truncated is asked for again with wider
+nested connections (``widened``).
 
 REST (route ``rest``, orders only; S-PAG): ``GET /admin/api/{v}/orders.json`` with
-``status=any`` (the default lists open orders only), ``limit=250``, ``order=id asc``
-and the window as
-``created_at_min`` / ``created_at_max`` (or ``updated_at_*``). Shopify's bounds are both
-inclusive and its times whole seconds, so the half-open ``[start, end)`` is sent as
-``min = start``, ``max = end - 1 s``. The next page is the ``rel="next"`` URL of the
-``Link`` header; its ``page_info`` is opaque and is sent verbatim with ``limit`` only,
-because Shopify refuses any other filter beside ``page_info`` (400).
+``status=any`` (the default lists open orders only), ``limit`` (250), ``order=id asc``
+and the window as ``created_at_min`` / ``created_at_max`` (or ``updated_at_*``).
+Shopify's bounds are both inclusive and its times whole seconds, so the half-open
+``[start, end)`` is sent as ``min = start``, ``max = end - 1 s``. The next page is the
+``rel="next"`` URL of the ``Link`` header; its ``page_info`` is opaque and is sent
+verbatim with ``limit`` only, because Shopify refuses any other filter beside
+``page_info`` (400).
+
+On both paths a chain ends only with an empty answer: after a last page that holds
+records, one more request (GraphQL: ``after`` its ``endCursor``; REST: the window's
+filters with ``since_id`` = the highest id seen) must come back empty. That costs one
+cheap call per chain and catches a last page that lied (a lost ``hasNextPage`` or
+``Link``); if the confirming request finds records, the chain goes on from them.
 
 Windows are half-open UTC; ``window=None`` lists everything (inventory is a snapshot).
 ``changed=True`` filters on the update time instead (daily deltas).
@@ -30,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.platforms.base import PageRequest, Window, utc_iso
-from shared.platforms.shopify.queries import MAX_QUERY_COST, Query, query
+from shared.platforms.shopify.queries import MAX_QUERY_COST, nested_connections, query
 
 PLATFORM = "shopify"
 API_VERSION = "2025-10"
@@ -178,20 +186,11 @@ def reported_count(request: PageRequest, body: Any) -> int | None:
 def truncated(resource: str, body: Any) -> str | None:
     """Where a page's nested connection (line items, refund lines, inventory levels) says
     it has more nodes than the page holds, or None. Such a page is a partial result."""
-    q: Query = query(resource)
-    nested = [c.name for c in q.top.children if c.connection] + [
-        g.name for c in q.top.children for g in c.children if g.connection
-    ]
-    if not nested:
-        return None
+    names = {sel.name for sel in nested_connections(query(resource).top)}
     for index, node in enumerate(nodes(connection(resource, body))):
         for parent in [node, *_objects(node.get("refunds"))]:
-            for name in nested:
-                info = (
-                    (parent.get(name) or {}).get("pageInfo")
-                    if isinstance(parent.get(name), Mapping)
-                    else None
-                )
+            for name in names & parent.keys():
+                info = parent[name].get("pageInfo") if isinstance(parent[name], Mapping) else None
                 if isinstance(info, Mapping) and info.get("hasNextPage") is True:
                     return f"node {index} ({node.get('id')}): {name} has more than one page"
     return None

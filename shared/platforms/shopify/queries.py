@@ -174,7 +174,7 @@ class Query:
     @property
     def nested_size(self) -> int | None:
         """The page size of the nested connections (line items …), None if there are none."""
-        sizes = [s.first for s in _nested(self.top)]
+        sizes = [s.first for s in nested_connections(self.top)]
         return sizes[0] if sizes else None
 
     def nested(self, size: int) -> Query:
@@ -228,13 +228,13 @@ def window_filter(name: str, start: datetime, end: datetime) -> str:
     return f"{name}:>='{utc_iso(start)}' {name}:<'{utc_iso(end)}'"
 
 
-def _nested(sel: Sel) -> list[Sel]:
+def nested_connections(sel: Sel) -> list[Sel]:
     """The connections below ``sel`` (``sel`` itself excluded)."""
     out = []
     for child in sel.children:
         if child.connection:
             out.append(child)
-        out.extend(_nested(child))
+        out.extend(nested_connections(child))
     return out
 
 
