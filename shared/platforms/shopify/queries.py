@@ -20,6 +20,11 @@ query whose requested cost exceeds ``MAX_QUERY_COST`` (1,000) is refused with
 keeps a page query within that cap, so ``PageRequest.cost`` (the permits asked of the
 ambassador) is exactly this requested cost.
 
+Nested connections (an order's line items, a refund's lines, an item's inventory
+levels) are sized ``NESTED_PAGE`` (10) per node; ``Query.nested(n)`` resizes them and
+``max_nested`` is the largest size with which one node still fits the budget. The
+orders query also selects ``ordersCount(query: $query)`` (1 point): the window's count.
+
 Windows filter through the search syntax ``query:``: ``created_at:>='<start>'
 created_at:<'<end>'`` (half-open, UTC), or ``updated_at`` for change windows. Shopify
 Payments balance transactions filter on ``processed_at``, payouts on ``issued_at``.
