@@ -52,24 +52,20 @@ MUTATION_COST = 10
 
 @dataclass(frozen=True)
 class Sel:
-    """One field of a selection set. ``args`` are rendered verbatim (``name: value``);
-    ``first`` makes the field a Relay connection of that page size (``None`` for plain
-    fields; a connection whose size is set per request uses ``page_size``)."""
+    """One field of a selection set. ``args`` are rendered verbatim (``name: value``).
+    ``connection`` makes it a Relay connection whose nodes select ``children``, sized
+    ``first`` (the paged top connection gets its size per request)."""
 
     name: str
     children: tuple[Sel, ...] = ()
     args: tuple[tuple[str, str], ...] = ()
     first: int | None = None
     connection: bool = False
-    paged: bool = False  # the top connection: takes $after and $query
-    inline: str | None = None  # render as an inline fragment "... on <inline>"
 
     def cost(self) -> int:
         inner = sum(child.cost() for child in self.children)
         if self.connection:
             return 2 + (self.first or 0) * (1 + inner)
-        if self.inline is not None:
-            return inner
         return 1 + inner if self.children else 0
 
 
@@ -256,8 +252,6 @@ def _render(sel: Sel, args: str | None = None, *, paged: bool) -> str:
         size = args if args is not None else (f"first: {sel.first}" if paged else "")
         own = ", ".join(p for p in (size, own) if p)
     head = f"{sel.name}({own})" if own else sel.name
-    if sel.inline is not None:
-        head = f"... on {sel.inline}"
     if not sel.children:
         return head
     inner = " ".join(_render(child, paged=paged) for child in sel.children)
