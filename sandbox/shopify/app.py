@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 PLATFORM = "shopify"
 TIMEOUT_S = 60.0
 VERSION = re.compile(r"20\d\d-(01|04|07|10)")
+GRAPHQL = "POST /admin/api/{version}/graphql.json"
 THROTTLED_DOC = "https://shopify.dev/api/usage/rate-limits"
 
 
@@ -100,7 +101,7 @@ class Pipeline:
         if self.roll("slow", *key):
             latency += 2 + 8 * faults.uniform(PLATFORM, "slow-s", *key, n)
         await self.world.clock.sleep(latency + extra)
-        if status == 429:
+        if status == 429 and key[0] != GRAPHQL:  # GraphQL counts THROTTLED itself
             self.world.accounting.throttle(PLATFORM, key[0])
         if isinstance(body, str):
             return PlainTextResponse(body, status, headers=headers)
@@ -185,7 +186,7 @@ class Pipeline:
 
     # --- GraphQL ---------------------------------------------------------------------------
     async def graphql(self, request: Request) -> Response:
-        endpoint = "POST /admin/api/{version}/graphql.json"
+        endpoint = GRAPHQL
         self.world.accounting.call(PLATFORM, endpoint)
         now = self.world.clock.now()
         raw = await request.body()
@@ -239,7 +240,7 @@ class Pipeline:
                 "extensions": {"cost": _cost(requested, None, bucket.status(now))},
             }
         if self.roll("throttle_despite_budget", *key) or not bucket.debit(requested, now):
-            self.world.accounting.throttle(PLATFORM, "THROTTLED graphql.json")
+            self.world.accounting.throttle(PLATFORM, key[0])
             body = {
                 "errors": [
                     {

@@ -20,6 +20,11 @@ with these natural keys:
 History is generated lazily per client on first use. ``payouts(client_id)`` lists every
 payout issued inside the generated horizon, past and future (``paid_at`` = issuedAt), in
 USD; each amount is exactly the sum of its CHARGE and REFUND transactions' ``net``.
+Accounting: calls per endpoint (``GET /admin/api/{version}/orders.json``, ``POST
+/admin/api/{version}/graphql.json``, ``POST /admin/oauth/access_token``, ``GET
+bulk-results``, ``unknown``); ``throttled`` counts REST 429s and GraphQL THROTTLED answers
+(served at HTTP 200 by default) under their endpoint.
+
 ``credentials(client_id)`` holds the shop, the app's client id and secret (fake, from the
 scenario seed), the shop's current access token, its refresh token and an API version.
 """
@@ -59,6 +64,7 @@ class ClientData:
     history: History
     payments: Payments
     levels: list[Level]
+    horizon_s: float | None = None  # only orders this young are visible (no read_all_orders)
     created: list[int] = field(default_factory=list)
     by_id: dict[int, Order] = field(default_factory=dict)
 
@@ -68,12 +74,18 @@ class ClientData:
         self._items = {v.inventory_item_id: v for v in self.history.variants}
 
     def orders_at(self, t: float) -> list[Order]:
-        return self.history.orders[: bisect.bisect_right(self.created, t)]
+        end = bisect.bisect_right(self.created, t)
+        start = (
+            0 if self.horizon_s is None else bisect.bisect_left(self.created, t - self.horizon_s)
+        )
+        return self.history.orders[start:end]
 
     def order_by_gid(self, gid: str, t: float) -> Order | None:
         number = gid.removeprefix("gid://shopify/Order/")
         order = self.by_id.get(int(number)) if number.isdigit() else None
-        return order if order is not None and order.created <= t else None
+        if order is None or order.created > t:
+            return None
+        return order if self.horizon_s is None or order.created >= t - self.horizon_s else None
 
     def balance_at(self, t: float) -> int:
         return sum(x.net for x in self.payments.visible(t))
@@ -142,9 +154,9 @@ class ShopifySandbox:
             )
             payments = build_payments(seed, client_id, history)
             shop_id = 60_000_000_000 + spec.seed % 1_000_000_000
-            self._data[client_id] = ClientData(
-                spec, shop_id, history, payments, build_stock(history, 90_000_000_000)
-            )
+            horizon = None if self.policy.read_all_orders else self.policy.orders_horizon_s
+            stock = build_stock(history, 90_000_000_000)
+            self._data[client_id] = ClientData(spec, shop_id, history, payments, stock, horizon)
         return self._data[client_id]
 
     def root(self, shop: str, now: float, version: str, roll: Any) -> Root:

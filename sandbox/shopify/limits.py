@@ -14,6 +14,9 @@ Defaults are the Standard plan's (MARKETPLACE_APIS.md §1, §3.2, §3.3); every 
   taken); it is debited, and after execution the difference to the actual cost is
   refunded. ``currentlyAvailable`` is reported after that refund. A query whose
   requested cost exceeds ``max_query_cost`` (1,000) is refused whatever the bucket holds.
+* **Order horizon** (S-ORD): without the ``read_all_orders`` scope (``read_all_orders:
+  false``) only orders created in the last ``orders_horizon_s`` (60 days) exist for the
+  app, in GraphQL, REST, bulk results and the ground truth alike.
 * **Bulk operations** (S-BULK): ``bulk_concurrency_before_2026_01`` (1) running bulk
   query per shop for API versions before 2026-01, ``bulk_concurrency`` (5) from 2026-01;
   a bulk run takes ``bulk_startup_s`` + objects / ``bulk_objects_per_s`` seconds.
@@ -43,6 +46,8 @@ class Policy:
     bulk_startup_s: float = 5.0
     bulk_objects_per_s: float = 400.0
     bulk_url_ttl_s: float = 7 * 86_400.0
+    read_all_orders: bool = True  # the app's scope; without it only 60 days of orders show
+    orders_horizon_s: float = 60 * 86_400.0
 
     @classmethod
     def with_overrides(cls, overrides: dict[str, Any]) -> Policy:
@@ -52,8 +57,16 @@ class Policy:
             raise ValueError(
                 f"unknown Shopify limit fields {unknown}; expected some of {sorted(known)}"
             )
-        cast = {k: type(getattr(cls(), k))(v) for k, v in overrides.items()}
+        cast = {k: _cast(getattr(cls(), k), v) for k, v in overrides.items()}
         return cls(**cast)
+
+
+def _cast(default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes")
+        return bool(value)
+    return type(default)(value)
 
 
 class LeakyBucket:

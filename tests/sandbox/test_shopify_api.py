@@ -392,3 +392,28 @@ async def test_bulk_jsonl_children_and_download_url() -> None:
         else:
             assert set(line) == {"id", "name"}
     assert json.dumps(lines)  # every line was valid JSON
+
+
+async def test_without_read_all_orders_only_60_days_of_orders_exist() -> None:
+    scenario = load("multi")
+    limited = World(
+        scenario,
+        clock=ManualClock(scenario.now),
+        platforms=("shopify",),
+        limits={"shopify": {"read_all_orders": "false"}},
+    )
+    full = World(scenario, clock=ManualClock(scenario.now), platforms=("shopify",))
+    horizon = scenario.now - 60 * 86_400
+    everything = full.ground_truth("c-00", "shopify", "orders")
+    recent = [
+        o for o in everything if datetime.fromisoformat(o["createdAt"]).timestamp() >= horizon
+    ]
+    assert 0 < len(recent) < len(everything)
+    assert limited.ground_truth("c-00", "shopify", "orders") == recent
+    async with httpx.AsyncClient(transport=limited.transport(), base_url="http://sandbox") as http:
+        crawler = Crawler(http, limited.clock, limited.platforms["shopify"].credentials("c-00"))
+        rest = await crawler.rest_orders(status="any", limit=250)
+        old = everything[0]["id"]
+        missing = await crawler.graphql("query($id: ID!) { order(id: $id) { id } }", {"id": old})
+    assert {o["admin_graphql_api_id"] for o in rest} == {o["id"] for o in recent}
+    assert missing["data"]["order"] is None

@@ -13,6 +13,7 @@ import httpx
 from sandbox.clock import ManualClock
 from sandbox.faults import FaultRates, Faults
 from sandbox.scenario import load
+from sandbox.shopify.app import GRAPHQL
 from sandbox.world import World
 from tests.sandbox.shopify_support import (
     LEVEL_FIELDS,
@@ -95,7 +96,7 @@ async def test_graphql_crawl_equals_ground_truth() -> None:
         assert truth, resource
         assert by_id(records) == by_id(truth), resource
     assert crawler.throttled > 0  # the nested-items crawl outruns the 100 points/s restore
-    assert world.accounting.throttled[("shopify", "THROTTLED graphql.json")] == crawler.throttled
+    assert world.accounting.throttled[("shopify", GRAPHQL)] == crawler.throttled
 
 
 def _epoch(text: str) -> float:
