@@ -20,6 +20,7 @@ status / error                  outcome       why
 401                             auth_expired  invalid or expired access token
 400 402 403 404 406 422 423     permanent     bad request, shop frozen / locked, scope …
 408 430 500 502 503 504         transient     timeouts, security back-off, server errors
+                                              (with ``Retry-After`` as the wait if sent)
 other                           permanent     (unknown status)
 ==============================  ============  ==========================================
 
@@ -217,6 +218,8 @@ def classify(
     wait = None
     if rule.outcome is Outcome.THROTTLED:
         wait = _wait(rule, headers, body, requested_cost)
+    elif rule.outcome is Outcome.TRANSIENT:  # a 503 may say when to come back
+        wait = retry_after({k.lower(): v for k, v in headers.items()}.get("retry-after"))
     reason = "" if rule.outcome is Outcome.OK else _reason(status, rule, body, codes)
     return Classified(
         outcome=rule.outcome,

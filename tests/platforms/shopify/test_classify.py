@@ -125,7 +125,7 @@ UNAUTHORIZED = {
         (430, {}, None, Outcome.TRANSIENT, None),
         (500, {}, {"errors": "Internal Server Error"}, Outcome.TRANSIENT, None),
         (502, {}, "<html>Bad Gateway</html>", Outcome.TRANSIENT, None),
-        (503, {"Retry-After": "5"}, {"errors": "Service Unavailable"}, Outcome.TRANSIENT, None),
+        (503, {"Retry-After": "5"}, {"errors": "Service Unavailable"}, Outcome.TRANSIENT, 5.0),
         (504, {}, None, Outcome.TRANSIENT, None),
         (418, {}, None, Outcome.PERMANENT, None),
     ],
