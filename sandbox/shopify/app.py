@@ -355,6 +355,7 @@ def build_app(sandbox: ShopifySandbox) -> Starlette:
 
     async def unknown(request: Request, exc: HTTPException) -> Response:
         sandbox.world.accounting.call(PLATFORM, "unknown")
+        await sandbox.world.clock.sleep(0.05)
         if exc.status_code == 405:
             return JSONResponse({"errors": "Method Not Allowed"}, 405)
         return JSONResponse({"errors": "Not Found"}, 404)

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[2]
 VERSION = "2025-10"
 MONEY = "amount currencyCode"
 BAG = f"shopMoney {{ {MONEY} }} presentmentMoney {{ {MONEY} }}"
@@ -212,3 +217,22 @@ def _links(header: str) -> dict[str, str]:
         url, _, rel = part.partition(";")
         out[rel.strip().removeprefix('rel="').removesuffix('"')] = url.strip().strip("<>")
     return out
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args: str) -> str:
+    """``python -m sandbox <args>`` in the repository; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout

@@ -17,8 +17,7 @@ import pytest
 from sandbox.clock import ManualClock
 from sandbox.scenario import load
 from sandbox.world import World
-from tests.sandbox.shopify_support import Crawler, orders_query
-from tests.sandbox.test_quiltt_server import ROOT, free_port, run_cli
+from tests.sandbox.shopify_support import ROOT, Crawler, free_port, orders_query, run_cli
 
 SPEED = 60.0
 
