@@ -58,7 +58,7 @@ IN_PROGRESS = "OPERATION_IN_PROGRESS"
 LIMIT_REACHED = "LIMIT_REACHED"
 
 
-def bulk_query(resource: str, window: Window | None, *, changed: bool = False) -> str:
+def bulk_query(resource: str, window: Window | None, *, by_update: bool = False) -> str:
     """The bulk query text of a window (the same text for orders, items and returns)."""
     if resource not in BULK_RESOURCES:
         raise ConfigurationError(
@@ -66,14 +66,16 @@ def bulk_query(resource: str, window: Window | None, *, changed: bool = False) -
         )
     search = ""
     if window is not None:
-        search = window_filter("updated_at" if changed else "created_at", window.start, window.end)
+        search = window_filter(
+            "updated_at" if by_update else "created_at", window.start, window.end
+        )
     return BULK_ORDERS.bulk_text(search)
 
 
 def bulk_first(
-    resource: str, window: Window | None, *, changed: bool = False, version: str = API_VERSION
+    resource: str, window: Window | None, *, by_update: bool = False, version: str = API_VERSION
 ) -> PageRequest:
-    text = bulk_query(resource, window, changed=changed)
+    text = bulk_query(resource, window, by_update=by_update)
     return PageRequest(
         platform=PLATFORM,
         resource=resource,
@@ -84,7 +86,7 @@ def bulk_first(
         cost=BULK_RUN_COST,
         window=window,
         step="bulk_create",
-        state={"changed": changed, "restarts": 0},
+        state={"by_update": by_update, "restarts": 0},
     )
 
 
@@ -120,7 +122,7 @@ def _recreate(request: PageRequest, restarts: int) -> PageRequest:
     first = bulk_first(
         request.resource,
         request.window,
-        changed=bool(request.state.get("changed")),
+        by_update=bool(request.state.get("by_update")),
         version=version,
     )
     return first.model_copy(
@@ -190,7 +192,9 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | Classified:
     """The next step after a poll (a refusal as Classified)."""
     op = operation(request, body)
     polls = int(request.state.get("polls", 0)) + 1
-    ours = bulk_query(request.resource, request.window, changed=bool(request.state.get("changed")))
+    ours = bulk_query(
+        request.resource, request.window, by_update=bool(request.state.get("by_update"))
+    )
     if request.state.get("current"):
         if op is None:  # the job in the way finished in between: create ours now
             return _recreate(request, int(request.state.get("restarts", 0)))

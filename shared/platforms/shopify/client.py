@@ -7,10 +7,10 @@ many shops under one path, and the handle is appended (``http://sandbox/shopify`
 ``http://sandbox/shopify/<shop>``, as our sandbox does). The token URL is
 ``settings.auth_url`` (same ``{shop}`` rule) or else ``<shop base>/admin/oauth/access_token``.
 
-``first_request(resource, window, bulk=False, rest=False, changed=False)`` starts a
+``first_request(resource, window, bulk=False, rest=False, by_update=False)`` starts a
 chain on one of three paths (see ``pagination`` and ``bulk``): paged GraphQL (default,
 every resource), REST ``orders.json`` (``rest=True``; orders, items, returns) or Bulk
-Operations (``bulk=True``; orders, items, returns). ``changed=True`` windows on the
+Operations (``bulk=True``; orders, items, returns). ``by_update=True`` windows on the
 update time (daily deltas) instead of the creation time.
 
 ``fetch(request)`` makes the one call (a bulk download: a 1-point lookup of the job,
@@ -91,16 +91,16 @@ class ShopifyConnector:
         *,
         bulk: bool = False,
         rest: bool = False,
-        changed: bool = False,
+        by_update: bool = False,
     ) -> PageRequest:
         if bulk:
-            return bulk_ops.bulk_first(resource, window, changed=changed, version=self.version)
+            return bulk_ops.bulk_first(resource, window, by_update=by_update, version=self.version)
         if rest:
             return pagination.rest_first(
-                resource, window, changed=changed, version=self.version, limit=self.rest_limit
+                resource, window, by_update=by_update, version=self.version, limit=self.rest_limit
             )
         return pagination.graphql_first(
-            resource, window, changed=changed, version=self.version, budget=self.budget
+            resource, window, by_update=by_update, version=self.version, budget=self.budget
         )
 
     async def fetch(self, request: PageRequest) -> FetchResult:

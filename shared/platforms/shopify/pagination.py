@@ -25,7 +25,7 @@ cheap call per chain and catches a last page that lied (a lost ``hasNextPage`` o
 ``Link``); if the confirming request finds records, the chain goes on from them.
 
 Windows are half-open UTC; ``window=None`` lists everything (inventory is a snapshot).
-``changed=True`` filters on the update time instead (daily deltas).
+``by_update=True`` filters on the update time instead (daily deltas).
 """
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ def graphql_first(
     resource: str,
     window: Window | None,
     *,
-    changed: bool = False,
+    by_update: bool = False,
     version: str = API_VERSION,
     budget: int = MAX_QUERY_COST,
 ) -> PageRequest:
     """The first page of a resource's window on the paged GraphQL path."""
     q = query(resource)
-    search = q.search(window, changed=changed)
+    search = q.search(window, by_update=by_update)
     request = PageRequest(
         platform=PLATFORM,
         resource=resource,
@@ -78,7 +78,7 @@ def graphql_first(
         body={"query": "", "variables": {"after": None, "query": search or None}},
         window=window,
         step="page",
-        state={"changed": changed, "budget": budget},
+        state={"by_update": by_update, "budget": budget},
     )
     return _sized(request, q.nested_size)
 
@@ -207,7 +207,7 @@ def rest_first(
     resource: str,
     window: Window | None,
     *,
-    changed: bool = False,
+    by_update: bool = False,
     version: str = API_VERSION,
     limit: int = REST_LIMIT,
 ) -> PageRequest:
@@ -224,7 +224,7 @@ def rest_first(
             raise ConfigurationError(
                 f"empty window: {utc_iso(window.start)} >= {utc_iso(window.end)}"
             )
-        prefix = "updated_at" if changed else "created_at"
+        prefix = "updated_at" if by_update else "created_at"
         params[f"{prefix}_min"] = utc_iso(window.start)
         params[f"{prefix}_max"] = utc_iso(window.end - timedelta(seconds=1))
     return PageRequest(
@@ -235,7 +235,7 @@ def rest_first(
         params=params,
         window=window,
         step="page",
-        state={"changed": changed, "filters": params},
+        state={"by_update": by_update, "filters": params},
     )
 
 

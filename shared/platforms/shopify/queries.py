@@ -155,7 +155,7 @@ class Query:
     top: Sel
     root: tuple[str, ...] = ()
     time_field: str = "created_at"
-    changed_field: str | None = "updated_at"
+    update_field: str | None = "updated_at"
     sort_key: str | None = None
     bulk: bool = False  # offered on the bulk path
     count_field: str | None = None  # a root count beside the page (``ordersCount``)
@@ -212,12 +212,12 @@ class Query:
             body = f"{name} {{ {body} }}"
         return f"{{ {body} }}"
 
-    def search(self, window: Window | None, *, changed: bool = False) -> str:
+    def search(self, window: Window | None, *, by_update: bool = False) -> str:
         """The ``query:`` filter for a half-open UTC window ('' for no window)."""
         if window is None:
             return ""
-        name = self.changed_field if changed and self.changed_field else self.time_field
-        if changed and self.changed_field is None:
+        name = self.update_field if by_update and self.update_field else self.time_field
+        if by_update and self.update_field is None:
             raise ConfigurationError(f"shopify {self.resource}: no change-time filter")
         return window_filter(name, window.start, window.end)
 
@@ -286,14 +286,14 @@ QUERIES: dict[str, Query] = {
         Sel("balanceTransactions", BALANCE_FIELDS, connection=True),
         root=("shopifyPaymentsAccount",),
         time_field="processed_at",
-        changed_field=None,
+        update_field=None,
     ),
     "payouts": Query(
         "payouts",
         Sel("payouts", PAYOUT_FIELDS, connection=True),
         root=("shopifyPaymentsAccount",),
         time_field="issued_at",
-        changed_field=None,
+        update_field=None,
     ),
     "inventory": Query(
         "inventory",
@@ -303,7 +303,7 @@ QUERIES: dict[str, Query] = {
             connection=True,
         ),
         time_field="updated_at",
-        changed_field="updated_at",
+        update_field="updated_at",
     ),
 }
 

@@ -43,8 +43,8 @@ def test_graphql_first_request_is_plain_json_with_the_window_filter() -> None:
     }
     assert r.cost == query("orders").cost(query("orders").page_size()) <= 1000
     assert PageRequest.model_validate(json.loads(r.model_dump_json())) == r
-    changed = pagination.graphql_first("orders", W, changed=True)
-    assert changed.body["variables"]["query"].startswith("updated_at:>=")
+    updated = pagination.graphql_first("orders", W, by_update=True)
+    assert updated.body["variables"]["query"].startswith("updated_at:>=")
     assert pagination.graphql_first("inventory", None).body["variables"]["query"] is None
 
 
@@ -109,7 +109,7 @@ def test_rest_first_request_sends_an_inclusive_window_and_status_any() -> None:
         "created_at_min": "2026-09-01T00:00:00Z",
         "created_at_max": "2026-09-07T23:59:59Z",  # [start, end) in whole seconds
     }
-    assert "updated_at_min" in pagination.rest_first("orders", W, changed=True).params
+    assert "updated_at_min" in pagination.rest_first("orders", W, by_update=True).params
     assert pagination.rest_first("orders", W, limit=20).params["limit"] == 20
     with pytest.raises(ConfigurationError):
         pagination.rest_first("payouts", W)

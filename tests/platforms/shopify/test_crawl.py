@@ -122,7 +122,7 @@ async def crawl_with_delta(world, resource: str, stats: Stats, **path) -> dict[s
         try:
             start = datetime.fromtimestamp(began - 60, UTC).replace(microsecond=0)
             end = datetime.fromtimestamp(world.clock.now() + 1, UTC).replace(microsecond=0)
-            first = conn.first_request(resource, Window(start=start, end=end), changed=True)
+            first = conn.first_request(resource, Window(start=start, end=end), by_update=True)
             got |= records(resource, await drive(conn, world.clock, first, stats), account(world))
         finally:
             await release(world, conn)

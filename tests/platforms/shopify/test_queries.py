@@ -134,10 +134,10 @@ def test_window_filter_is_half_open_utc() -> None:
         "created_at:>='2026-09-01T00:00:00Z' created_at:<'2026-09-02T00:00:00Z'"
     )
     w = Window(start=start, end=end)
-    assert query("orders").search(w, changed=True).startswith("updated_at:>=")
+    assert query("orders").search(w, by_update=True).startswith("updated_at:>=")
     assert query("transactions").search(w).startswith("processed_at:>=")
     with pytest.raises(ConfigurationError):
-        query("payouts").search(w, changed=True)
+        query("payouts").search(w, by_update=True)
     with pytest.raises(ConfigurationError):
         window_filter("created_at", end, start)
 
