@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sandbox.clock import ManualClock
 from sandbox.scenario import load
@@ -258,3 +260,53 @@ def test_unknown_policy_fields_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown Shopify limit fields"):
         Policy.with_overrides({"rest_buckets": 3})
     assert Policy.with_overrides({"rest_leak": "4"}).rest_leak == 4.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(min_value=0, max_value=2, allow_nan=False), min_size=1, max_size=200),
+    size=st.integers(min_value=1, max_value=60),
+    leak=st.sampled_from([0.5, 2.0, 4.0, 20.0]),
+)
+def test_rest_bucket_never_admits_beyond_size_plus_leak(
+    gaps: list[float], size: int, leak: float
+) -> None:
+    bucket, now, times = LeakyBucket(size, leak), 0.0, []
+    for gap in gaps:
+        now += gap
+        admitted, wait = bucket.take(now)
+        if admitted:
+            times.append(now)
+        else:
+            assert wait > 0 and bucket.take(now + wait + 1e-6)[0]  # the wait is enough
+            times.append(now + wait + 1e-6)
+            now += wait + 1e-6
+    for i, start in enumerate(times):  # any window [start, end]: at most size + leak x span
+        for end in times[i:]:
+            admitted = sum(1 for t in times if start <= t <= end)
+            assert admitted <= size + leak * (end - start) + 1e-6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=5, allow_nan=False),
+            st.integers(1, 1000),
+            st.integers(0, 1000),
+        ),
+        min_size=1,
+        max_size=100,
+    )
+)
+def test_cost_bucket_never_overdraws(steps: list[tuple[float, int, int]]) -> None:
+    bucket, now = CostBucket(2000, 100), 0.0
+    for gap, requested, actual in steps:
+        now += gap
+        before = bucket.available(now)
+        if bucket.debit(requested, now):
+            assert before >= requested
+            bucket.refund(max(0, requested - min(actual, requested)), now)
+        else:
+            assert before < requested
+        assert 0 <= bucket.available(now) <= 2000
