@@ -23,9 +23,9 @@ hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQ
 
 A page whose nested line items / refund lines / inventory levels do not fit in their
 nested page would be a partial result: it is not handed out (ok, ``payload=None``) and
-``next`` asks for the same page again with the nested connections as large as one node
-allows within 1,000 points (fewer nodes per page). If they already were, the page is
-refused (permanent: "load this window through the bulk path").
+``next`` asks for the same page again with the nested connections twice as large (up
+to what one node allows within the budget; fewer nodes per page). If they already were
+that large, the page is refused (permanent: "load this window through the bulk path").
 """
 
 from __future__ import annotations

@@ -161,14 +161,17 @@ def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
 
 
 def widened(request: PageRequest) -> PageRequest | None:
-    """The same page again with nested connections as large as one node allows, or None
-    if they already are (see ``truncated``)."""
+    """The same page again with nested connections twice as large (at most as large as
+    one node allows within the budget), or None if they already are (see ``truncated``).
+    Fewer nodes then fit on the page; the pages after it go back to the usual size."""
     q = query(request.resource)
-    current = int(request.state.get("nested", q.nested_size or 0))
-    largest = q.max_nested(int(request.state.get("budget", MAX_QUERY_COST)))
-    if q.nested_size is None or current >= largest:
+    if q.nested_size is None:
         return None
-    return _sized(request, largest)
+    current = int(request.state.get("nested", q.nested_size))
+    largest = q.max_nested(int(request.state.get("budget", MAX_QUERY_COST)))
+    if current >= largest:
+        return None
+    return _sized(request, min(largest, 2 * current))
 
 
 def reported_count(request: PageRequest, body: Any) -> int | None:

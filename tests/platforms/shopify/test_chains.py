@@ -268,13 +268,15 @@ def test_a_last_page_with_nodes_is_confirmed_by_one_more_request() -> None:
 
 def test_widened_asks_for_the_same_page_with_larger_nested_connections() -> None:
     r = pagination.graphql_first("order_items", W)
-    wide = pagination.widened(r)
-    assert wide is not None and wide.body["variables"] == r.body["variables"]
     q = query("order_items")
-    size = wide.state["nested"]
-    assert size == q.max_nested() > q.nested_size and q.nested(size).cost(1) <= 1000
-    assert f"lineItems(first: {size})" in wide.body["query"] and wide.cost <= 1000
-    assert pagination.widened(wide) is None  # as wide as one order allows
+    sizes, wide = [], r
+    while (wider := pagination.widened(wide)) is not None:
+        assert wider.body["variables"] == r.body["variables"] and wider.cost <= 1000
+        assert f"lineItems(first: {wider.state['nested']})" in wider.body["query"]
+        sizes.append(wider.state["nested"])
+        wide = wider
+    assert sizes == [20, 40, 80, q.max_nested()]  # doubling, then as wide as one order allows
+    assert q.nested(sizes[-1]).cost(1) <= 1000 < q.nested(sizes[-1] + 1).cost(1)
     back = pagination.graphql_next(wide, page("order_items", True, "c9", [{"id": "O"}]))
     assert back is not None and back.cost == r.cost and "nested" not in back.state
     assert pagination.widened(pagination.graphql_first("payouts", W)) is None
