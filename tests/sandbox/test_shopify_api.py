@@ -484,3 +484,38 @@ async def test_cursors_survive_orders_placed_between_pages() -> None:
     older_first = [o["id"] for o in reversed(world.ground_truth(CLIENT, "shopify", "orders"))]
     start = older_first.index(seen[0])
     assert seen == older_first[start : start + 40]  # no order skipped or repeated
+
+
+async def test_every_answer_takes_simulated_time_and_faults_stall_or_fail() -> None:
+    world = _world()
+    headers = {"X-Shopify-Access-Token": _creds(world)["access_token"]}
+    async with await _session(world) as http:
+        for method, path in (
+            ("GET", f"{_base(world)}/orders.json"),
+            ("POST", f"{_base(world)}/graphql.json"),
+            ("GET", "/shopify/nowhere"),
+        ):
+            before = world.clock.now()
+            await http.request(method, path, headers=headers, json={"query": "{ shop { id } }"})
+            assert 0.05 - 1e-6 <= world.clock.now() - before <= 0.3, path
+    rates = FaultRates(timeout=1.0)
+    world = _world(Faults("none", seed=3, per_platform={"shopify": rates}))
+    async with await _session(world) as http:
+        before = world.clock.now()
+        stalled = await http.get(
+            f"{_base(world)}/orders.json",
+            headers={"X-Shopify-Access-Token": _creds(world)["access_token"]},
+        )
+        assert stalled.status_code == 503 and stalled.json() == {"errors": "Service Unavailable"}
+        assert world.clock.now() - before >= 60
+    world = _world(Faults("none", seed=3, per_platform={"shopify": FaultRates(server_error=1.0)}))
+    bodies = set()
+    async with await _session(world) as http:
+        for n in range(12):
+            failed = await http.get(
+                f"{_base(world)}/orders.json",
+                params={"limit": n + 1},
+                headers={"X-Shopify-Access-Token": _creds(world)["access_token"]},
+            )
+            bodies.add((failed.status_code, failed.json()["errors"]))
+    assert bodies == {(500, "Internal Server Error"), (503, "Service Unavailable")}
