@@ -73,11 +73,13 @@ class ShopifyConnector:
         version: str = pagination.API_VERSION,
         budget: int = MAX_QUERY_COST,
         rest_limit: int = pagination.REST_LIMIT,
+        nested: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.version = version
         self.budget = budget
         self.rest_limit = rest_limit
+        self.nested = nested
         self._auth = auth
         self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S)
 
@@ -100,7 +102,12 @@ class ShopifyConnector:
                 resource, window, by_update=by_update, version=self.version, limit=self.rest_limit
             )
         return pagination.graphql_first(
-            resource, window, by_update=by_update, version=self.version, budget=self.budget
+            resource,
+            window,
+            by_update=by_update,
+            version=self.version,
+            budget=self.budget,
+            nested=self.nested,
         )
 
     async def fetch(self, request: PageRequest) -> FetchResult:
@@ -250,11 +257,12 @@ def build(
     now: Callable[[], float] = time.time,
     budget: int = MAX_QUERY_COST,
     rest_limit: int = pagination.REST_LIMIT,
+    nested: int | None = None,
 ) -> ShopifyConnector:
     """A connector for the shop ``account`` (or ``credentials["shop"]``). The API version
     is ``version``, else the credentials' ``api_version``, else ``API_VERSION``;
     ``budget`` caps a page query's requested cost (smaller pages), ``rest_limit`` the
-    REST page size."""
+    REST page size, ``nested`` the first size of nested connections (line items …)."""
     shop = shop_handle(credentials.get("shop") or account)
     base = shop_url(settings.base_url, shop)
     token_url = shop_url(settings.auth_url, shop) if settings.auth_url else f"{base}{TOKEN_PATH}"
@@ -267,4 +275,5 @@ def build(
         version=version,
         budget=budget,
         rest_limit=rest_limit,
+        nested=nested,
     )

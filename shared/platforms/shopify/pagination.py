@@ -65,10 +65,16 @@ def graphql_first(
     by_update: bool = False,
     version: str = API_VERSION,
     budget: int = MAX_QUERY_COST,
+    nested: int | None = None,
 ) -> PageRequest:
-    """The first page of a resource's window on the paged GraphQL path."""
+    """The first page of a resource's window on the paged GraphQL path; ``nested``
+    sizes its nested connections (default ``NESTED_PAGE``)."""
     q = query(resource)
     search = q.search(window, by_update=by_update)
+    base = None if q.nested_size is None else (nested or q.nested_size)
+    state: dict[str, Any] = {"by_update": by_update, "budget": budget}
+    if base is not None:
+        state["nested_base"] = base
     request = PageRequest(
         platform=PLATFORM,
         resource=resource,
@@ -78,24 +84,24 @@ def graphql_first(
         body={"query": "", "variables": {"after": None, "query": search or None}},
         window=window,
         step="page",
-        state={"by_update": by_update, "budget": budget},
+        state=state,
     )
-    return _sized(request, q.nested_size)
+    return _sized(request, base)
 
 
-def _sized(request: PageRequest, nested: int | None, **state: Any) -> PageRequest:
+def _sized(request: PageRequest, nested: int | None) -> PageRequest:
     """``request`` with its query text and cost for nested connections of ``nested``."""
     q = query(request.resource)
-    if nested is not None and nested != q.nested_size:
+    state = dict(request.state)
+    if nested is not None:
         q = q.nested(nested)
         state["nested"] = nested
     first = q.page_size(int(request.state.get("budget", MAX_QUERY_COST)))
-    merged = {k: v for k, v in request.state.items() if k != "nested"} | state
     return request.model_copy(
         update={
             "body": {**request.body, "query": q.text(first)},
             "cost": q.cost(first),
-            "state": merged,
+            "state": state,
         }
     )
 
@@ -157,7 +163,7 @@ def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
             "state": {**request.state, "confirm": not info["hasNextPage"]},
         }
     )
-    return _sized(nxt, query(request.resource).nested_size)
+    return _sized(nxt, request.state.get("nested_base"))
 
 
 def widened(request: PageRequest) -> PageRequest | None:
@@ -167,7 +173,7 @@ def widened(request: PageRequest) -> PageRequest | None:
     q = query(request.resource)
     if q.nested_size is None:
         return None
-    current = int(request.state.get("nested", q.nested_size))
+    current = int(request.state["nested"])
     largest = q.max_nested(int(request.state.get("budget", MAX_QUERY_COST)))
     if current >= largest:
         return None

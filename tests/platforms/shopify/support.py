@@ -97,6 +97,7 @@ class Stats:
     waited_s: float = 0.0
     cost_checked: int = 0  # GraphQL answers whose requested cost was compared
     max_throttled_in_a_row: int = 0
+    widened: int = 0
 
 
 async def drive(
@@ -136,6 +137,8 @@ async def _chain(
         if outcome is Outcome.OK:
             if result.payload is not None:
                 payloads.append(result.payload)
+            elif request.step == "page":
+                stats.widened += 1  # a partial page, asked for again wider
             if result.reported_count is not None:
                 reported = result.reported_count
             request, attempts = result.next, 0

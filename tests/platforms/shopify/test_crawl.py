@@ -92,6 +92,16 @@ async def test_rest_crawl_equals_ground_truth(resource: str) -> None:
     assert_same(resource, got, truth(world, resource))
 
 
+@pytest.mark.parametrize("resource", ["order_items", "inventory"])  # tiny refunds: 1 line
+async def test_truncated_nested_connections_are_asked_again_wider(resource: str) -> None:
+    """With one line item (inventory level) per node, orders (items) with more
+    are truncated: the page is asked for again with wider nested connections."""
+    world, stats = make_world(), Stats()
+    got = await crawl(world, resource, stats, {"nested": 1})
+    assert_same(resource, got, truth(world, resource))
+    assert stats.widened > 0
+
+
 def without_lines(got: dict[str, Record]) -> dict[str, Record]:
     return {k: r.model_copy(update={"lines": ()}) for k, r in got.items()}
 
