@@ -21,9 +21,11 @@ keeps a page query within that cap, so ``PageRequest.cost`` (the permits asked o
 ambassador) is exactly this requested cost.
 
 Nested connections (an order's line items, a refund's lines, an item's inventory
-levels) are sized ``NESTED_PAGE`` (10) per node; ``Query.nested(n)`` resizes them and
-``max_nested`` is the largest size with which one node still fits the budget. The
-orders query also selects ``ordersCount(query: $query)`` (1 point): the window's count.
+levels) are sized ``NESTED_PAGE`` (5) per node: most orders have one to three line
+items, and a truncated page is asked for again wider (see ``pagination``).
+``Query.nested(n)`` resizes them; ``max_nested`` is the largest size with which one node
+still fits the budget. The orders query also selects ``ordersCount(query: $query)``
+(1 point): the window's count.
 
 Windows filter through the search syntax ``query:``: ``created_at:>='<start>'
 created_at:<'<end>'`` (half-open, UTC), or ``updated_at`` for change windows. Shopify
@@ -112,7 +114,7 @@ LINE_ITEM_FIELDS = (
     f("taxLines", Sel("title"), bag("priceSet")),
     f("variant", *scalars("id", "sku")),
 )
-NESTED_PAGE = 10  # line items / refund lines per order on the paged path
+NESTED_PAGE = 5  # nested nodes (line items, refund lines, levels) per node on the paged path
 REFUND_FIELDS = (
     *scalars("id", "createdAt", "note"),
     bag("totalRefundedSet"),

@@ -11,7 +11,7 @@ import pytest
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.platforms.base import Classified, Outcome, PageRequest, Window
 from shared.platforms.shopify import bulk, pagination
-from shared.platforms.shopify.queries import BULK_CURRENT, BULK_NODE, query
+from shared.platforms.shopify.queries import BULK_CURRENT, BULK_NODE, NESTED_PAGE, query
 
 W = Window(start=datetime(2026, 9, 1, tzinfo=UTC), end=datetime(2026, 9, 8, tzinfo=UTC))
 JOB = "gid://shopify/BulkOperation/77"
@@ -275,10 +275,10 @@ def test_widened_asks_for_the_same_page_with_larger_nested_connections() -> None
         assert f"lineItems(first: {wider.state['nested']})" in wider.body["query"]
         sizes.append(wider.state["nested"])
         wide = wider
-    assert sizes == [20, 40, 80, q.max_nested()]  # doubling, then as wide as one order allows
+    assert sizes == [10, 20, 40, 80, q.max_nested()]  # doubling, then as wide as one allows
     assert q.nested(sizes[-1]).cost(1) <= 1000 < q.nested(sizes[-1] + 1).cost(1)
     back = pagination.graphql_next(wide, page("order_items", True, "c9", [{"id": "O"}]))
-    assert back is not None and back.cost == r.cost and back.state["nested"] == 10
+    assert back is not None and back.cost == r.cost and back.state["nested"] == NESTED_PAGE
     assert pagination.widened(pagination.graphql_first("payouts", W)) is None
 
 
