@@ -6,8 +6,10 @@ callables here. In bulk mode (``Root.bulk``) every connection returns all its re
 and paging arguments are ignored, as bulk operations do.
 
 Searchable fields (``query:``): orders ``created_at``, ``updated_at``, ``processed_at``,
-``id``; balance transactions ``processed_at`` (= ``transactionDate``), ``payout_status``,
-``transaction_type``; payouts ``issued_at``, ``status``; inventory items ``sku``,
+``id``, ``status`` (open / closed / cancelled / any; without it every order is listed, as
+GraphQL does), ``financial_status`` (paid / partially_refunded / refunded),
+``fulfillment_status`` (shipped / unshipped); balance transactions ``processed_at``
+(= ``transactionDate``), ``payout_status``, ``transaction_type``; payouts ``issued_at``, ``status``; inventory items ``sku``,
 ``created_at``, ``updated_at``; inventory levels ``updated_at``. Unknown terms become
 ``extensions.search`` warnings (see ``search.py``).
 """
@@ -27,7 +29,15 @@ from sandbox.shopify.search import DATE, NUMBER, TEXT
 if TYPE_CHECKING:
     from sandbox.shopify.facade import ClientData
 
-ORDER_FIELDS = {"created_at": DATE, "updated_at": DATE, "processed_at": DATE, "id": NUMBER}
+ORDER_FIELDS = {
+    "created_at": DATE,
+    "updated_at": DATE,
+    "processed_at": DATE,
+    "id": NUMBER,
+    "status": TEXT,
+    "financial_status": TEXT,
+    "fulfillment_status": TEXT,
+}
 TXN_FIELDS = {"processed_at": DATE, "payout_status": TEXT, "transaction_type": TEXT}
 PAYOUT_FIELDS = {"issued_at": DATE, "status": TEXT}
 ITEM_FIELDS = {"sku": TEXT, "created_at": DATE, "updated_at": DATE}
@@ -72,15 +82,28 @@ class Root:
 
     # --- orders ------------------------------------------------------------------------
     def _order_values(self, order: Order) -> Callable[[str], Any]:
-        return lambda name: {
-            "created_at": order.created,
-            "processed_at": order.created,
-            "updated_at": order.updated_at(self.now),
-            "id": order.order_id,
-        }[name]
+        now = self.now
+
+        def value(name: str) -> Any:
+            if name in ("created_at", "processed_at"):
+                return order.created
+            if name == "updated_at":
+                return order.updated_at(now)
+            if name == "id":
+                return order.order_id
+            if name == "financial_status":
+                return views.financial_status(order, now).lower()
+            if name == "fulfillment_status":
+                return "shipped" if views.fulfilled(order, now) else "unshipped"
+            if order.cancelled is not None and order.cancelled <= now:
+                return "cancelled"
+            return "closed" if order.closed is not None and order.closed <= now else "open"
+
+        return value
 
     def visible_orders(self, text: str | None, path: str = "orders") -> list[Order]:
         wanted = self._search(path, text, ORDER_FIELDS)
+        wanted.tests = [test for test in wanted.tests if test[:1] + test[2:] != ("status", "any")]
         orders = self.data.orders_at(self.now)
         if not wanted.tests:
             return orders
@@ -251,13 +274,8 @@ class Root:
         }
 
     def _item_node(self, variant: Any) -> dict[str, Any]:
-        node = views.item_node(variant, self.now)
         levels = self.data.levels_of_item(variant.inventory_item_id)
-        node["updatedAt"] = views.utc(
-            max(lv.at(self.now)[3] for lv in levels if lv.at(self.now))
-            if any(lv.at(self.now) for lv in levels)
-            else variant.created
-        )
+        node = views.item_node(variant, levels, self.now)
         node["__typename"] = "InventoryItem"
         node["inventoryLevels"] = lambda _info, query=None, **kw: self._levels(
             levels, "inventoryLevels", query, {**kw, "item": variant.inventory_item_id}

@@ -286,13 +286,16 @@ def location_node(location: int) -> dict[str, Any]:
     }
 
 
-def item_node(variant: Variant, t: float) -> dict[str, Any]:
+def item_node(variant: Variant, levels: list[Level], t: float) -> dict[str, Any]:
+    """An InventoryItem; ``updatedAt`` is the latest change of its levels (or its creation)."""
+    changes = [state[3] for lv in levels if (state := lv.at(t)) is not None]
     return {
         "id": gid("InventoryItem", variant.inventory_item_id),
         "legacyResourceId": str(variant.inventory_item_id),
         "sku": variant.sku,
         "tracked": True,
         "createdAt": utc(variant.created),
+        "updatedAt": utc(max(changes, default=variant.created)),
     }
 
 

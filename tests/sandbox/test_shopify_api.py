@@ -519,3 +519,27 @@ async def test_every_answer_takes_simulated_time_and_faults_stall_or_fail() -> N
             )
             bodies.add((failed.status_code, failed.json()["errors"]))
     assert bodies == {(500, "Internal Server Error"), (503, "Service Unavailable")}
+
+
+@pytest.mark.parametrize(
+    ("text", "keep"),
+    [
+        ("status:any", lambda o: True),
+        ("status:open", lambda o: not o["closed"] and not o["cancelledAt"]),
+        ("status:cancelled", lambda o: o["cancelledAt"] is not None),
+        (
+            "financial_status:partially_refunded",
+            lambda o: o["displayFinancialStatus"] == "PARTIALLY_REFUNDED",
+        ),
+        ("fulfillment_status:unshipped", lambda o: o["displayFulfillmentStatus"] == "UNFULFILLED"),
+    ],
+)
+async def test_graphql_status_filters(text: str, keep: Any) -> None:
+    world = _world()
+    expected = [o["id"] for o in world.ground_truth(CLIENT, "shopify", "orders") if keep(o)]
+    async with await _session(world) as http:
+        crawler = Crawler(http, world.clock, _creds(world))
+        body = await crawler.graphql(
+            "query($q: String) { orders(first: 250, query: $q) { nodes { id } } }", {"q": text}
+        )
+    assert [n["id"] for n in body["data"]["orders"]["nodes"]] == expected and expected
