@@ -9,9 +9,9 @@ Searchable fields (``query:``): orders ``created_at``, ``updated_at``, ``process
 ``id``, ``status`` (open / closed / cancelled / any; without it every order is listed, as
 GraphQL does), ``financial_status`` (paid / partially_refunded / refunded),
 ``fulfillment_status`` (shipped / unshipped); balance transactions ``processed_at``
-(= ``transactionDate``), ``payout_status``, ``transaction_type``; payouts ``issued_at``, ``status``; inventory items ``sku``,
-``created_at``, ``updated_at``; inventory levels ``updated_at``. Unknown terms become
-``extensions.search`` warnings (see ``search.py``).
+(= ``transactionDate``), ``payout_status``, ``transaction_type``; payouts ``issued_at``,
+``status``; inventory items ``sku``, ``created_at``, ``updated_at``; inventory levels
+``updated_at``. Unknown terms become ``extensions.search`` warnings (see ``search.py``).
 """
 
 from __future__ import annotations
