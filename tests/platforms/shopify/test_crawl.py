@@ -123,7 +123,7 @@ async def test_bulk_crawl_equals_ground_truth(resource: str) -> None:
 
 
 async def crawl_with_delta(world, resource: str, stats: Stats, **path) -> dict[str, Record]:
-    """A backfill, then the daily sync's pass over what changed while it ran (the
+    """A backfill, then the daily sync's pass (same path) over what changed while it ran (the
     ``updated_during_sync`` fault touches orders mid-crawl), merged by natural key."""
     began = world.clock.now()
     got = await crawl(world, resource, stats, small(resource), **path)
@@ -132,7 +132,8 @@ async def crawl_with_delta(world, resource: str, stats: Stats, **path) -> dict[s
         try:
             start = datetime.fromtimestamp(began - 60, UTC).replace(microsecond=0)
             end = datetime.fromtimestamp(world.clock.now() + 1, UTC).replace(microsecond=0)
-            first = conn.first_request(resource, Window(start=start, end=end), by_update=True)
+            delta = Window(start=start, end=end)
+            first = conn.first_request(resource, delta, by_update=True, **path)
             got |= records(resource, await drive(conn, world.clock, first, stats), account(world))
         finally:
             await release(world, conn)
