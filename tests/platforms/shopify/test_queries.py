@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 from graphql import FieldNode, InlineFragmentNode, OperationDefinitionNode, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import Window
@@ -167,3 +169,32 @@ def test_query_cost_counts_objects_above_the_connection() -> None:
     q = Query("x", Sel("payouts", (Sel("id"),), connection=True), root=("shopifyPaymentsAccount",))
     assert q.cost(10) == 1 + 2 + 10
     assert text_cost(operation(q.text(10)).selection_set.selections) == 13
+
+
+NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
+
+
+def trees(depth: int):
+    if depth == 0:
+        return NAMES.map(Sel)
+    child = trees(depth - 1)
+    kids = st.lists(child, min_size=1, max_size=3).map(tuple)
+    obj = st.builds(lambda n, c: Sel(n, c), NAMES, kids)
+    nested = st.builds(
+        lambda n, size, c: Sel(n, c, first=size, connection=True),
+        NAMES,
+        st.integers(0, 250),
+        kids,
+    )
+    return st.one_of(NAMES.map(Sel), obj, nested)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    top=st.lists(trees(2), min_size=1, max_size=4).map(tuple),
+    first=st.integers(1, 250),
+    root=st.lists(NAMES, max_size=2).map(tuple),
+)
+def test_any_tree_costs_what_its_rendered_text_costs(top, first, root) -> None:
+    q = Query("x", Sel("items", top, connection=True), root=root)
+    assert text_cost(operation(q.text(first)).selection_set.selections) == q.cost(first)
