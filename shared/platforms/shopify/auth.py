@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from shared.errors import AuthExpiredError, ConfigurationError, TransientError
 
 TOKEN_HEADER = "X-Shopify-Access-Token"
+_KEYS = ("shop", "access_token", "refresh_token", "client_id", "client_secret", "expires_at")
 TOKEN_PATH = "/admin/oauth/access_token"
 REFRESH_MARGIN_S = 300.0  # refresh this long before the token's expiry
 _OAUTH_ERROR_CHARS = 80
@@ -62,6 +63,7 @@ class ShopifyAuth:
         self._client_id = str(credentials.get("client_id", ""))
         self._client_secret = _secret(credentials.get("client_secret"))
         self._expires_at = _float(credentials.get("expires_at"))
+        self._other = {k: str(v) for k, v in credentials.items() if k not in _KEYS}
         if self._access is None and self._refresh is None:
             raise ConfigurationError(
                 "shopify credentials: 'access_token' or 'refresh_token' is required"
@@ -131,8 +133,9 @@ class ShopifyAuth:
         self.refreshes += 1
 
     def rotated(self) -> dict[str, str]:
-        """The credentials as they stand now (the refresh token may have rotated)."""
-        out = {"shop": self.shop, "client_id": self._client_id}
+        """The credentials as they stand now (the refresh token may have rotated); keys
+        this class does not use (``api_version`` …) are kept as they came."""
+        out = {**self._other, "shop": self.shop, "client_id": self._client_id}
         for key, value in (
             ("access_token", self._access),
             ("refresh_token", self._refresh),

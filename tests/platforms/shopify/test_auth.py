@@ -40,6 +40,7 @@ async def test_exchange_then_cache_until_shortly_before_expiry() -> None:
         assert first.classified.outcome is Outcome.OK and token_calls(world) == 1
         issued = conn.credentials()
         assert issued["refresh_token"] != creds["refresh_token"]  # rotated on use
+        assert issued["api_version"] == creds["api_version"]  # other keys kept
         expires_at = float(issued["expires_at"])
         assert expires_at == pytest.approx(world.clock.now() + 3600, abs=5)
         world.clock.set(expires_at - REFRESH_MARGIN_S - 1)  # still good: the cache holds
