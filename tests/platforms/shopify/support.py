@@ -122,6 +122,9 @@ async def _chain(
     for _ in range(MAX_STEPS):
         if request is None:
             return payloads, reported
+        replayed = PageRequest.model_validate_json(request.model_dump_json())
+        assert replayed == request  # plain JSON: it survives an orchestration history
+        request = replayed
         if request.not_before_s:
             _wait(clock, request.not_before_s, stats)
         result: FetchResult = await conn.fetch(request)
