@@ -128,6 +128,7 @@ async def _chain(
         if request.not_before_s:
             _wait(clock, request.not_before_s, stats)
         result: FetchResult = await conn.fetch(request)
+        _no_secrets(conn, result)
         requested = result.classified.limit_headers.get("X-GraphQL-Cost-Requested")
         if requested is not None and result.request.route != "rest":
             # the permits asked for are exactly what Shopify debits before running the query
@@ -159,6 +160,14 @@ async def _chain(
         else:
             raise AssertionError(f"{request.step} {request.resource}: {result.classified}")
     raise AssertionError("chain did not end")
+
+
+def _no_secrets(conn: ShopifyConnector, result: FetchResult) -> None:
+    """No credential in what crosses durable boundaries (the request, the outcome)."""
+    shown = result.model_dump_json(exclude={"payload"})
+    for key in ("access_token", "refresh_token", "client_secret"):
+        secret = conn.credentials().get(key)
+        assert not secret or secret not in shown, f"{key} leaked into a FetchResult"
 
 
 def _wait(clock: ManualClock, seconds: float, stats: Stats) -> None:
