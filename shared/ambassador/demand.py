@@ -109,6 +109,10 @@ class Flow:
             (a, _, n1, u1), (_, b, n2, u2) = self.runs[0], self.runs[1]
             self.runs[:2] = [[a, b, n1 + n2, max(u1, u2)]]
 
+    def forget_before(self, t: int) -> None:
+        """Drop the runs whose last permit is dated before ``t``."""
+        self.runs = [run for run in self.runs if run[1] >= t]
+
     def drop_last(self, permits: int) -> None:
         """Forget the last ``permits`` granted (they were given back)."""
         while permits > 0 and self.runs:

@@ -126,7 +126,8 @@ class Limit:
 
     def sync(self, at: int, remaining: float, unseen: int) -> None:
         """The platform reports ``remaining`` units after a request it served at ``at``;
-        ``unseen`` of our granted units may not have reached it yet. Only tightens."""
+        ``unseen``: our granted units dated after ``at`` (they cannot have reached it).
+        Only tightens, and only on evidence of use beyond ours."""
         raise NotImplementedError
 
     def exhaust(self, at: int, unseen: int) -> None:
@@ -371,6 +372,8 @@ class FixedWindow(Limit):
         return free
 
     def sync(self, at: int, remaining: float, unseen: int) -> None:
+        # what the platform counted plus ours still to come (those dated in later windows
+        # are counted here too: conservative, and rare on a long quota window)
         index = self.window_index(at)
         seen_use = self.capacity - int(remaining) + unseen
         self.used[index] = max(self.used.get(index, 0), seen_use)
@@ -509,7 +512,9 @@ class SlidingWindow(Limit):
         return self._sum(i - self.m + 1, i)
 
     def sync(self, at: int, remaining: float, unseen: int) -> None:
-        phantom = (self.capacity - int(remaining)) - (self._used(at) - unseen)
+        # what the platform counted beyond all of ours dated up to ``at`` (the buckets
+        # summed cover its window widened by lateness, so this never counts ours twice)
+        phantom = (self.capacity - int(remaining)) - self._used(at)
         if phantom > 0:
             self.adjust(at, phantom)
 

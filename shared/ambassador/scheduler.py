@@ -68,12 +68,18 @@ their burst, so capacity that accrues while callers sleep is not lost.
 An ask past the cap is refused with the reason; a partial ask gets what is left.
 
 *Observations* only tighten the model, except for figures the platform states.
-A remaining-quota reading lowers the limit to what the platform reported, minus our
-permits it cannot have seen yet (dated after ``request_at - lease``). A 429 empties the
-limit at ``request_at``, blocks the lane for the platform's Retry-After (``backoff_s``
-without one) and slows a token bucket's planning rate, which recovers over minutes.
-Stated capacity, rate and reset times are adopted. A GraphQL query's actual cost
-settles the difference to the cost its permit spent.
+A remaining-quota reading tightens a limit only on evidence of use we did not grant: a
+bucket's level drops to what the platform reported minus our permits it cannot have
+seen yet (dated after ``request_at``); a fixed window's count rises to what the platform
+counted plus those permits; a sliding window's to what the platform counted beyond all
+of ours in it. Our permits that may be late are taken as seen, so readings taken during
+our own burst never turn it into phantom use, reading after reading (measured: that
+cost a 20-block Shopify run 10 % of its bucket). A 429 assumes the worst: it empties
+the limit at ``request_at`` with every permit that may still arrive counted, blocks the
+lane for the platform's Retry-After (``backoff_s`` without one) and slows a token
+bucket's planning rate, which recovers over minutes. Stated capacity, rate and reset
+times are adopted. A GraphQL query's actual cost settles the difference to the cost its
+permit spent.
 
 *At-least-once.* The entity may run an operation twice. ``acquire`` remembers each
 flow's last request id and answer and returns that answer again; ``observe`` and
@@ -177,7 +183,7 @@ class Scheduler:
                 return self._answered(flow, req, {"x": "demo_cap", "m": reason, "dl": 0}, lane)
             want = min(want, demo_left)
         times, waiting, retry, fair = self._decide(flow, lane, want, req.cost, now)
-        self._record(flow, lane, times, want, req.cost, retry)
+        self._record(flow, lane, times, want, req.cost, retry, now)
         if demo_left is not None:
             used = self.demo.setdefault(req.client, [0, now])
             used[0], used[1] = used[0] + len(times), now
@@ -199,7 +205,12 @@ class Scheduler:
         if not _first_time(meta, f"o/{req.caller}/{req.request_id}"):
             return ObserveAnswer(applied=False, blocked_until=_dt(lane.blocked_until))
         at = min(now, _parse(req.request_at)) if req.request_at else now
-        unseen = sum(f.unseen(at - lane.lease) for f in self._on(lane_name))
+        # a reading tightens only on evidence: our permits dated after ``at`` surely had
+        # not reached the platform; counting earlier ones too (maybe late, maybe seen)
+        # would take every seen permit of a burst for extra use, reading after reading
+        unseen = sum(f.unseen(at) for f in self._on(lane_name))
+        # after a 429 assume the worst: every permit that may still arrive will
+        unseen_late = sum(f.unseen(at - lane.lease) for f in self._on(lane_name))
         for reading in req.readings:
             reset = _parse(reading.reset_at) if reading.reset_at else None
             lane.limit(reading.limit).learn(reading.capacity, reading.rate, reset)
@@ -213,7 +224,7 @@ class Scheduler:
             lane.blocked_until = max(lane.blocked_until, now + to_us(wait))
             named = [lane.limit(r.limit) for r in req.readings if r.limit is not None]
             for limit in named or lane.limits:
-                limit.exhaust(at, unseen)
+                limit.exhaust(at, unseen_late)
             meta["throttled"] += 1
         else:
             for reading in req.readings:
@@ -411,10 +422,20 @@ class Scheduler:
         return flow
 
     def _record(
-        self, flow: Flow, lane: Lane, times: list[int], want: int, cost: int, retry: int | None
+        self,
+        flow: Flow,
+        lane: Lane,
+        times: list[int],
+        want: int,
+        cost: int,
+        retry: int | None,
+        now: int,
     ) -> None:
         meta = self.meta[flow.lane]
         if times:
+            # runs older than a horizon (and a lease) no longer matter: dropping them keeps
+            # merging (and its spreading of permits over a merged run) to recent runs
+            flow.forget_before(now - max(lane.horizon, lane.lease))
             flow.add_run(times, cost)
             flow.granted += len(times)
             flow.expires = max(flow.expires, times[-1] + lane.lease + self.grace)
