@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from shared.ambassador.limits import (
@@ -17,6 +19,7 @@ from shared.ambassador.limits import (
 )
 from shared.ambassador.policies import LaneSpec, LimitSpec, PlatformPolicy
 from shared.errors import ConfigurationError
+from tests.ambassador import reference as ref
 
 T0 = 1_790_000_000 * US  # 2026-09-21T14:13:20Z
 S = US
@@ -289,3 +292,25 @@ def test_times_are_exact_microseconds_and_permits_whole_milliseconds() -> None:
         from datetime import datetime
 
         parse_time(datetime(2026, 1, 1))  # naive
+
+
+@pytest.mark.parametrize(("rate", "burst", "lease"), [(2.0, 2, 2.0), (20.0, 5, 0.5), (1.0, 1, 0.3)])
+def test_a_lease_longer_than_the_burst_absorbs_is_planned_at_the_best_safe_rate(
+    rate: float, burst: int, lease: float
+) -> None:
+    """Lateness beyond ``(B - 1)/r``: permits are spaced ``(L + T + 1 ms)/B`` (every
+    ``B + 1`` permits must span ``L + T``), and no pattern of lateness inside the lease
+    — every permit on time or at the end of its lease — makes the bucket refuse one."""
+    bucket = TokenBucket("b", round(lease * S), {"rate": rate, "burst": burst})
+    bucket.begin(T0)
+    times = []
+    for _ in range(10):
+        t = bucket.next_time(T0, 1, False)
+        bucket.take(t, 1)
+        times.append(t)
+    best = burst / (lease + 1 / rate)  # permits per second any safe schedule can reach
+    assert (len(times) - 1) / ((times[-1] - times[0]) / S) == pytest.approx(best, rel=0.01)
+    late = round(lease * S) - 1
+    for pattern in itertools.product((0, late), repeat=len(times)):
+        arrivals = [(t + d, 1) for t, d in zip(times, pattern, strict=True)]
+        assert ref.token_bucket_refusals(arrivals, rate, burst) == []

@@ -44,7 +44,7 @@ from tests.ambassador.simulation import START, Caller, simulate
 # ``too_slow`` is suppressed only where drawing an example (a list of up to 40 operations)
 # is itself slow on this shared machine; it is a data-generation check, not a test bound.
 BOUNDED = {"deadline": None, "phases": (Phase.explicit, Phase.reuse, Phase.generate)}
-PROPERTY = settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], **BOUNDED)
+PROPERTY = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], **BOUNDED)
 GRACE_S = 60.0
 
 
