@@ -1,0 +1,255 @@
+"""One bench run: onboard every client of a scenario on every platform, then measure.
+
+``run_bench(options)`` builds a ``BenchStack``, takes the ground truth and the census
+(for the floor) at the start, connects every (client, platform) through the HTTP
+trigger, drives devhost on the virtual clock until every onboarding orchestration has
+ended, reads the stored records back from Azurite and returns a ``Measured``: what the
+report is made of. Wall time, CPU time (``resource.getrusage``: user + system of this
+process) and peak RSS cover the run itself, from the first connect to the last
+orchestration's end (not the read-back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.census import Census, take_census
+from bench.recorder import Exchange
+from bench.stack import BenchStack
+from bench.strategies import get as get_strategy
+from bench.truth import truth_keys
+from bench.watchdog import watchdog
+from shared.flows.chains import resources_of
+from shared.flows.store import FlowStore
+from shared.storage.blocks import BlockState
+from shared.storage.ledger import Ledger
+from shared.storage.records import RecordStore
+
+
+@dataclass(frozen=True)
+class Options:
+    scenario: str = "tiny"
+    faults: str = "none"
+    strategy: str = "tributary"
+    platforms: tuple[str, ...] | None = None
+    progress: bool = True
+    max_virtual_s: float | None = None  # stop driving after this much virtual time
+
+
+@dataclass
+class Tally:
+    """Counters of one platform (or of the whole run)."""
+
+    records_expected: int = 0
+    records_stored: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    unexpected: int = 0  # stored but not in the ground truth taken at the start
+    blocks_total: int = 0
+    blocks_parked: int = 0
+    blocks_unfinished: int = 0
+    alerts: int = 0
+    retries: int = 0
+    makespan_s: float = 0.0
+
+    def add(self, other: Tally) -> None:
+        for name in self.__dataclass_fields__:
+            if name != "makespan_s":
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.makespan_s = max(self.makespan_s, other.makespan_s)
+
+
+@dataclass
+class Measured:
+    options: Options
+    started_at: float
+    census: Census
+    platforms: dict[str, Tally]
+    calls: dict[str, int]
+    http_429: dict[str, int]
+    faults_injected: dict[str, int]
+    exchanges: list[Exchange]
+    statuses: Counter
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    history_events_replayed: int
+    devhost: dict[str, int]
+    stalls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+async def _progress(stack: BenchStack, every_s: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        host = stack.host
+        done = sum(1 for i in host.instances.values() if i.done)
+        hours = (stack.clock.now() - stack.started_at) / 3600
+        print(
+            f"  virtual +{hours:7.2f} h  requests {len(stack.recorder.exchanges):7d}  "
+            f"instances {done}/{len(host.instances)}  "
+            f"events replayed {host.counters.history_events_replayed}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _connect_all(stack: BenchStack) -> dict[tuple[str, str], str]:
+    ids: dict[tuple[str, str], str] = {}
+    for spec in stack.scenario.clients:
+        for platform in stack.platforms:
+            if platform not in spec.platforms:
+                continue
+            body = stack.connect_body(spec.client_id, platform)
+            response = await stack.host.http(
+                "POST", f"/api/clients/{spec.client_id}/connect", body=body
+            )
+            if response.status_code not in (200, 202):
+                raise RuntimeError(
+                    f"connect {spec.client_id}/{platform}: {response.status_code} "
+                    f"{response.get_body()[:300]!r}"
+                )
+            ids[(spec.client_id, platform)] = json.loads(response.get_body())["id"]
+    return ids
+
+
+async def _drive(stack: BenchStack, ids: dict, options: Options) -> dict[tuple[str, str], float]:
+    """Run until every onboarding has ended; (client, platform) -> virtual end time."""
+    ended: dict[tuple[str, str], float] = {}
+    pending = dict(ids)
+    deadline = None if options.max_virtual_s is None else stack.started_at + options.max_virtual_s
+    while pending:
+        remaining = None if deadline is None else max(0.0, deadline - stack.clock.now())
+        key, instance = next(iter(pending.items()))
+        await stack.host.run_until_done(instance, max_virtual_s=remaining)
+        for other, other_id in list(pending.items()):
+            inst = stack.host.instances.get(other_id)
+            if inst is not None and inst.done:
+                ended[other] = inst.last_updated
+                del pending[other]
+        if key in pending:  # deadline reached or devhost idle with the instance unfinished
+            break
+    return ended
+
+
+async def _read_back(stack: BenchStack, truth: dict, ended: dict) -> dict[str, Tally]:
+    store, ledger, flows = (
+        RecordStore(stack.settings),
+        Ledger(stack.settings),
+        FlowStore(stack.settings),
+    )
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for spec in stack.scenario.clients:
+        client = spec.client_id
+        blocks = await ledger.list_blocks(client)
+        alerts = await ledger.list_alerts(client)
+        totals = await flows.totals(client)
+        for platform in stack.platforms:
+            if platform not in spec.platforms:
+                continue
+            t = tallies[platform]
+            end = ended.get((client, platform))
+            if end is not None:
+                t.makespan_s = max(t.makespan_s, end - stack.started_at)
+            mine = [b for b in blocks if b.platform == platform]
+            t.blocks_total += len(mine)
+            t.blocks_parked += sum(1 for b in mine if b.state == BlockState.PARKED)
+            t.blocks_unfinished += sum(
+                1 for b in mine if b.state not in (BlockState.DONE, BlockState.PARKED)
+            )
+            t.alerts += sum(1 for a in alerts if a.platform == platform)
+            t.retries += sum(v.get("retries", 0) for (p, _), v in totals.items() if p == platform)
+            for res in resources_of(platform):
+                want = truth[(client, platform, res)]
+                keys = Counter()
+                async for row in store.iter_records(client, platform, res):
+                    keys[row["natural_key"]] += 1
+                t.records_expected += len(want)
+                t.records_stored += len(keys)
+                t.missing += len(want - keys.keys())
+                t.unexpected += len(keys.keys() - want)
+                t.duplicates += sum(n - 1 for n in keys.values() if n > 1)
+    return dict(tallies)
+
+
+async def run_bench(options: Options, *, connection_string: str, smtp=None) -> Measured:
+    strategy = get_strategy(options.strategy)
+    stack = BenchStack(
+        options.scenario,
+        strategy,
+        connection_string=connection_string,
+        faults=options.faults,
+        smtp=smtp,
+        platforms=options.platforms,
+    )
+    truth = {
+        (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)
+        for spec in stack.scenario.clients
+        for p in stack.platforms
+        if p in spec.platforms
+        for r in resources_of(p)
+    }
+    census = take_census(stack.world, stack.platforms)
+    async with stack.running():
+        wall0, cpu0 = time.perf_counter(), _cpu_s()
+        helpers = [asyncio.ensure_future(watchdog(stack.clock, stack.host))]
+        if options.progress:
+            helpers.append(asyncio.ensure_future(_progress(stack)))
+        try:
+            ids = await _connect_all(stack)
+            ended = await _drive(stack, ids, options)
+        finally:
+            for task in helpers:
+                task.cancel()
+        wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
+        tallies = await _read_back(stack, truth, ended)
+        errors = [f"{name}: {message[:300]}" for name, message in stack.host.activity_errors]
+        unfinished = [f"{c}/{p} did not finish" for (c, p) in ids if (c, p) not in ended]
+    accounting = stack.world.accounting
+    per = {p: accounting.summary(p) for p in stack.platforms}
+    return Measured(
+        options=options,
+        started_at=stack.started_at,
+        census=census,
+        platforms=tallies,
+        calls={p: s["calls"] for p, s in per.items()},
+        http_429={p: s["http_429"] for p, s in per.items()},
+        faults_injected={p: s["faults_injected"] for p, s in per.items()},
+        exchanges=list(stack.recorder.exchanges),
+        statuses=Counter((e.platform, e.status) for e in stack.recorder.exchanges),
+        wall_s=wall_s,
+        cpu_s=cpu_s,
+        peak_rss_mb=_peak_rss_mb(),
+        history_events_replayed=stack.host.counters.history_events_replayed,
+        devhost=stack.host.counters.as_dict(),
+        stalls=stack.clock.stalls,
+        errors=unfinished + errors[:20],
+    )
+
+
+def measured_summary(m: Measured) -> dict[str, Any]:
+    """Plain facts of a run that the report does not carry (for the sidecar file)."""
+    return {
+        "devhost": m.devhost,
+        "watchdog_stalls": m.stalls,
+        "unexpected_records": {p: t.unexpected for p, t in m.platforms.items()},
+        "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},
+        "blocks_unfinished": {p: t.blocks_unfinished for p, t in m.platforms.items()},
+        "errors": m.errors,
+    }

@@ -1,0 +1,124 @@
+"""The sandboxes' ground truth as natural keys, per (client, platform, resource).
+
+A stored record is identified by its natural key (``shared.models.Record``), which the
+app's normalizers derive from the platform's payloads. The ground truth is in the
+platform's own shapes, so it is wrapped in the pages the API would serve and normalized
+with the same normalizers — the connector tests' adapters (``tests/platforms/<p>/
+support.py``) for Amazon and eBay, the same few lines here for Shopify, Etsy and Quiltt
+(their test adapters are written for the tiny scenario's one client).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.world import World
+from shared.models import Record
+from shared.normalize import normalize
+
+
+class ClientView:
+    """What the connector tests' ``truth_records(env, resource)`` read from their env."""
+
+    def __init__(self, world: World, client_id: str, platform: str) -> None:
+        self.world, self.client_id, self.platform = world, client_id, platform
+        self.sandbox = world.platforms[platform]
+        self.account = world.scenario.client(client_id).account(platform)
+
+    def truth(self, resource: str) -> list[dict[str, Any]]:
+        return self.world.ground_truth(self.client_id, self.platform, resource)
+
+    def markets_by_sku(self) -> dict[str, str]:
+        stock = self.sandbox.data(self.client_id).stock
+        return {s.sku.sku: s.sku.marketplace.marketplace_id for s in stock.values()}
+
+
+def _amazon(view: ClientView, resource: str) -> list[Record]:
+    from tests.platforms.amazon.support import truth_records
+
+    return truth_records(view, resource)
+
+
+def _ebay(view: ClientView, resource: str) -> list[Record]:
+    from tests.platforms.ebay.support import truth_records
+
+    return truth_records(view, resource)
+
+
+def _conn(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"edges": [{"node": n} for n in nodes], "pageInfo": {"hasNextPage": False}}
+
+
+def _shopify_page(view: ClientView, resource: str) -> dict[str, Any]:
+    rows = view.truth(resource)
+    if resource == "orders":
+        return {"data": {"orders": _conn(rows)}}
+    if resource in ("order_items", "returns"):
+        key = "lineItems" if resource == "order_items" else "refunds"
+        children: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            child = {k: v for k, v in row.items() if k != "orderId"}
+            if isinstance(child.get("refundLineItems"), list):  # the API gives a connection
+                child["refundLineItems"] = _conn(child["refundLineItems"])
+            children[row["orderId"]].append(child)
+        nodes = [
+            {
+                "id": o["id"],
+                "createdAt": o["createdAt"],
+                key: _conn(children[o["id"]]) if key == "lineItems" else children[o["id"]],
+            }
+            for o in view.truth("orders")
+        ]
+        return {"data": {"orders": _conn(nodes)}}
+    if resource == "transactions":
+        return {"data": {"shopifyPaymentsAccount": {"balanceTransactions": _conn(rows)}}}
+    if resource == "payouts":
+        return {"data": {"shopifyPaymentsAccount": {"payouts": _conn(rows)}}}
+    items: dict[str, dict[str, Any]] = {}
+    for level in rows:
+        item = items.setdefault(level["item"]["id"], {**level["item"], "levels": []})
+        item["levels"].append(level)
+    nodes = [
+        {"id": i["id"], "sku": i.get("sku"), "inventoryLevels": _conn(i["levels"])}
+        for i in items.values()
+    ]
+    return {"data": {"inventoryItems": _conn(nodes)}}
+
+
+def _shopify(view: ClientView, resource: str) -> list[Record]:
+    return normalize("shopify", resource, _shopify_page(view, resource), account=view.account)
+
+
+def _etsy(view: ClientView, resource: str) -> list[Record]:
+    source = {"payouts": "transactions", "returns": "payments"}.get(resource, resource)
+    rows = view.truth(source)
+    if resource == "inventory":
+        pages: list[Any] = rows  # one getListingInventory answer per listing
+    else:
+        if resource == "payouts":
+            rows = [e for e in rows if e["ledger_type"] == "DISBURSE2"]
+        pages = [{"count": len(rows), "results": rows}]
+    return [r for page in pages for r in normalize("etsy", resource, page, account=view.account)]
+
+
+def _quiltt(view: ClientView, resource: str) -> list[Record]:
+    rows = view.truth(resource)
+    page = {"data": {"transactions": {"count": len(rows), "nodes": rows}}}
+    return normalize("quiltt", resource, page, account=view.account)
+
+
+ADAPTERS: dict[str, Callable[[ClientView, str], list[Record]]] = {
+    "amazon": _amazon,
+    "ebay": _ebay,
+    "shopify": _shopify,
+    "etsy": _etsy,
+    "quiltt": _quiltt,
+}
+
+
+def truth_keys(world: World, client_id: str, platform: str, resource: str) -> set[str]:
+    """Natural keys of every record of ``resource`` the sandbox holds for the client now."""
+    view = ClientView(world, client_id, platform)
+    return {r.natural_key for r in ADAPTERS[platform](view, resource)}
