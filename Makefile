@@ -34,6 +34,24 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The benchmark's standard set (issue 7): reference x three strategies without faults,
+# tributary under default and harsh faults, multi with tributary. One process per run
+# (peak RSS is per run); reports, details and plots in $(BENCH_OUT); a summary at the end.
+BENCH_OUT ?= bench/out
+BENCH_RUNS ?= reference:none:tributary reference:none:uniform-worst-case \
+	reference:none:reactive-backoff reference:default:tributary reference:harsh:tributary \
+	multi:none:tributary
+
+bench: setup
+	@mkdir -p $(BENCH_OUT); status=0; \
+	for run in $(BENCH_RUNS); do \
+		set -- $$(echo $$run | tr ':' ' '); \
+		echo "== bench $$1 / $$2 / $$3"; \
+		$(PY) -m bench run --scenario $$1 --faults $$2 --strategy $$3 \
+			--out $(BENCH_OUT)/$$1-$$2-$$3.json || status=1; \
+	done; \
+	$(PY) -m bench summary $(BENCH_OUT)/*-*-*.json; exit $$status
+
 bench-devhost: setup
 	$(PY) -m scripts.bench_devhost
 

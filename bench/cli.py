@@ -2,6 +2,7 @@
 
     python -m bench run --scenario reference --faults none --strategy tributary \\
         --out bench/out/reference-none-tributary.json
+    python -m bench summary bench/out/*.json      # runs side by side, ratios
 
 Writes the report (``--out``), beside it ``<stem>.details.json`` (both floors bucket by
 bucket, devhost counters, errors) and ``<stem>.png`` (quota use over virtual time), and
@@ -73,6 +74,34 @@ def execute(options: Options, out: Path) -> dict:
     return report
 
 
+def summary(paths: list[Path]) -> str:
+    """Reports side by side; ``x tributary``: a run's makespan over the makespan of
+    tributary on the same scenario and faults."""
+    reports = [json.loads(p.read_text()) for p in paths if not p.name.endswith(".details.json")]
+    base = {
+        (r["scenario"], r["faults"]): r["makespan_s"]
+        for r in reports
+        if r["strategy"] == "tributary"
+    }
+    head = (
+        f"{'scenario':9} {'faults':7} {'strategy':18} {'makespan_h':>10} {'floor_h':>8} "
+        f"{'eff':>6} {'x trib':>7} {'requests':>8} {'429':>6} {'miss':>5} {'dup':>4} "
+        f"{'park':>4} {'wall_s':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in sorted(reports, key=lambda r: (r["scenario"], r["faults"], r["strategy"])):
+        trib = base.get((r["scenario"], r["faults"]))
+        ratio = f"{r['makespan_s'] / trib:.1f}" if trib else "-"
+        eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.3f}"
+        lines.append(
+            f"{r['scenario']:9} {r['faults']:7} {r['strategy']:18} "
+            f"{r['makespan_s'] / 3600:>10.2f} {r['floor_s'] / 3600:>8.2f} {eff:>6} {ratio:>7} "
+            f"{r['requests']:>8} {r['http_429']:>6} {r['missing']:>5} {r['duplicates']:>4} "
+            f"{r['blocks_parked']:>4} {r['wall_s']:>7.0f}"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--platforms", help="comma-separated subset (default: all)")
     run.add_argument("--max-virtual-h", type=float, help="stop after this much virtual time")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    summ = sub.add_parser("summary", help="reports of several runs side by side")
+    summ.add_argument("reports", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "summary":
+        print(summary(args.reports))
+        return 0
     options = Options(
         scenario=args.scenario,
         faults=args.faults,
