@@ -49,6 +49,8 @@ class Flow:
     granted: int = 0
     done: bool = False
     tag: float = 0.0  # units served / share: start-time fair-queueing tag
+    asked_at: int = 0  # the caller's ``now`` at its last acquire
+    rtt: int = 0  # longest round trip seen: from its last answer running out to its next ask
 
     @property
     def tier_rank(self) -> int:

@@ -41,8 +41,11 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    it. *Outranks*: a better tier; or the same tier and client and a better resource rank
    (orders and order items, then transactions, remains, returns, payouts). A higher flow
    that is not hungry blocks nothing — it has what it asked for, so spare capacity flows
-   down (work-conserving) — but while one is active X plans only ``horizon / LOWER_LEAD``
-   ahead, so the higher flow's next batch never queues far behind X's.
+   down (work-conserving) — but while one is active X plans only one of its own round
+   trips ahead (at least ``horizon / LOWER_LEAD``, at most half the horizon): enough to
+   keep the lane busy until X is back, short enough that the higher flow's next batch
+   waits at most about that behind X's. X's round trip is measured: the time from when
+   its last answer ran out (its last permit, or its retry time) to its next ask.
 2. **Share.** X's *peers* are the other active flows of its tier that X does not outrank
    (active: holding permits dated after now, or hungry; on a quota lane: registered with
    a backlog). The *pie* is the capacity free before the horizon plus what the peers and
@@ -124,7 +127,7 @@ from shared.errors import ConfigurationError
 
 STATE_VERSION = 1
 SEEN_IDS = 64  # observe/release ids remembered per lane
-LOWER_LEAD = 4  # below an active higher class, plan only horizon / LOWER_LEAD ahead
+LOWER_LEAD = 20  # below an active higher class, plan at least horizon / LOWER_LEAD ahead
 QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
 DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
 
@@ -338,7 +341,8 @@ class Scheduler:
         quota = _quota_limit(lane)
         reserved = flow.tier == "backfill"  # backfills leave a quota's reserve alone
         above = any(f.outranks(flow) and self._active(f, now, quota) for f in others)
-        end = now + (lane.horizon // LOWER_LEAD if above else lane.horizon)
+        lead = min(lane.horizon // 2, max(lane.horizon // LOWER_LEAD, flow.rtt))
+        end = now + (lead if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
         hungry = [f for f in others if f.hungry(now, self.grace)]
         peers = [
@@ -359,7 +363,8 @@ class Scheduler:
             parts = split(flow, peers, free, now, use)
             room, fair, kept = free - parts.kept, parts.mine, parts.kept
         elif peers:
-            if _idle(flow, now - lane.horizon):  # (re)joining: no credit for idle time
+            # (re)joining: no credit for idle time; a flow that waited (hungry) was not idle
+            if not flow.hungry(now, self.grace) and _idle(flow, now - lane.horizon):
                 flow.tag = max(flow.tag, min(f.tag for f in peers))
             parts = split(flow, peers, free, now)
             lead = parts.pie  # how far ahead of the slowest peer a flow may run
@@ -419,6 +424,10 @@ class Scheduler:
         flow.client, flow.tier, flow.resource, flow.done = req.client, req.tier, req.resource, False
         flow.backlog = max(req.backlog if req.backlog is not None else req.want, req.want)
         flow.expires = max(flow.expires, now + self.grace)
+        if flow.asked_at:  # back after its last answer ran out: one round trip
+            ran_out = max(flow.asked_at, flow.retry_at or 0, *(run[1] for run in flow.runs))
+            flow.rtt = max(flow.rtt, now - ran_out)
+        flow.asked_at = now
         return flow
 
     def _record(
