@@ -48,17 +48,24 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    its last answer ran out (its last permit, or its retry time) to its next ask.
 2. **Share.** X's *peers* are the other active flows of its tier that X does not outrank
    (active: holding permits dated after now, or hungry; on a quota lane: registered with
-   a backlog). The *pie* is the capacity free before the horizon plus what the peers and
+   a backlog), leaving out any that a hungry flow outranks — those cannot be served now,
+   and letting them claim a share would make flows wait for each other in a cycle.
+   The *pie* is the capacity free before the horizon plus what the peers and
    X hold in it. It is split equally between clients, then by resource weight within a
    client (order items 3 : orders 1), then equally between a resource's flows. Each peer
    keeps the part of its share it does not hold yet; X may take everything else. A flow
    therefore holds at most about its share of the horizon while others want theirs, and
    as every permit is held for about one horizon, its rate is its share of the lane
    (Little's law). A quota lane (a daily quota) splits the quota window's total instead,
-   by what each client used in it. A share only binds if the caller asks for it:
-   ``fair_share`` in the answer says how many permits that takes.
+   by what each client used in the window the permits land in (near a reset: the next
+   one). Where a share is a fraction of a permit per horizon, each flow's *tag* (service
+   over share) keeps the long run exact; a flow that waited hungry keeps its tag, only
+   one that was idle a horizon joins at the slowest peer's. A share only binds if the
+   caller asks for it: ``fair_share`` in the answer says how many permits that takes.
 3. **Capacity.** The lane plans the permits back to back from the earliest conforming
-   time, up to the horizon (``Lane.plan``).
+   time, up to the horizon (``Lane.plan``). "Conforming" includes the lease: a token
+   bucket whose burst cannot absorb a lease's lateness is planned spaced, at the best
+   rate any lease-safe schedule can reach (``limits``, "Token buckets and lateness").
 
 Fewer than asked: ``retry_at`` is when asking again can help — just after the blocking
 claims' retry time (priority); when the lane will have room, beyond the peers' shares,

@@ -48,7 +48,8 @@ def permit_fanout(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context")
 def permit_block(context: df.DurableOrchestrationContext):
     """Input: ``entity`` key, ``platform``, ``route``, ``client``, ``tier``, ``resource``,
-    ``batch`` and ``calls`` (one request each: ``{"path", "headers"}``)."""
+    ``batch``, ``cost`` (units per permit, default 1) and ``calls`` (one request each:
+    ``{"path", "headers"}`` and for a POST ``"json"``)."""
     block = context.get_input()
     entity = df.EntityId(ambassador.NAME, block["entity"])
     pending = list(block["calls"])
@@ -108,6 +109,7 @@ def _acquire(context: df.DurableOrchestrationContext, block: dict, pending: list
         tier=block["tier"],
         resource=block["resource"],
         want=min(block["batch"], len(pending)),
+        cost=block.get("cost", 1),
         backlog=len(pending),
         now=context.current_utc_datetime,
     ).model_dump(mode="json")
@@ -120,18 +122,24 @@ def _observe(context: df.DurableOrchestrationContext, block: dict, result: dict)
         route=block["route"],
         now=context.current_utc_datetime,
         request_at=result["sent_at"],
+        charged=block.get("cost", 1),
         **result["feedback"],
     ).model_dump(mode="json")
 
 
 @bp.activity_trigger(input_name="payload")
 async def permit_call(payload: dict) -> dict:
-    """One GET to the sandbox; returns the status, when it was sent and the feedback."""
+    """One request to the sandbox (POST when it has a ``json`` body); returns the status,
+    when it was sent and the observation fields its response gives."""
     clock = WIRING["clock"]
-    sent_at = datetime.fromtimestamp(clock.now(), tz=UTC).isoformat()
-    response = await WIRING["http"].get(payload["path"], headers=payload["headers"])
-    WIRING["log"].append((clock.now(), response.status_code))
-    fields = feedback(payload["platform"], response.status_code, dict(response.headers))
+    sent, sent_at = clock.now(), datetime.fromtimestamp(clock.now(), tz=UTC).isoformat()
+    method = "POST" if "json" in payload else "GET"
+    response = await WIRING["http"].request(
+        method, payload["path"], headers=payload["headers"], json=payload.get("json")
+    )
+    body = response.json() if "json" in payload else None
+    fields = feedback(payload["platform"], response.status_code, dict(response.headers), body)
+    WIRING["log"].append((sent, response.status_code, fields.get("actual")))
     fields["readings"] = [r.model_dump(mode="json") for r in fields["readings"]]
     return {"status": response.status_code, "sent_at": sent_at, "feedback": fields}
 

@@ -42,6 +42,7 @@ T = TypeVar("T")
 @dataclass
 class Measured:
     served: int
+    points: int  # GraphQL: the actual cost of every query
     throttled: int
     first: float
     last: float
@@ -51,18 +52,26 @@ class Measured:
     episodes: int
     blocks: list[dict[str, Any]]
 
-    def utilization(self, rate: float, burst: int) -> float:
-        return self.served / (burst + rate * (self.last - self.first))
+    def utilization(self, rate: float, burst: int, points: bool = False) -> float:
+        """Requests (or GraphQL cost points) served over the bucket's capacity in the run."""
+        used = self.points if points else self.served
+        return used / (burst + rate * (self.last - self.first))
 
 
 async def run_blocks(
-    world: World, clock: VirtualClock, key: str, platform: str, route: str, calls: list[dict]
+    world: World,
+    clock: VirtualClock,
+    key: str,
+    platform: str,
+    route: str,
+    calls: list[dict],
+    cost: int = 1,
 ) -> Measured:
     """Run ``BLOCKS`` blocks sharing ``calls`` equally, all on one ambassador lane."""
     per_block = len(calls) // BLOCKS
     assert isinstance(clock, Clock)  # one timeline: the sandbox runs on devhost's clock
     host = DevHost(permit_app.build_app(), clock=clock)
-    log: list[tuple[float, int]] = []
+    log: list[tuple[float, int, int | None]] = []
     blocks = [
         {
             "entity": key,
@@ -72,6 +81,7 @@ async def run_blocks(
             "tier": "daily",
             "resource": "order_items",
             "batch": BATCH,
+            "cost": cost,
             "calls": calls[i * per_block : (i + 1) * per_block],
         }
         for i in range(BLOCKS)
@@ -83,9 +93,10 @@ async def run_blocks(
         wall = time.perf_counter() - wall
     assert status["runtimeStatus"] == "Completed", status
     summary = world.accounting.summary(platform)
-    times = [t for t, _ in permit_app.WIRING["log"]]
+    times = [t for t, *_ in log]
     return Measured(
-        served=sum(1 for _, s in log if s == 200),
+        served=sum(1 for _, s, _ in log if s == 200),
+        points=sum(actual or 0 for *_, actual in log),
         throttled=summary["http_429"],
         first=min(times),
         last=max(times),
@@ -107,10 +118,10 @@ async def on_clock(clock: VirtualClock, awaitable: Awaitable[T]) -> T:
     return task.result()
 
 
-def report(name: str, m: Measured, rate: float, burst: int) -> None:
+def report(name: str, m: Measured, rate: float, burst: int, points: bool = False) -> None:
     print(
         f"\n{name}: {m.served} calls served, {m.throttled} x 429, utilization "
-        f"{m.utilization(rate, burst):.2%} of burst {burst} + {rate}/s over "
+        f"{m.utilization(rate, burst, points):.2%} of burst {burst} + {rate}/s over "
         f"{m.last - m.first:.1f} s; virtual {m.virtual_s:.1f} s, wall {m.wall_s:.1f} s, "
         f"{m.entity_operations} entity operations, {m.episodes} episodes, "
         f"{sum(b['waits'] for b in m.blocks)} denied asks, "
@@ -168,3 +179,33 @@ async def test_twenty_blocks_use_a_shopify_shops_rest_bucket_to_the_full_without
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+QUERY = "{ orders(first: 20) { nodes { id name createdAt } } }"
+
+
+async def test_twenty_blocks_use_a_shopify_shops_graphql_cost_bucket_without_throttling() -> None:
+    scenario = load("tiny")
+    creds = World(scenario, platforms=("shopify",)).platforms["shopify"].credentials("c-tiny")
+    base = f"/shopify/{creds['shop']}/admin/api/{creds['api_version']}"
+    call = {
+        "path": f"{base}/graphql.json",
+        "headers": {"X-Shopify-Access-Token": creds["access_token"]},
+        "json": {"query": QUERY},
+    }
+    probe_clock = VirtualClock(scenario.now)  # the query's cost, asked of a world of its own
+    probe = World(scenario, clock=probe_clock, platforms=("shopify",))
+    async with httpx.AsyncClient(transport=probe.transport(), base_url="http://sandbox") as http:
+        answer = await on_clock(
+            probe_clock, http.post(call["path"], headers=call["headers"], json=call["json"])
+        )
+    cost = answer.json()["extensions"]["cost"]["requestedQueryCost"]
+    clock = VirtualClock(scenario.now)
+    world = World(scenario, clock=clock, platforms=("shopify",))
+    key = entity_key("shopify", creds["shop"])
+    m = await run_blocks(world, clock, key, "shopify", "graphql", [call] * SHOPIFY_CALLS, cost)
+    per_query = f"requested {cost}, actual {m.points / m.served:.1f} points per query"
+    report(f"shopify GraphQL ({per_query})", m, 100.0, 2000, points=True)
+    assert m.throttled == 0  # no THROTTLED answer (the sandbox counts them with the 429s)
+    assert m.served == SHOPIFY_CALLS
+    assert m.utilization(100.0, 2000, points=True) >= 0.95
