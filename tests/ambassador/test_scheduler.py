@@ -208,6 +208,20 @@ def test_remaining_reading_tightens_and_unseen_permits_count() -> None:
     assert [secs(t) for t in grant.times[:6]] == [0, 0, 0, 0, 0, 0.5]
 
 
+def test_readings_taken_during_our_own_burst_do_not_tighten() -> None:
+    """The platform sees a burst's requests one by one; each reading says less is left,
+    but all of it is ours. (Counted as unseen, every seen permit of the burst became
+    phantom use, reading after reading: 10 % of a 20-block Shopify run.)"""
+    plain, observed = Ambassador("shopify"), Ambassador("shopify")
+    for amb in (plain, observed):
+        grant = amb.acquire("w", 0, 40, request_id="burst")
+    at_once = sum(1 for t in grant.times if t == when(0))  # 36: the lease costs 4
+    for used in range(1, at_once + 1):
+        reading = Reading(remaining=40 - used, capacity=40)
+        observed.observe("w", 0.2, request_at=when(0), readings=[reading])
+    assert observed.acquire("w", 1, 10).times == plain.acquire("w", 1, 10).times
+
+
 def test_graphql_actual_cost_refunds_the_estimate() -> None:
     amb = Ambassador("shopify", lease_s=0)
     big = amb.acquire("g", 0, 2, route="graphql", cost=1000)
