@@ -16,10 +16,34 @@ import heapq
 import itertools
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 
 def to_datetime(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=UTC)
+
+
+_PEER_PRIMITIVES = ("asyncio/locks.py", "asyncio/queues.py")
+
+
+def waits_on_peer(task: asyncio.Task) -> bool:
+    """True if ``task`` is parked on an asyncio lock, event, condition, semaphore or
+    queue that has not been released yet: it waits for another task, not for I/O.
+
+    The virtual clock must count such tasks as idle, or a task that waits for a lock
+    held by one sleeping on the clock (a shared token refresh while the sandbox serves
+    the token call with its simulated latency) would stall time forever."""
+    coro: Any = task.get_coro()
+    innermost = None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            innermost = frame.f_code.co_filename
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    if innermost is None or not innermost.replace("\\", "/").endswith(_PEER_PRIMITIVES):
+        return False
+    waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
+    return waiter is not None and not waiter.done()
 
 
 class VirtualClock:

@@ -51,7 +51,7 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
-from devhost.clock import VirtualClock, WallClock
+from devhost.clock import VirtualClock, WallClock, waits_on_peer
 from devhost.indexing import FunctionIndex, index_app
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
@@ -279,7 +279,7 @@ class DevHost:
             if self._step():
                 await asyncio.sleep(0)
                 continue
-            if self._inflight and self.clock.blocked < len(self._inflight):
+            if self._inflight and self._busy_activities() > 0:
                 await self._wait_for_activities()
                 continue
             due = self._next_due()
@@ -310,6 +310,14 @@ class DevHost:
             self._inflight.add(task)
             ran = True
         return ran
+
+    def _busy_activities(self) -> int:
+        """In-flight activities that may be doing real I/O: neither sleeping on the clock
+        nor parked on a peer (a lock another activity holds). 0 lets time move."""
+        waiting = self.clock.blocked
+        if self.clock.virtual and waiting < len(self._inflight):
+            waiting += sum(1 for task in self._inflight if waits_on_peer(task))
+        return max(0, len(self._inflight) - waiting)
 
     async def _wait_for_activities(self) -> None:
         self.clock.parked.clear()

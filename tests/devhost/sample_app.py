@@ -10,6 +10,27 @@ import azure.functions as func
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 ATTEMPTS: dict[str, int] = {}
+SHARED: dict[str, object] = {}  # the clock and the lock of ``token_user``
+
+
+@app.activity_trigger(input_name="payload")
+async def token_user(payload: int) -> int:
+    """Waits for a lock held by a peer that sleeps 3 s on the (virtual) clock."""
+    import asyncio
+
+    lock = SHARED.setdefault("lock", asyncio.Lock())
+    async with lock:  # type: ignore[attr-defined]
+        if "token" not in SHARED:
+            await SHARED["clock"].sleep(3.0)  # type: ignore[attr-defined]
+            SHARED["token"] = SHARED.get("refreshes", 0) + 1  # type: ignore[operator]
+            SHARED["refreshes"] = SHARED["token"]
+    return SHARED["refreshes"]  # type: ignore[return-value]
+
+
+@app.orchestration_trigger(context_name="context")
+def lock_fan_out(context: df.DurableOrchestrationContext):
+    n = context.get_input()
+    return (yield context.task_all([context.call_activity("token_user", i) for i in range(n)]))
 
 
 @app.activity_trigger(input_name="payload")

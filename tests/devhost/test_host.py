@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from devhost import history as h
@@ -161,3 +163,17 @@ async def test_worst_case_one_event_per_episode_gives_same_result() -> None:
     status = await host.run("fan_out", 20)
     assert status["output"] == sum(2 * i for i in range(20))
     assert host.counters.episodes >= 21
+
+
+async def test_activities_waiting_on_a_lock_held_by_a_sleeper_do_not_stall_time() -> None:
+    """A shared token refresh: one activity holds a lock while it sleeps on the virtual
+    clock (the token call's simulated latency), the others wait for the lock."""
+    clock = VirtualClock(START)
+    sample_app.SHARED.clear()
+    sample_app.SHARED["clock"] = clock
+    host = DevHost(sample_app.app, clock=clock, check_determinism=True)
+    # without peer-wait detection this stalls forever: fail in seconds instead
+    status = await asyncio.wait_for(host.run("lock_fan_out", 4), timeout=30)
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"] == [1, 1, 1, 1]  # one refresh, shared by all four
+    assert host.now() == START + 3.0  # the refresh's latency, then everyone finishes
