@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -112,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, default=Path("report.json"))
     run.add_argument("--platforms", help="comma-separated subset (default: all)")
     run.add_argument("--max-virtual-h", type=float, help="stop after this much virtual time")
+    run.add_argument("--max-wall-s", type=float, help="stop after this much wall time")
+    run.add_argument("--profile", type=Path, help="write a cProfile of the run here")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     summ = sub.add_parser("summary", help="reports of several runs side by side")
     summ.add_argument("reports", nargs="+", type=Path)
@@ -126,7 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         platforms=tuple(args.platforms.split(",")) if args.platforms else None,
         progress=not args.quiet,
         max_virtual_s=None if args.max_virtual_h is None else args.max_virtual_h * 3600,
+        max_wall_s=args.max_wall_s,
     )
-    report = execute(options, args.out)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up Azurite on a kill
+    if args.profile is None:
+        report = execute(options, args.out)
+    else:
+        profiler = cProfile.Profile()
+        try:
+            report = profiler.runcall(execute, options, args.out)
+        finally:
+            profiler.dump_stats(str(args.profile))
     finished = report["missing"] == 0 and report["records_expected"] > 0
     return 0 if finished else 1

@@ -12,6 +12,7 @@ orchestration's end (not the read-back).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import resource
 import sys
@@ -41,6 +42,7 @@ class Options:
     platforms: tuple[str, ...] | None = None
     progress: bool = True
     max_virtual_s: float | None = None  # stop driving after this much virtual time
+    max_wall_s: float | None = None  # stop driving after this much wall time (profiling)
 
 
 @dataclass
@@ -129,9 +131,9 @@ async def _connect_all(stack: BenchStack) -> dict[tuple[str, str], str]:
     return ids
 
 
-async def _drive(stack: BenchStack, ids: dict, options: Options) -> dict[tuple[str, str], float]:
-    """Run until every onboarding has ended; (client, platform) -> virtual end time."""
-    ended: dict[tuple[str, str], float] = {}
+async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) -> None:
+    """Run until every onboarding has ended, noting (client, platform) -> virtual end
+    time in ``ended``."""
     pending = dict(ids)
     deadline = None if options.max_virtual_s is None else stack.started_at + options.max_virtual_s
     while pending:
@@ -145,7 +147,6 @@ async def _drive(stack: BenchStack, ids: dict, options: Options) -> dict[tuple[s
                 del pending[other]
         if key in pending:  # deadline reached or devhost idle with the instance unfinished
             break
-    return ended
 
 
 async def _read_back(stack: BenchStack, truth: dict, ended: dict) -> dict[str, Tally]:
@@ -213,7 +214,10 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
             helpers.append(asyncio.ensure_future(_progress(stack)))
         try:
             ids = await _connect_all(stack)
-            ended = await _drive(stack, ids, options)
+            ended: dict = {}
+            drive = _drive(stack, ids, options, ended)
+            with contextlib.suppress(TimeoutError):  # partial run: the rest counts as missing
+                await asyncio.wait_for(drive, options.max_wall_s)
         finally:
             for task in helpers:
                 task.cancel()
