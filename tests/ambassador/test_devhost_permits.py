@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 from devhost.clock import VirtualClock
 from devhost.host import DevHost
@@ -151,6 +150,7 @@ async def test_twenty_blocks_use_amazon_get_order_items_to_the_full_without_a_42
     m = await run_blocks(world, clock, key, "amazon", "getOrderItems", calls)
     report("amazon getOrderItems", m, 0.5, 30)
     assert world.accounting.throttled[("amazon", "getOrderItems")] == 0
+    assert world.accounting.calls[("amazon", "getOrderItems")] == AMAZON_CALLS
     assert m.throttled == 0
     assert m.served == AMAZON_CALLS
     assert m.utilization(0.5, 30) >= 0.95
@@ -174,11 +174,9 @@ async def test_twenty_blocks_use_a_shopify_shops_rest_bucket_to_the_full_without
     )
     report("shopify REST", m, 2.0, 40)
     assert m.throttled == 0
+    assert world.accounting.summary("shopify")["calls"] == SHOPIFY_CALLS  # none retried
     assert m.served == SHOPIFY_CALLS
     assert m.utilization(2.0, 40) >= 0.95
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 QUERY = "{ orders(first: 20) { nodes { id name createdAt } } }"
