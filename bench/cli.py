@@ -3,6 +3,7 @@
     python -m bench run --scenario reference --faults none --strategy tributary \\
         --out bench/out/reference-none-tributary.json
     python -m bench summary bench/out/*.json      # runs side by side, ratios
+    python -m bench floor --scenario multi          # both floors, bucket by bucket, no run
 
 Writes the report (``--out``), beside it ``<stem>.details.json`` (both floors bucket by
 bucket, devhost counters, errors) and ``<stem>.png`` (quota use over virtual time), and
@@ -104,6 +105,45 @@ def summary(paths: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def floors(scenario: str) -> str:
+    """Both floors of a scenario, bucket by bucket, without running anything."""
+    from bench.census import take_census
+    from bench.stack import QUIET_FOR_S
+    from sandbox.scenario import load
+    from sandbox.world import World
+
+    world = World(load(scenario))
+    platforms = tuple(sorted({p for c in world.scenario.clients for p in c.platforms}))
+    quiet = QUIET_FOR_S.get(scenario, 600.0)
+    start = world.scenario.now
+    for _ in range(5000):  # as BenchStack does: a stretch quiet for every client
+        moved = max(
+            [start]
+            + [
+                world.platforms[p].quiet_time(c.client_id, start, quiet)
+                for c in world.scenario.clients
+                for p in platforms
+                if hasattr(world.platforms[p], "quiet_time")
+            ]
+        )
+        if moved == start:
+            break
+        start = moved
+    world.clock.set(start)
+    census = take_census(world, platforms)
+    policies = real_policies(platforms)
+    lines = []
+    for label, bulk in (("tributary (bulk paths)", True), ("per record", False)):
+        f = floor(census, policies, bulk=bulk)
+        lines.append(f"{scenario}: floor of {label}: {f.seconds / 3600:.2f} h, {f.calls} calls")
+        for b in sorted(f.buckets, key=lambda b: -b.seconds)[:8]:
+            lines.append(
+                f"  {b.platform:8} {b.lane:30} {b.scope:12} calls {b.calls:>7} units "
+                f"{b.units:>8} {b.seconds / 3600:>8.2f} h"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     summ = sub.add_parser("summary", help="reports of several runs side by side")
     summ.add_argument("reports", nargs="+", type=Path)
+    fl = sub.add_parser("floor", help="a scenario's floors, bucket by bucket (no run)")
+    fl.add_argument("--scenario", choices=sorted(SCENARIOS), default="reference")
     args = parser.parse_args(argv)
+    if args.command == "floor":
+        print(floors(args.scenario))
+        return 0
     if args.command == "summary":
         print(summary(args.reports))
         return 0
