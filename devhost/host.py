@@ -58,6 +58,9 @@ OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
 
+PEER_POLL_S = 0.01  # wall seconds between re-checks while activities may do real I/O
+
+
 class DevHostError(Exception):
     """A request to devhost itself was wrong (unknown function, malformed payload)."""
 
@@ -325,6 +328,9 @@ class DevHost:
         timeout = None
         if not self.clock.virtual and (due := self._next_due()) is not None:
             timeout = max(0.0, due - self.now()) / getattr(self.clock, "speed", 1.0)
+        elif self.clock.virtual:
+            # a task that parks on a peer's lock sets no event: look again shortly
+            timeout = PEER_POLL_S
         done, _ = await asyncio.wait(
             [*self._inflight, parked], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )

@@ -19,6 +19,7 @@ async def token_user(payload: int) -> int:
     import asyncio
 
     lock = SHARED.setdefault("lock", asyncio.Lock())
+    await asyncio.sleep(0.02 * payload)  # real I/O first: peers reach the lock late
     async with lock:  # type: ignore[attr-defined]
         if "token" not in SHARED:
             await SHARED["clock"].sleep(3.0)  # type: ignore[attr-defined]
