@@ -26,7 +26,6 @@ from bench.recorder import Exchange
 from bench.stack import BenchStack
 from bench.strategies import get as get_strategy
 from bench.truth import truth_keys
-from bench.watchdog import watchdog
 from shared.flows.chains import resources_of
 from shared.flows.store import FlowStore
 from shared.storage.blocks import BlockState
@@ -84,7 +83,6 @@ class Measured:
     peak_rss_mb: float
     history_events_replayed: int
     devhost: dict[str, int]
-    stalls: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -209,7 +207,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
     census = take_census(stack.world, stack.platforms)
     async with stack.running():
         wall0, cpu0 = time.perf_counter(), _cpu_s()
-        helpers = [asyncio.ensure_future(watchdog(stack.clock, stack.host))]
+        helpers = []
         if options.progress:
             helpers.append(asyncio.ensure_future(_progress(stack)))
         try:
@@ -242,7 +240,6 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         peak_rss_mb=_peak_rss_mb(),
         history_events_replayed=stack.host.counters.history_events_replayed,
         devhost=stack.host.counters.as_dict(),
-        stalls=stack.clock.stalls,
         errors=unfinished + errors[:20],
     )
 
@@ -251,7 +248,6 @@ def measured_summary(m: Measured) -> dict[str, Any]:
     """Plain facts of a run that the report does not carry (for the sidecar file)."""
     return {
         "devhost": m.devhost,
-        "watchdog_stalls": m.stalls,
         "unexpected_records": {p: t.unexpected for p, t in m.platforms.items()},
         "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},
         "blocks_unfinished": {p: t.blocks_unfinished for p, t in m.platforms.items()},

@@ -24,11 +24,12 @@ from typing import Any
 import function_app
 from bench.recorder import Recorder
 from bench.strategies import Strategy
-from bench.watchdog import StallClock
+from devhost.clock import VirtualClock
 from devhost.host import DevHost
 from sandbox.faults import Faults
 from sandbox.scenario import Scenario, load
 from sandbox.world import World
+from shared.flows.chains import SETTLE
 from shared.flows.clock import use_clock
 from shared.flows.connections import close_connectors, use_transport
 from shared.settings import get_settings
@@ -83,7 +84,7 @@ class BenchStack:
         self.scenario = load(scenario) if isinstance(scenario, str) else scenario
         self.strategy = strategy
         self.platforms = platforms or _platforms_of(self.scenario)
-        self.clock = StallClock(self.scenario.now)
+        self.clock = VirtualClock(self.scenario.now)
         self.world = World(
             self.scenario,
             clock=self.clock,
@@ -114,7 +115,10 @@ class BenchStack:
 
     def quiet_start(self, after: float, quiet_for: float) -> float:
         """The first instant >= ``after`` every client's sandboxes find quiet for
-        ``quiet_for`` seconds (Quiltt's bank moves by the marketplaces' payouts)."""
+        ``quiet_for`` seconds after it and ``SETTLE`` before it (the onboarding plans up to
+        ``SETTLE`` before its start; the ground truth is taken at the start). Quiltt's bank
+        moves by the marketplaces' payouts."""
+        settle = SETTLE.total_seconds()
         start = after
         for _ in range(5000):
             moved = start
@@ -122,7 +126,8 @@ class BenchStack:
                 for name in self.platforms:
                     sandbox = self.world.platforms[name]
                     if hasattr(sandbox, "quiet_time"):
-                        moved = max(moved, sandbox.quiet_time(spec.client_id, moved, quiet_for))
+                        t = sandbox.quiet_time(spec.client_id, moved - settle, quiet_for + settle)
+                        moved = max(moved, t + settle)
             if moved == start:
                 return start
             start = moved
