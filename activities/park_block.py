@@ -41,6 +41,6 @@ async def park_block(payload: dict) -> dict:
     from shared.alerts import AlertMailer  # imported on use: SMTP is only needed here
 
     for pending in unsent:
-        AlertMailer(settings).send(pending)
+        await AlertMailer(settings).send(pending, block=block)
         await ledger.mark_alert_sent(spec.client, pending.dedupe_key, now=task.now)
     return {"parked": True, "state": "parked", "alerted": bool(unsent)}

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import azure.durable_functions as df
 
-from shared.flows.chains import BULK_HISTORY, DAILY_OVERLAP
+from shared.flows.chains import BULK_HISTORY, daily_overlap
 from shared.flows.models import BlockSpec, PlanInput, ResourceRun
 from shared.flows.store import FlowStore
 from shared.planning import PlannedBlock, daily_window, plan_blocks
@@ -121,7 +121,8 @@ async def plan_resource(payload: dict) -> dict:
         todo.append(_spec(run, block_id, block, advances_watermark=block.order == 0))
     total = len(planned)
     if watermark is not None:
-        window = daily_window(min(watermark.value, run.now), run.now, DAILY_OVERLAP)
+        overlap = daily_overlap(run.resource)
+        window = daily_window(min(watermark.value, run.now), run.now, overlap)
         daily_id = "daily." + make_block_id(run.resource, window)
         await ledger.plan_blocks([_row(run, daily_id, window, run.now)])
         current = await ledger.list_blocks(run.client, run.platform, run.account)

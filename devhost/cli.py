@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="the main job: see README")
     demo.add_argument("--scenario", default="reference")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument(
+        "--faults", default="none", help="sandbox fault profile: none, default, harsh"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "check":

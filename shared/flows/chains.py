@@ -8,6 +8,9 @@ per financial event group, so a transactions block walks the groups of its windo
 each group's events. Driver pages are fetched but not stored as the block's records
 (the orders block stores the orders).
 
+The daily sync lists orders by update time; resources without such a listing look back
+``DAILY_LOOKBACK`` instead (the upserts absorb the overlap).
+
 ``SETTLE`` is how far behind ``now`` a run plans its newest window: Amazon refuses a
 ``*Before`` later than two minutes ago, and records younger than that are not final.
 """
@@ -23,6 +26,20 @@ from shared.platforms.base import Connector, PageRequest, Window
 
 SETTLE = timedelta(minutes=5)
 DAILY_OVERLAP = timedelta(hours=6)
+DAILY_LOOKBACK: dict[str, timedelta] = {
+    "transactions": timedelta(days=31),
+    "payouts": timedelta(days=31),
+    "returns": timedelta(days=31),
+}
+"""Resource -> how far before the watermark a daily window reaches when the platform
+lists it by creation (or, Amazon, by settlement group) rather than by change: a payout
+or settlement group stays open and changes for up to a month, a return moves through
+its states for weeks. Orders and items are listed by update time: ``DAILY_OVERLAP``."""
+
+
+def daily_overlap(resource: str) -> timedelta:
+    return max(DAILY_OVERLAP, DAILY_LOOKBACK.get(resource, DAILY_OVERLAP))
+
 
 DRIVERS: dict[tuple[str, str], str] = {
     ("amazon", "order_items"): "orders",
@@ -70,6 +87,7 @@ def first_request(
     params = inspect.signature(connector.first_request).parameters
     if "now" in params:
         kwargs["now"] = now
-    if by_update and "by_update" in params:
-        kwargs["by_update"] = True
+    for name in ("by_update", "changed"):  # connectors name the update window either way
+        if by_update and name in params:
+            kwargs[name] = True
     return connector.first_request(driver, window, **kwargs)

@@ -41,7 +41,8 @@ def build(
 
     Factories take the platform's ``PlatformSettings`` or the whole ``Settings`` (as
     their first parameter's annotation says); ``clock`` (a ``() -> aware datetime``) is
-    passed to factories that accept one (token expiry on devhost's virtual clock)."""
+    passed to factories that accept one (token expiry on devhost's virtual clock), or as
+    ``now`` (epoch seconds) to those that take that instead."""
     build_fn = factory(platform)
     params = inspect.signature(build_fn).parameters
     first = next(iter(params.values()))
@@ -50,6 +51,8 @@ def build(
     kwargs: dict[str, Any] = {"transport": transport}
     if clock is not None and "clock" in params:
         kwargs["clock"] = clock
+    elif clock is not None and "now" in params:  # an epoch-seconds clock
+        kwargs["now"] = lambda: clock().timestamp()
     return build_fn(config, credentials, account, **kwargs)
 
 

@@ -24,6 +24,7 @@ from devhost.host import DevHost
 from sandbox.faults import Faults
 from sandbox.scenario import load
 from sandbox.world import World
+from shared.flows.chains import SETTLE
 from shared.flows.clock import use_clock
 from shared.flows.connections import close_connectors, use_transport
 from shared.settings import get_settings
@@ -34,7 +35,19 @@ HISTORY_MARGIN = timedelta(days=31)  # finance groups open before the first orde
 BASE = "http://sandbox"
 PLATFORM_ENV = {
     "amazon": {"BASE_URL": f"{BASE}/amazon", "AUTH_URL": f"{BASE}/amazon/auth/o2/token"},
+    "shopify": {"BASE_URL": f"{BASE}/shopify"},
+    "ebay": {"BASE_URL": f"{BASE}/ebay", "AUTH_URL": f"{BASE}/ebay/identity/v1/oauth2/token"},
+    "etsy": {"BASE_URL": f"{BASE}/etsy", "AUTH_URL": f"{BASE}/etsy/v3/public/oauth/token"},
+    "quiltt": {
+        "BASE_URL": f"{BASE}/quiltt/v1/graphql",
+        "AUTH_URL": f"{BASE}/quiltt/v1/users/sessions",
+    },
 }
+ACTIVITY_SLOTS = 1
+"""Activities in flight at once. One: connectors serialise token refreshes with an
+asyncio lock while the sandbox answers on the virtual clock, and devhost cannot tell a
+coroutine waiting on such a lock from real I/O (it would wait for it forever)."""
+ALL = ("amazon", "shopify", "ebay", "etsy", "quiltt")
 
 
 class Stack:
@@ -55,12 +68,9 @@ class Stack:
         self.platforms = platforms
         self.clock = VirtualClock(self.scenario.now)
         self.world = World(self.scenario, clock=self.clock, faults=faults, platforms=platforms)
-        start = self.scenario.now
-        for name in platforms:
-            sandbox = self.world.platforms[name]
-            if hasattr(sandbox, "quiet_time"):
-                start = max(start, sandbox.quiet_time(self.client_id, start, quiet_for))
-        self.clock.advance_to(start)
+        # quiet from the run's planning instant (SETTLE before its start) on
+        settle = SETTLE.total_seconds()
+        self.clock.advance_to(self.quiet_start(self.scenario.now, quiet_for + settle) + settle)
         self.prefix = prefix or f"f{uuid.uuid4().hex[:8]}"
         env = {
             "TRIBUTARY_STORAGE_CONNECTION": connection_string,
@@ -76,12 +86,30 @@ class Stack:
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
         self.settings = get_settings()
+        self.transport = lambda _platform: self.world.transport()
         self.host = self.new_host()
+
+    def quiet_start(self, after: float, quiet_for: float) -> float:
+        """The first instant >= ``after`` that every marketplace sandbox finds quiet for
+        ``quiet_for`` seconds (Quiltt's bank moves by the marketplaces' payouts)."""
+        start = after
+        for _ in range(200):
+            moved = start
+            for name in self.platforms:
+                sandbox = self.world.platforms[name]
+                if hasattr(sandbox, "quiet_time"):
+                    moved = max(moved, sandbox.quiet_time(self.client_id, moved, quiet_for))
+            if moved == start:
+                return start
+            start = moved
+        raise AssertionError(f"no common quiet stretch of {quiet_for} s")
 
     def new_host(self) -> DevHost:
         """A fresh devhost (empty instance and entity state) on the same clock and storage:
         what a restarted process sees."""
-        self.host = DevHost(function_app.app, clock=self.clock)
+        self.host = DevHost(
+            function_app.app, clock=self.clock, max_concurrent_activities=ACTIVITY_SLOTS
+        )
         return self.host
 
     def now(self) -> datetime:
@@ -89,7 +117,7 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def running(self):
-        with use_clock(self.clock.utcnow), use_transport(lambda _p: self.world.transport()):
+        with use_clock(self.clock.utcnow), use_transport(self.transport):
             try:
                 yield self
             finally:
