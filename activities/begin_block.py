@@ -51,4 +51,5 @@ async def begin_block(payload: dict) -> dict:
         )
     except ConfigurationError as exc:
         return Begun(attempt=attempt, state="running", error=str(exc)).model_dump(mode="json")
-    return Begun(attempt=attempt, state="running", request=first).model_dump(mode="json")
+    begun = Begun(attempt=attempt, state="running", request=first, pacing=settings.pacing)
+    return begun.model_dump(mode="json")

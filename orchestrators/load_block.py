@@ -9,6 +9,11 @@ feed the response's limit headers back to the ambassador, and act on the outcome
 ok -> next request; throttled -> wait Retry-After, ask again; transient -> back off and
 retry (at most ``MAX_TRANSIENT`` in a row); permanent -> the attempt fails.
 
+Pacing ``reactive`` (``Settings.pacing``, via ``begin_block``; the benchmark's
+reactive-backoff strategy): no observation goes back to the ambassador, and a 429 waits
+``REACTIVE_BACKOFF_S`` doubled per 429 in a row (at most ``REACTIVE_CAP_S``), whatever
+Retry-After says.
+
 At the chain's end ``verify_block`` checks the stored pages and marks the block done.
 A failed attempt is retried after ``RETRY_WAIT`` (times the failures so far); the third
 failure parks the block and alerts client support (``park_block``). Every
@@ -49,6 +54,8 @@ MAX_TRANSIENT = 6
 MAX_FAILURES = 3
 RETRY_WAIT = timedelta(minutes=5)
 BACKOFF_CAP_S = 60.0
+REACTIVE_BACKOFF_S = 1.0
+REACTIVE_CAP_S = 300.0
 
 
 def _result(spec: BlockSpec, state: str, p: BlockProgress, error: str | None = None) -> dict:
@@ -128,7 +135,7 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
             summary = FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=str(exc)[:300])
         fetched += 1
         p.requests += 1
-        if summary.status or summary.feedback:
+        if (summary.status or summary.feedback) and p.pacing != "reactive":
             permits.observe(request, sent_at, summary)
         error = yield from _act(context, p, permits, summary)
         if error is not None:
@@ -140,7 +147,7 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
 def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
     """Generator: apply one fetch outcome to the progress; returns an error or None."""
     if summary.outcome is Outcome.OK:
-        p.transient_in_a_row = 0
+        p.transient_in_a_row = p.throttled_in_a_row = 0
         p.chain.pop()
         if summary.next is not None:
             p.chain.append(summary.next)
@@ -153,7 +160,12 @@ def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
     if summary.outcome is Outcome.THROTTLED:
         p.throttled += 1
         permits.release()
-        yield _wait(context, summary.retry_after_s or 1.0)
+        if p.pacing == "reactive":
+            p.throttled_in_a_row += 1
+            backoff = REACTIVE_BACKOFF_S * 2.0 ** (p.throttled_in_a_row - 1)
+            yield _wait(context, min(REACTIVE_CAP_S, backoff))
+        else:
+            yield _wait(context, summary.retry_after_s or 1.0)
         return None
     if summary.outcome in (Outcome.TRANSIENT, Outcome.AUTH_EXPIRED):
         p.retries += 1
@@ -184,6 +196,7 @@ def load_block(context: df.DurableOrchestrationContext):
                 "records": 0,
                 "chain": [begun.request] if begun.request else [],
                 "transient_in_a_row": 0,
+                "pacing": begun.pacing,
             }
         )
         error = begun.error

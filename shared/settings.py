@@ -12,7 +12,7 @@ and override any limit-policy figure (JSON object of policy field -> number).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     table_prefix: str = "trib"
     raw_container: str = "raw-pages"
     credentials_key: SecretStr = SecretStr("")
+
+    pacing: Literal["ambassador", "reactive"] = "ambassador"
+    """How block loops pace requests: through the ambassador (the product), or
+    ``reactive``: take the permits, tell the ambassador nothing back and back off
+    exponentially on a 429 (the benchmark's reactive-backoff strategy; never production)."""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

@@ -88,6 +88,8 @@ class BlockProgress(BaseModel):
     throttled: int = 0
     retries: int = 0
     transient_in_a_row: int = 0
+    throttled_in_a_row: int = 0
+    pacing: str = "ambassador"  # from Begun: "reactive" is the benchmark's no-pacing loop
     execution: int = 0  # continue_as_new generation, for idempotent progress rows
     last_error: str | None = None
 
@@ -158,6 +160,7 @@ class Begun(_Model):
     state: str
     request: PageRequest | None = None
     error: str | None = None
+    pacing: str = "ambassador"  # Settings.pacing, read by the activity
 
 
 class ParkInput(_Model):
