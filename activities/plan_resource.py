@@ -81,7 +81,7 @@ async def _backfill_plan(run: ResourceRun, ledger: Ledger, store: FlowStore):
     if plan is not None:
         return plan
     if run.tier == "demo":
-        plan = plan_blocks(run.resource, run.now - DEMO_HISTORY, run.now, block_limit=1)
+        plan = plan_blocks(run.resource, run.now - DEMO_HISTORY, run.now)
     else:
         start = run.history_start or run.now - DEFAULT_HISTORY
         bulk = (run.platform, run.resource) in BULK_HISTORY
