@@ -97,7 +97,10 @@ def _shopify(h: Mapping[str, str], body: Any, out: dict[str, Any], now: datetime
         )
     if cost.get("actualQueryCost") is not None:
         out["actual"] = int(cost["actualQueryCost"])
-    codes = {((e or {}).get("extensions") or {}).get("code") for e in body.get("errors") or []}
+    errors = body.get("errors") or []
+    if not isinstance(errors, list):  # REST error bodies: {"errors": "<text>"} or a dict
+        errors = []
+    codes = {((e or {}).get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
     if "THROTTLED" in codes:
         out["throttled"] = True
         requested, available = cost.get("requestedQueryCost"), status.get("currentlyAvailable")
