@@ -232,9 +232,18 @@ class Scheduler:
         if req.throttled:
             wait = req.retry_after_s if req.retry_after_s is not None else self.policy.backoff_s
             lane.blocked_until = max(lane.blocked_until, now + to_us(wait))
-            named = [lane.limit(r.limit) for r in req.readings if r.limit is not None]
-            for limit in named or lane.limits:
-                limit.exhaust(at, unseen_late)
+            named = [r for r in req.readings if r.limit is not None]
+            # a 429 empties the limits it names as spent (remaining 0 or unstated); a limit
+            # whose reading still shows room (Etsy's day quota on a per-second 429, or a
+            # 429 from contention despite budget) is synced, not emptied: the platform's
+            # wait (blocked_until) covers the refusal, a day-long wait would not be owed
+            spent = [r for r in named if not r.remaining]
+            for reading in named:
+                if reading.remaining:
+                    lane.limit(reading.limit).sync(at, reading.remaining, unseen_late)
+            if spent or not named:
+                for limit in [lane.limit(r.limit) for r in spent] or lane.limits:
+                    limit.exhaust(at, unseen_late)
             meta["throttled"] += 1
         else:
             for reading in req.readings:

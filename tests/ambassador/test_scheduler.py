@@ -291,3 +291,26 @@ def test_state_is_bounded_by_callers_not_by_requests() -> None:
     size_short, size_long = len(json.dumps(short.state)), len(json.dumps(long.state))
     assert len(long.uses) > 8 * len(short.uses)
     assert size_long < 1.2 * size_short and size_long < 12_000
+
+
+def test_an_etsy_per_second_429_with_day_quota_left_waits_seconds_not_a_day() -> None:
+    """The 429's readings say which limit is spent: the day quota still shows room, so
+    only the platform's wait applies (emptying the day quota would idle it for 24 h)."""
+    amb = Ambassador("etsy", lease_s=0)
+    amb.acquire("w", 0, 10, route="api")
+    readings = [
+        {"limit": "qps", "capacity": 10, "remaining": 0},
+        {"limit": "qpd", "capacity": 10_000, "remaining": 9_000},
+    ]
+    amb.observe("w", 1, route="api", throttled=True, retry_after_s=1.0, readings=readings)
+    after = amb.acquire("w", 2, 5, route="api")
+    assert after.granted == 5
+    assert all(secs(t) < 10 for t in after.times), [secs(t) for t in after.times]
+
+
+def test_a_429_without_readings_still_empties_every_limit_of_the_lane() -> None:
+    amb = Ambassador("etsy", lease_s=0, qpd=100)
+    amb.acquire("w", 0, 10, route="api")
+    amb.observe("w", 1, route="api", throttled=True, retry_after_s=1.0)
+    later = amb.acquire("w", 2, 5, route="api")
+    assert later.granted == 0 or all(secs(t) > 3_600 for t in later.times)
