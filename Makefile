@@ -20,8 +20,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+DEMO_SCENARIO ?= tiny
+
+# `tiny` finishes in a few minutes; `make demo DEMO_SCENARIO=reference` runs the
+# two-year reference seller (far slower: see the README).
 demo: setup
-	$(PY) -m devhost demo
+	$(PY) -m devhost demo --scenario $(DEMO_SCENARIO)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
