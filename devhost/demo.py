@@ -110,7 +110,7 @@ async def demo(args: Any) -> int:
     settings = get_settings()
     clock = VirtualClock(scenario.now + SETTLE.total_seconds())
     world = World(scenario, clock=clock, faults=Faults(getattr(args, "faults", "none"), seed=1))
-    host = DevHost(function_app.app, clock=clock, max_concurrent_activities=8)
+    host = DevHost(function_app.app, clock=clock, max_concurrent_activities=1)
     started_virtual, started_wall = clock.now(), time.perf_counter()
     history_start = datetime.fromtimestamp(spec.history_start, UTC) - HISTORY_MARGIN
     print(
