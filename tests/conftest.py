@@ -27,3 +27,22 @@ def settings(azurite: Azurite) -> Settings:
         table_prefix=f"t{suffix}",
         raw_container=f"raw-{suffix}",
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_caches() -> Iterator[None]:
+    """Every test builds its own sandbox world, whose token servers know nothing of the
+    tokens (and rotated refresh tokens) a previous test's world issued: empty the
+    connectors' process-wide token caches so one test's tokens never leak into the next.
+    (In production a process talks to one real platform, so its cache stays valid.)"""
+    from shared.platforms.amazon import auth as amazon_auth
+    from shared.platforms.ebay import auth as ebay_auth
+    from shared.platforms.etsy import auth as etsy_auth
+    from shared.platforms.quiltt import auth as quiltt_auth
+
+    for cache in (amazon_auth.DEFAULT_CACHE, ebay_auth.DEFAULT_CACHE):
+        cache._tokens.clear()
+    for cache in (etsy_auth.PROCESS_CACHE, quiltt_auth.PROCESS_CACHE):
+        cache.entries.clear()
+        cache._locks.clear()
+    yield
