@@ -40,8 +40,8 @@ def _fresh_token_caches() -> Iterator[None]:
     from shared.platforms.etsy import auth as etsy_auth
     from shared.platforms.quiltt import auth as quiltt_auth
 
-    for cache in (amazon_auth.DEFAULT_CACHE, ebay_auth.DEFAULT_CACHE):
-        cache._tokens.clear()
+    amazon_auth.DEFAULT_CACHE.clear()
+    ebay_auth.DEFAULT_CACHE.clear()
     for cache in (etsy_auth.PROCESS_CACHE, quiltt_auth.PROCESS_CACHE):
         cache.entries.clear()
         cache._locks.clear()

@@ -24,7 +24,6 @@ import base64
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
@@ -37,6 +36,8 @@ from shared.errors import (
     ThrottledError,
     TransientError,
 )
+from shared.platforms.tokens import AccessToken
+from shared.platforms.tokens import TokenCache as SharedTokenCache
 from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -89,36 +90,10 @@ class EbayCredentials(BaseModel):
         return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class AccessToken:
-    value: SecretStr
-    expires_at: float  # epoch seconds, UTC
-
-    def usable(self, now: float, margin_s: float = REFRESH_MARGIN_S) -> bool:
-        return now < self.expires_at - margin_s
-
-    def __repr__(self) -> str:
-        return f"AccessToken(value='**********', expires_at={self.expires_at})"
-
-
-class TokenCache:
+class TokenCache(SharedTokenCache):
     """User access tokens by cache key (one per process by default: ``DEFAULT_CACHE``)."""
 
-    def __init__(self) -> None:
-        self._tokens: dict[str, AccessToken] = {}
-
-    def get(self, key: str, now: float) -> AccessToken | None:
-        token = self._tokens.get(key)
-        return token if token is not None and token.usable(now) else None
-
-    def put(self, key: str, token: AccessToken) -> None:
-        self._tokens[key] = token
-
-    def drop(self, key: str) -> None:
-        self._tokens.pop(key, None)
-
-    def __repr__(self) -> str:
-        return f"TokenCache({len(self._tokens)} tokens)"
+    margin_s = REFRESH_MARGIN_S
 
 
 DEFAULT_CACHE = TokenCache()
