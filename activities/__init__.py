@@ -3,7 +3,7 @@
 from activities import (
     begin_block,
     demo_preview,
-    fetch_page,
+    fetch_pages,
     park_block,
     plan_resource,
     record_progress,
@@ -13,7 +13,7 @@ from activities import (
 BLUEPRINTS = (
     plan_resource.bp,
     begin_block.bp,
-    fetch_page.bp,
+    fetch_pages.bp,
     verify_block.bp,
     park_block.bp,
     record_progress.bp,

@@ -151,7 +151,7 @@ class BenchStack:
         with (
             environment(self.env),
             self.strategy.installed(),
-            use_clock(self.clock.utcnow),
+            use_clock(self.clock.utcnow, self.clock.sleep),
             use_transport(lambda platform: self.recorder.wrap(platform, self.world.transport())),
         ):
             self.settings = get_settings()

@@ -118,7 +118,7 @@ async def demo(args: Any) -> int:
         f"{len(PLATFORMS)} platforms, history from {history_start.date()} "
         f"(virtual clock starts {clock.utcnow():%Y-%m-%d %H:%M} UTC)"
     )
-    with use_clock(clock.utcnow), use_transport(lambda _p: world.transport()):
+    with use_clock(clock.utcnow, clock.sleep), use_transport(lambda _p: world.transport()):
         instances = []
         for platform in PLATFORMS:
             body = {

@@ -2,7 +2,7 @@
 
 Key: see ``shared.ambassador.protocol`` (``amazon|<seller>``, ``shopify|<shop>``,
 ``quiltt|<profile>``, ``ebay``, ``etsy``); the platform part picks the limit policy,
-built from ``Settings.<platform>.limits``. Operations ``acquire``, ``observe``,
+built from ``Settings.<platform>.limits``. Operations ``acquire``, ``observe``, ``observe_many``,
 ``release``, ``complete`` and ``snapshot`` take and return the protocol models as plain
 JSON; the decisions are ``shared.ambassador.scheduler.Scheduler``'s. An invalid input
 or unknown operation fails that operation and leaves the state as it was.
@@ -31,6 +31,8 @@ from shared.ambassador.policies import PlatformPolicy
 from shared.ambassador.protocol import (
     AcquireRequest,
     CompleteRequest,
+    ObserveAnswer,
+    ObserveMany,
     ObserveRequest,
     ReleaseRequest,
     SnapshotRequest,
@@ -46,6 +48,7 @@ Operation = tuple[type[BaseModel], Callable[[Scheduler, Any], BaseModel]]
 OPERATIONS: dict[str, Operation] = {
     "acquire": (AcquireRequest, Scheduler.acquire),
     "observe": (ObserveRequest, Scheduler.observe),
+    "observe_many": (ObserveMany, lambda scheduler, req: _observe_many(scheduler, req)),
     "release": (ReleaseRequest, Scheduler.release),
     "complete": (CompleteRequest, Scheduler.complete),
     "snapshot": (SnapshotRequest, lambda scheduler, req: scheduler.snapshot(req.now)),
@@ -67,6 +70,13 @@ def ambassador(context: df.DurableEntityContext) -> None:
     result = run(scheduler, request)
     context.set_state(scheduler.to_state())
     context.set_result(result.model_dump(mode="json"))
+
+
+def _observe_many(scheduler: Scheduler, req: ObserveMany) -> ObserveAnswer:
+    answer = ObserveAnswer(applied=False)
+    for observation in req.observations:
+        answer = scheduler.observe(observation)
+    return answer
 
 
 def policy_for(platform: str) -> PlatformPolicy:

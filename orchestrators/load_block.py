@@ -1,13 +1,17 @@
 """One block: permits, fetch page by page, verify; retry, park after three failures.
 
-Loop per request of the block's chain (a stack: a driver page pushes its dependent
-chain on top, see ``shared.flows.chains``): wait ``not_before_s`` if the request says
-so, take a permit from the ambassador (``shared.flows.permits``: batch grants, durable
-timers until the permit's time or the ask-again time), run ``fetch_page`` (it stores the
-page and its records and returns a summary only: payloads never enter this history),
-feed the response's limit headers back to the ambassador, and act on the outcome:
-ok -> next request; throttled -> wait Retry-After, ask again; transient -> back off and
-retry (at most ``MAX_TRANSIENT`` in a row); permanent -> the attempt fails.
+Loop per *turn* over the block's chain (a stack: a driver page pushes its dependent
+chain on top, see ``shared.flows.chains``): wait ``not_before_s`` if the top request
+says so, take a batch of permits for its route from the ambassador
+(``shared.flows.permits``: durable timers until the ask-again time, and until the
+batch's first time when that is more than ``INLINE_WAIT`` off), run ``fetch_pages`` on
+the batch (it walks the chain one request per permit, pacing the permits' times
+inline up to ``INLINE_WAIT``, stores pages and records and returns counts and the chain
+left: payloads never enter this history), feed the responses' limit headers back to
+the ambassador in one signal, and act on the response that stopped the run, if any:
+throttled -> wait Retry-After, ask again; transient -> back off and retry (at most
+``MAX_TRANSIENT`` in a row); permanent -> the attempt fails. One turn costs about three
+episodes however many pages it fetched (a page per turn cost seven).
 
 Pacing ``reactive`` (``Settings.pacing``, via ``begin_block``; the benchmark's
 reactive-backoff strategy): no observation goes back to the ambassador, and a 429 waits
@@ -17,8 +21,9 @@ Retry-After says.
 At the chain's end ``verify_block`` checks the stored pages and marks the block done.
 A failed attempt is retried after ``RETRY_WAIT`` (times the failures so far); the third
 failure parks the block and alerts client support (``park_block``). Every
-``PAGES_PER_EXECUTION`` requests, and before each new attempt, the orchestration
-continues as new, so its history stays a few hundred events.
+``TURNS_PER_EXECUTION`` turns (permit waits included) or ``PAGES_PER_EXECUTION``
+requests, and before each new attempt, the orchestration continues as new, so its
+history stays a few hundred events.
 
 Output: ``{"block_id", "state": done|parked|capped|skipped, "records", "pages",
 "attempts", "error"}``.
@@ -30,14 +35,15 @@ from datetime import timedelta
 
 import azure.durable_functions as df
 
-from activities import begin_block, fetch_page, park_block, record_progress, verify_block
+from activities import begin_block, fetch_pages, park_block, record_progress, verify_block
 from shared.flows.models import (
     BeginInput,
     Begun,
     BlockProgress,
     BlockRun,
     BlockSpec,
-    FetchInput,
+    FetchRun,
+    FetchRunResult,
     FetchSummary,
     ParkInput,
     ProgressInput,
@@ -49,7 +55,9 @@ from shared.platforms.base import Outcome
 
 bp = df.Blueprint()
 NAME = "load_block"
-PAGES_PER_EXECUTION = 40
+PAGES_PER_EXECUTION = 400
+TURNS_PER_EXECUTION = 40
+INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
 MAX_FAILURES = 3
 RETRY_WAIT = timedelta(minutes=5)
@@ -106,57 +114,58 @@ def _wait(context, seconds: float):
 def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
     """Generator: run the chain until it ends, fails or the execution is full.
     Returns (error or None, full)."""
-    fetched = 0
+    turns = 0
     while p.chain:
-        if fetched >= PAGES_PER_EXECUTION:
+        if turns >= TURNS_PER_EXECUTION or p.requests >= PAGES_PER_EXECUTION:
             return None, True
+        turns += 1
         request = p.chain[-1]
         if request.not_before_s > 0:
             yield _wait(context, request.not_before_s)
             request = request.model_copy(update={"not_before_s": 0.0})
             p.chain[-1] = request
         try:
-            sent_at = yield from permits.take(request)
+            times = yield from permits.batch(request)
         except Refused as exc:
             return f"{exc.code}: {exc}", False
-        if sent_at > context.current_utc_datetime:
-            yield context.create_timer(sent_at)
-        task = FetchInput(
+        if times[0] > context.current_utc_datetime + INLINE_WAIT:
+            yield context.create_timer(times[0])
+        task = FetchRun(
             spec=spec,
             attempt=p.attempt,
             page=p.pages,
-            request=request,
-            last_in_chain=len(p.chain) == 1 and p.pages == 0,
+            chain=p.chain,
+            route=request.route,
+            cost=request.cost,
+            permits=times,
+            lease_s=permits.lease.total_seconds(),
+            max_wait_s=INLINE_WAIT.total_seconds(),
+            observe=p.pacing != "reactive",
         )
         try:
-            raw = yield context.call_activity(fetch_page.NAME, task.model_dump(mode="json"))
-            summary = FetchSummary.model_validate(raw)
+            raw = yield context.call_activity(fetch_pages.NAME, task.model_dump(mode="json"))
+            run = FetchRunResult.model_validate(raw)
         except Exception as exc:  # the activity failed (storage down, a bug): transient
-            summary = FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=str(exc)[:300])
-        fetched += 1
-        p.requests += 1
-        if (summary.status or summary.feedback) and p.pacing != "reactive":
-            permits.observe(request, sent_at, summary)
-        error = yield from _act(context, p, permits, summary)
-        if error is not None:
-            return error, False
+            stopped = FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=str(exc)[:300])
+            run = FetchRunResult(chain=p.chain, stopped=stopped)
+        permits.spend(run.used)
+        permits.observe(run.observations)
+        p.chain = list(run.chain)
+        p.pages += run.pages
+        p.records += run.records
+        p.requests += run.requests
+        if run.requests > (run.stopped is not None):  # some response was ok
+            p.transient_in_a_row = p.throttled_in_a_row = 0
+        if run.stopped is not None:
+            error = yield from _act(context, p, permits, run.stopped)
+            if error is not None:
+                return error, False
         _status(context, spec, p, "loading")
     return None, False
 
 
 def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
-    """Generator: apply one fetch outcome to the progress; returns an error or None."""
-    if summary.outcome is Outcome.OK:
-        p.transient_in_a_row = p.throttled_in_a_row = 0
-        p.chain.pop()
-        if summary.next is not None:
-            p.chain.append(summary.next)
-        if summary.dependent is not None:
-            p.chain.append(summary.dependent)
-        if summary.stored_page is not None:
-            p.pages += 1
-            p.records += summary.records
-        return None
+    """Generator: act on the response that stopped a run (not ok); an error or None."""
     if summary.outcome is Outcome.THROTTLED:
         p.throttled += 1
         permits.release()

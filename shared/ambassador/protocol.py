@@ -161,6 +161,12 @@ class ObserveRequest(_Message):
     actual: int | None = Field(default=None, ge=0)
 
 
+class ObserveMany(_Message):
+    """Several responses' ``ObserveRequest``s at once, applied in order (a fetch run)."""
+
+    observations: list[ObserveRequest] = Field(default_factory=list)
+
+
 class ObserveAnswer(_Message):
     applied: bool  # False: this (caller, request_id) was seen before and is ignored
     blocked_until: AwareDatetime | None = None

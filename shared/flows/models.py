@@ -101,22 +101,41 @@ class BlockRun(_Model):
     progress: BlockProgress = Field(default_factory=BlockProgress)
 
 
-class FetchInput(_Model):
-    """Input of ``fetch_page``: make one request of a block's chain; ``page`` is the
-    number the page gets in Blob storage if it carries data."""
+class FetchRun(_Model):
+    """Input of ``fetch_pages``: run a block's chain on a batch of permits.
+
+    ``chain`` is the block's request stack (the last runs next); ``permits`` the granted
+    times for ``(route, cost)``, each usable in ``[time, time + lease_s)``; ``page`` is
+    the number the next data page gets in Blob storage. The activity stops at the first
+    request it may not make with these permits (another route, a ``not_before_s``, a
+    permit further off than ``max_wait_s``), at the first outcome that is not ok, or
+    when the chain ends."""
 
     spec: BlockSpec
     attempt: int
     page: int
-    request: PageRequest
-    last_in_chain: bool = False  # nothing waits on the stack below this request
+    chain: list[PageRequest]
+    route: str
+    cost: int = 1
+    permits: list[AwareDatetime]
+    lease_s: float = 0.0
+    max_wait_s: float = 0.0
+    observe: bool = True  # collect the limit feedback of each response
+
+
+class Observation(_Model):
+    """One response's limit feedback: the ``ObserveRequest`` fields
+    (``shared.ambassador.headers.feedback``) with the request's send and answer times."""
+
+    route: str
+    request_at: AwareDatetime
+    at: AwareDatetime
+    charged: int
+    feedback: dict[str, Any] = Field(default_factory=dict)
 
 
 class FetchSummary(_Model):
-    """What ``fetch_page`` did, without the payload (that went to Blob and Table).
-
-    ``feedback``: the ``ObserveRequest`` fields the response's limit headers gave
-    (``shared.ambassador.headers.feedback``)."""
+    """What one request did, without the payload (that went to Blob and Table)."""
 
     outcome: Outcome
     status: int
@@ -129,6 +148,21 @@ class FetchSummary(_Model):
     dependent: PageRequest | None = None  # a driver page's chain, loaded before ``next``
     feedback: dict[str, Any] = Field(default_factory=dict)
     actual_cost: int | None = None
+
+
+class FetchRunResult(_Model):
+    """What ``fetch_pages`` did: the chain left, pages and records stored, permits
+    used (``used``: how many of the batch's times were spent or expired, in order),
+    requests made, and ``stopped``: the last request's summary when it was not ok
+    (None: the run stopped for lack of permits, a route change or the chain's end)."""
+
+    chain: list[PageRequest]
+    pages: int = 0
+    records: int = 0
+    used: int = 0
+    requests: int = 0
+    observations: list[Observation] = Field(default_factory=list)
+    stopped: FetchSummary | None = None
 
 
 class VerifyInput(_Model):

@@ -1,8 +1,10 @@
-"""The block orchestrator's side of the ambassador protocol: take one permit at a time.
+"""The block orchestrator's side of the ambassador protocol: batches of permits.
 
 ``Permits`` keeps the batch the ambassador granted for the current (route, cost) and
-hands out one permit per request. Its methods are generators for ``yield from`` inside
-an orchestrator: they only call the entity and create durable timers, so they replay
+hands its usable times to the fetch activity, which spends them in order (``spend``);
+responses' limit feedback goes back in one ``observe_many`` signal per run. Its methods
+are generators for ``yield from`` inside an orchestrator: they only call the entity and
+create durable timers, so they replay
 deterministically (times come from ``context.current_utc_datetime``, ids from
 ``context.new_uuid()``). A permit is used at its time, never after its lease; a batch
 left over (route change, 429, end of execution) is released.
@@ -24,11 +26,11 @@ from shared.ambassador.protocol import (
     ReleaseRequest,
     entity_key,
 )
-from shared.flows.models import BlockSpec, FetchSummary
+from shared.flows.models import BlockSpec, Observation
 from shared.platforms.base import PageRequest
 
 ENTITY_NAME = "ambassador"
-BATCH = 10
+BATCH = 20
 MIN_WAIT = timedelta(milliseconds=10)
 
 
@@ -62,15 +64,15 @@ class Permits:
     def _id(self) -> str:
         return str(self.context.new_uuid())
 
-    def take(self, request: PageRequest):
-        """Generator: wait as the ambassador says; returns the permit's time (>= now)."""
+    def batch(self, request: PageRequest):
+        """Generator: wait as the ambassador says; returns the batch's permit times still
+        usable for ``request`` (at least one; the first may lie in the future)."""
         while True:
             now = self._now()
             if self.key == (request.route, request.cost):
-                while self.times:
-                    at = self.times.pop(0)
-                    if at + self.lease > now or at >= now:
-                        return max(at, now)
+                self.times = [at for at in self.times if at + self.lease > now or at >= now]
+                if self.times:
+                    return list(self.times)
             else:
                 self.release()
             answer = AcquireAnswer.model_validate(
@@ -89,6 +91,10 @@ class Permits:
                 retry = answer.retry_at or now + timedelta(seconds=1)
                 yield self.context.create_timer(max(retry, now + MIN_WAIT))
 
+    def spend(self, used: int) -> None:
+        """The first ``used`` times of the batch were used (or expired)."""
+        self.times = self.times[used:]
+
     def _acquire(self, request: PageRequest, now: datetime) -> dict[str, Any]:
         return AcquireRequest(
             caller=self.context.instance_id,
@@ -102,20 +108,24 @@ class Permits:
             now=now,
         ).model_dump(mode="json")
 
-    def observe(self, request: PageRequest, sent_at: datetime, summary: FetchSummary) -> None:
-        fields = dict(summary.feedback)
-        if summary.actual_cost is not None:
-            fields.setdefault("actual", summary.actual_cost)
-        message = ObserveRequest(
-            caller=self.context.instance_id,
-            request_id=self._id(),
-            route=request.route,
-            now=self._now(),
-            request_at=sent_at,
-            charged=request.cost,
-            **{k: v for k, v in fields.items() if v is not None or k == "readings"},
-        )
-        self.context.signal_entity(self.entity, "observe", message.model_dump(mode="json"))
+    def observe(self, observations: list[Observation]) -> None:
+        """Feed a run's responses back to the ambassador: one signal (fire and forget)."""
+        if not observations:
+            return
+        messages = []
+        for seen in observations:
+            fields = {k: v for k, v in seen.feedback.items() if v is not None or k == "readings"}
+            message = ObserveRequest(
+                caller=self.context.instance_id,
+                request_id=self._id(),
+                route=seen.route,
+                now=seen.at,
+                request_at=seen.request_at,
+                charged=seen.charged,
+                **fields,
+            )
+            messages.append(message.model_dump(mode="json"))
+        self.context.signal_entity(self.entity, "observe_many", {"observations": messages})
 
     def release(self) -> None:
         """Give back the batch's unused permits (fire and forget)."""

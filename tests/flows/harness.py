@@ -118,7 +118,7 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def running(self):
-        with use_clock(self.clock.utcnow), use_transport(self.transport):
+        with use_clock(self.clock.utcnow, self.clock.sleep), use_transport(self.transport):
             try:
                 yield self
             finally:

@@ -1,0 +1,218 @@
+"""Run a block's request chain on a batch of permits; store what it brings; summarize.
+
+One call makes up to one request per permit of the batch the orchestrator took from
+the ambassador (``FetchRun``): the chain's top request, at its permit's time, then the
+next one the response leads to, and so on. Sub-second pacing between a batch's permits
+happens here, bounded by ``max_wait_s`` (the permits were granted for these times, and a
+durable timer per request would cost more than the wait on a real host); anything the
+platform makes us wait — a 429's Retry-After, a quota used up, a bulk job still running
+— goes back to the orchestrator, which waits it out with a durable timer. The run stops
+at the first response that is not ok, at a request of another route or cost (it needs
+other permits), at a request with ``not_before_s``, at a permit further off than
+``max_wait_s``, or at the chain's end.
+
+The payloads never enter orchestration history: a data page (a ``page`` or
+``bulk_download`` step of the block's own resource) goes to Blob storage as raw page
+``page`` of the block and its normalized records to Table storage, before the next
+request. A driver page (another resource leading to the block's pages, see
+``shared.flows.chains``) is not stored; its dependent chain goes on the stack. What comes
+back is the chain left, counts, each response's limit feedback, and the summary of a
+response that stopped the run. Credentials are resolved here from the ledger.
+
+A run that dies halfway (the worker crashed) is simply run again from the same chain:
+pages are stored under the same numbers and records upserted by their natural keys.
+
+Page metadata in Blob (strings): ``step``, ``format`` (json/text/empty), ``cursor``,
+``has_next``, ``records``, ``reported`` (the API's count, "" if none), ``status``,
+``route``, ``scope``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared.ambassador.headers import feedback
+from shared.errors import ConfigurationError, MalformedPayloadError
+from shared.flows import clock
+from shared.flows.connections import connector_for
+from shared.flows.models import (
+    BlockSpec,
+    FetchRun,
+    FetchRunResult,
+    FetchSummary,
+    Observation,
+)
+from shared.normalize import normalize
+from shared.platforms.base import Outcome, PageRequest
+from shared.settings import get_settings
+from shared.storage.raw_pages import RawPageStore
+from shared.storage.records import RecordStore
+
+bp = df.Blueprint()
+NAME = "fetch_pages"
+DATA_STEPS = frozenset({"page", "bulk_download"})
+
+
+def _feedback(platform: str, result: Any) -> dict[str, Any]:
+    c = result.classified
+    body = result.payload if isinstance(result.payload, dict) else None
+    out = feedback(platform, c.status, c.limit_headers, body)
+    if c.outcome is Outcome.THROTTLED:
+        out["throttled"] = True
+        if out.get("retry_after_s") is None:
+            out["retry_after_s"] = c.retry_after_s
+    out["readings"] = [r.model_dump(mode="json") for r in out.get("readings", [])]
+    return out
+
+
+@bp.activity_trigger(input_name="payload", activity=NAME)
+async def fetch_pages(payload: dict) -> dict:
+    run = FetchRun.model_validate(payload)
+    spec, settings = run.spec, get_settings()
+    chain = list(run.chain)
+    out: dict[str, Any] = {"pages": 0, "records": 0, "used": 0, "requests": 0}
+    observations: list[Observation] = []
+    try:
+        connector = await connector_for(settings, spec.client, spec.platform, spec.account)
+    except ConfigurationError as exc:
+        stopped = FetchSummary(outcome=Outcome.PERMANENT, status=0, reason=str(exc))
+        return _result(chain, out, observations, stopped)
+    lease = timedelta(seconds=run.lease_s)
+    stopped: FetchSummary | None = None
+    for at in run.permits:
+        if not chain:
+            break
+        request = chain[-1]
+        if (request.route, request.cost) != (run.route, run.cost) or request.not_before_s > 0:
+            break
+        now = clock.utcnow()
+        if at + lease <= now and at < now:
+            out["used"] += 1  # expired unused: the ambassador reclaims it with the lease
+            continue
+        wait = (at - now).total_seconds()
+        if wait > run.max_wait_s:
+            break
+        if wait > 0:
+            await clock.sleep(wait)
+        sent_at = max(at, clock.utcnow())
+        out["used"] += 1
+        out["requests"] += 1
+        last = len(chain) == 1 and run.page + out["pages"] == 0
+        summary = await _fetch_one(connector, settings, spec, run, request, out, last)
+        if run.observe and (summary.status or summary.feedback):
+            fields = dict(summary.feedback)
+            if summary.actual_cost is not None:
+                fields.setdefault("actual", summary.actual_cost)
+            observations.append(
+                Observation(
+                    route=request.route,
+                    request_at=sent_at,
+                    at=max(sent_at, clock.utcnow()),
+                    charged=request.cost,
+                    feedback=fields,
+                )
+            )
+        if summary.outcome is not Outcome.OK:
+            stopped = summary
+            break
+        chain.pop()
+        if summary.next is not None:
+            chain.append(summary.next)
+        if summary.dependent is not None:
+            chain.append(summary.dependent)
+        if summary.stored_page is not None:
+            out["pages"] += 1
+            out["records"] += summary.records
+    return _result(chain, out, observations, stopped)
+
+
+def _result(chain, out, observations, stopped) -> dict:
+    result = FetchRunResult(chain=chain, observations=observations, stopped=stopped, **out)
+    return result.model_dump(mode="json", exclude_none=True)
+
+
+async def _fetch_one(
+    connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last: bool
+) -> FetchSummary:
+    """Make ``request``; store its page when it carries the block's data (or when the
+    block's chain ends without any: an empty window still leaves one page)."""
+    try:
+        result = await connector.fetch(request)
+    except Exception as exc:  # a connector bug or a broken transport: retry like a 5xx
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=reason)
+    c = result.classified
+    summary: dict[str, Any] = {
+        "outcome": c.outcome,
+        "status": c.status,
+        "reason": c.reason,
+        "retry_after_s": c.retry_after_s,
+        "feedback": _feedback(spec.platform, result),
+        "actual_cost": result.actual_cost,
+        "reported_count": result.reported_count,
+    }
+    if c.outcome is not Outcome.OK:
+        return FetchSummary(**summary)
+    summary["next"] = result.next
+    own = request.resource == spec.resource
+    if not own:
+        dependent = getattr(connector, "dependent_request", None)
+        summary["dependent"] = dependent(result) if dependent is not None else None
+    data = own and request.step in DATA_STEPS and result.payload is not None
+    ends = result.next is None and summary.get("dependent") is None
+    if data or (last and ends):
+        page = run.page + out["pages"]
+        try:
+            count = await _store(settings, spec, request, page, result, empty=not data)
+        except MalformedPayloadError as exc:
+            summary.update(outcome=Outcome.PERMANENT, reason=str(exc), next=None)
+            return FetchSummary(**summary)
+        summary.update(stored_page=page, records=count)
+    return FetchSummary(**summary)
+
+
+async def _store(
+    settings, spec: BlockSpec, request: PageRequest, page: int, result: Any, *, empty: bool
+) -> int:
+    """Store the page (or, ``empty``, the marker of a chain that ended without data)
+    and its records; the record count."""
+    text = isinstance(result.payload, str)
+    payload = {"empty": True, "route": request.route, "step": request.step}
+    records = []
+    if not empty:
+        payload = result.payload
+        records = normalize(
+            spec.platform,
+            spec.resource,
+            result.payload,
+            account=spec.account,
+            scope=str(request.state.get("scope", "")),
+        )
+    following = result.next.model_dump_json() if result.next is not None else ""
+    metadata = {
+        "step": request.step,
+        "format": "empty" if empty else "text" if text else "json",
+        "cursor": hashlib.sha256(following.encode()).hexdigest()[:24] if following else "",
+        "has_next": "1" if result.next is not None else "0",
+        "records": str(len(records)),
+        "reported": "" if result.reported_count is None else str(result.reported_count),
+        "status": str(result.classified.status),
+        "route": request.route,
+        "scope": str(request.state.get("scope", "")),
+    }
+    await RawPageStore(settings).put(
+        spec.client,
+        spec.platform,
+        spec.account,
+        spec.resource,
+        spec.block_id,
+        page,
+        payload,
+        metadata=metadata,
+    )
+    await RecordStore(settings).upsert(spec.client, records)
+    return len(records)
