@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--faults", default="none", help="sandbox fault profile: none, default, harsh"
     )
+    demo.add_argument(
+        "--activities", type=int, default=8, help="activities in flight at once (default 8)"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "check":

@@ -210,7 +210,7 @@ def load_block(context: df.DurableOrchestrationContext):
         )
         error = begun.error
     _status(context, spec, p, "loading")
-    permits = Permits(context, spec)
+    permits = Permits(context, spec, p.pace)
     if error is None:
         error, full = yield from _fetch_pages(context, spec, p, permits)
         if full:

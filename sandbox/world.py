@@ -11,6 +11,8 @@ Quiltt is built last: its deposits mirror the marketplaces' payouts.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -47,6 +49,18 @@ class World:
         self.platforms: dict[str, PlatformSandbox] = {}
         for name in sorted(platforms, key=lambda p: p == "quiltt"):
             self.platforms[name] = build_platform(name, self)
+
+    @contextlib.contextmanager
+    def as_of(self, epoch_s: float) -> Iterator[None]:
+        """Read the ground truth as it was at ``epoch_s`` (a run's planning instant):
+        inside the block ``clock.now()`` is that instant. Only for truth reads — the apps
+        must not serve requests meanwhile."""
+        running = self.clock
+        self.clock = ManualClock(min(epoch_s, running.now()))
+        try:
+            yield
+        finally:
+            self.clock = running
 
     def limits(self, platform: str) -> dict[str, Any]:
         return self.limit_overrides.get(platform, {})

@@ -91,6 +91,7 @@ class BlockProgress(BaseModel):
     throttled_in_a_row: int = 0
     pacing: str = "ambassador"  # from Begun: "reactive" is the benchmark's no-pacing loop
     execution: int = 0  # continue_as_new generation, for idempotent progress rows
+    pace: dict[str, float] = Field(default_factory=dict)  # route -> response time (s)
     last_error: str | None = None
 
 

@@ -31,6 +31,9 @@ from shared.platforms.base import PageRequest
 
 ENTITY_NAME = "ambassador"
 BATCH = 20
+FIRST_ASK = 2  # enough to learn the lane's spacing
+DEFAULT_PACE_S = 0.3
+PACE_WEIGHT = 0.3
 MIN_WAIT = timedelta(milliseconds=10)
 
 
@@ -48,10 +51,25 @@ class Refused(Exception):
 
 
 class Permits:
-    def __init__(self, context: df.DurableOrchestrationContext, spec: BlockSpec) -> None:
+    """How many to ask for: a block's chain is sequential, so it can use a batch's permits
+    only as fast as its responses come back. A batch is planned back to back at the
+    lane's spacing ``s``; with a response time ``L`` (``pace``, learned from the run's
+    observations) the ``k``-th permit is used ``k (L - s)`` late, and a permit past its
+    lease is lost capacity. So a lane slower than the chain (``s >= L``: Amazon's item
+    calls) gets ``BATCH``; a faster one (Etsy's 10/s) gets ``1 + lease / (L - s)``: the
+    other blocks on the lane use the slots in between."""
+
+    def __init__(
+        self,
+        context: df.DurableOrchestrationContext,
+        spec: BlockSpec,
+        pace: dict[str, float] | None = None,
+    ) -> None:
         self.context = context
         self.spec = spec
         self.entity = ambassador_of(spec)
+        self.pace = pace if pace is not None else {}  # route -> response time (s), EWMA
+        self.spacing: dict[str, float] = {}  # route -> the last batch's mean spacing (s)
         self.key: tuple[str, int] | None = None
         self.grant_id: str | None = None
         self.lease = timedelta(0)
@@ -84,6 +102,9 @@ class Permits:
             )
             self.key, self.grant_id = (request.route, request.cost), answer.request_id
             self.lease, self.times = timedelta(seconds=answer.lease_s), list(answer.times)
+            if len(self.times) > 1:
+                span = (self.times[-1] - self.times[0]).total_seconds()
+                self.spacing[request.route] = span / (len(self.times) - 1)
             if answer.refused:
                 raise Refused(answer.refused, answer.reason or answer.refused)
             if not self.times:
@@ -95,6 +116,17 @@ class Permits:
         """The first ``used`` times of the batch were used (or expired)."""
         self.times = self.times[used:]
 
+    def want(self, route: str) -> int:
+        """Permits to ask for on ``route`` (see the class docstring)."""
+        spacing = self.spacing.get(route)
+        if spacing is None:
+            return FIRST_ASK
+        latency = self.pace.get(route, DEFAULT_PACE_S)
+        if spacing >= latency:
+            return BATCH
+        lease = max(self.lease.total_seconds(), 0.0)
+        return max(1, min(BATCH, 1 + int(lease / (latency - spacing))))
+
     def _acquire(self, request: PageRequest, now: datetime) -> dict[str, Any]:
         return AcquireRequest(
             caller=self.context.instance_id,
@@ -103,7 +135,7 @@ class Permits:
             client=self.spec.client,
             tier=self.spec.tier,
             resource=self.spec.resource,
-            want=BATCH,
+            want=self.want(request.route),
             cost=request.cost,
             now=now,
         ).model_dump(mode="json")
@@ -114,6 +146,11 @@ class Permits:
             return
         messages = []
         for seen in observations:
+            took = max(0.0, (seen.at - seen.request_at).total_seconds())
+            before = self.pace.get(seen.route)
+            self.pace[seen.route] = (
+                took if before is None else before + PACE_WEIGHT * (took - before)
+            )
             fields = {k: v for k, v in seen.feedback.items() if v is not None or k == "readings"}
             message = ObserveRequest(
                 caller=self.context.instance_id,
