@@ -1,25 +1,41 @@
 """Plan one resource of one account for a run; returns the blocks still to load.
 
 Backfill (and the first daily run of an account whose backfill never finished): the
-pure planner cuts ``[history_start, now)``; the plan is stored once (``FlowStore``) and
-its blocks inserted in the ledger, so a resumed run loads the same blocks. Daily: one
-block ``daily_window(watermark, now, overlap)`` once the watermark exists. Every run
-also picks up the backfill blocks not done yet; a parked block gets a successor
-(``<block_id>~<n>``) so the next run retries it. Done blocks are skipped.
+pure planner cuts ``[history_start, now)``, with the bulk path for history where the
+platform has one (``shared.flows.chains.BULK_PATHS``). Block sizes follow the density
+observed, in two stages (``PlanInput.stage``):
 
-Output: ``{"blocks": [BlockSpec…], "total": n, "done": n}`` (plain JSON).
+``recent``  the planner's recent-day block (it depends on the resource and ``now``
+            only) goes into the ledger and is kept as a *provisional plan* (FlowStore
+            row ``<resource>~recent``); it is handed out alone, to be loaded first.
+``rest``    the records per day it held (``observed_density`` of its verified ledger
+            row; the default density if it was not loaded) size the full plan, made at
+            the provisional plan's ``now`` so the recent-day block keeps its id.
+
+The full plan is stored once (``FlowStore``) and its blocks inserted in the ledger, so
+a resumed run loads the same blocks; a run resumed between the stages finds the
+provisional plan and measures on its block. Stage ``full``, demo runs, snapshots and a
+history no longer than the recent day plan at once (default density).
+
+Daily: one block ``daily_window(watermark, now, overlap)`` once the watermark exists.
+Every run also picks up the backfill blocks not done yet; a parked block gets a
+successor (``<block_id>~<n>``) so the next run retries it — except a block this run
+loaded already (``PlanInput.loaded``). Done blocks are skipped.
+
+Output: ``{"blocks": [BlockSpec…], "total": n, "done": n, "final": bool}`` (plain
+JSON); ``final`` is False for the recent stage's provisional answer.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import azure.durable_functions as df
 
-from shared.flows.chains import BULK_HISTORY, daily_overlap
+from shared.flows.chains import BULK_PATHS, daily_overlap
 from shared.flows.models import BlockSpec, PlanInput, ResourceRun
 from shared.flows.store import FlowStore
-from shared.planning import PlannedBlock, daily_window, plan_blocks
+from shared.planning import PlannedBlock, daily_window, observed_density, plan_blocks
 from shared.planning import block_id as make_block_id
 from shared.settings import get_settings
 from shared.storage.blocks import Block, BlockState
@@ -30,6 +46,7 @@ NAME = "plan_resource"
 DEFAULT_HISTORY = timedelta(days=3 * 365)
 DEMO_HISTORY = timedelta(days=30)
 GENERATION = "~"
+PROVISIONAL = "~recent"
 
 
 def _base(block_id: str) -> tuple[str, int]:
@@ -76,31 +93,89 @@ def _spec(run: ResourceRun, block_id: str, planned: PlannedBlock, **extra) -> Bl
     )
 
 
-async def _backfill_plan(run: ResourceRun, ledger: Ledger, store: FlowStore):
-    plan = await store.get_plan(run.client, run.platform, run.account, run.resource)
-    if plan is not None:
+def _plan(
+    run: ResourceRun, start: datetime, now: datetime, density: float | None
+) -> list[PlannedBlock]:
+    path = BULK_PATHS.get((run.platform, run.resource))
+    if path is None:
+        return plan_blocks(run.resource, start, now, density=density)
+    return plan_blocks(
+        run.resource,
+        start,
+        now,
+        density=density,
+        bulk=True,
+        bulk_records=path.records,
+        max_span=path.max_span,
+    )
+
+
+class _Plans:
+    """The run's plan rows: the full plan and the provisional (recent-day) one."""
+
+    def __init__(self, run: ResourceRun, ledger: Ledger, store: FlowStore) -> None:
+        self.run, self.ledger, self.store = run, ledger, store
+
+    async def get(self, suffix: str = "") -> list[PlannedBlock] | None:
+        run = self.run
+        return await self.store.get_plan(
+            run.client, run.platform, run.account, run.resource + suffix
+        )
+
+    async def keep(self, plan: list[PlannedBlock], suffix: str = "") -> list[PlannedBlock]:
+        run = self.run
+        await self.ledger.plan_blocks(_row(run, b.block_id, b.window, run.now) for b in plan)
+        await self.store.save_plan(
+            run.client, run.platform, run.account, run.resource + suffix, plan, run.now
+        )
         return plan
+
+    async def density(self, recent: PlannedBlock) -> float | None:
+        """Records per day the recent-day block held (None: it was not loaded)."""
+        run = self.run
+        rows = await self.ledger.list_blocks(run.client, run.platform, run.account)
+        row = _latest([b for b in rows if b.resource == run.resource]).get(recent.block_id)
+        if row is None or row.state != BlockState.DONE:
+            return None
+        return observed_density(row.records, recent.window)
+
+
+async def _backfill_plan(plans: _Plans, stage: str) -> tuple[list[PlannedBlock], bool]:
+    """(blocks, final): the stored plan, else a new one for ``stage``."""
+    run = plans.run
+    plan = await plans.get()
+    if plan is not None:
+        return plan, True
     if run.tier == "demo":
-        plan = plan_blocks(run.resource, run.now - DEMO_HISTORY, run.now)
-    else:
-        start = run.history_start or run.now - DEFAULT_HISTORY
-        bulk = (run.platform, run.resource) in BULK_HISTORY
-        plan = plan_blocks(run.resource, start, run.now, bulk=bulk)
-    await ledger.plan_blocks(_row(run, b.block_id, b.window, run.now) for b in plan)
-    await store.save_plan(run.client, run.platform, run.account, run.resource, plan, run.now)
-    return plan
+        return await plans.keep(plan_blocks(run.resource, run.now - DEMO_HISTORY, run.now)), True
+    start = run.history_start or run.now - DEFAULT_HISTORY
+    provisional = await plans.get(PROVISIONAL)
+    if provisional and stage == "recent":
+        return provisional, False
+    if provisional and stage == "rest":
+        recent = provisional[0]
+        plan = _plan(run, start, recent.window.end, await plans.density(recent))
+        if not plan or plan[0].block_id != recent.block_id:
+            raise RuntimeError(f"the plan of {run.resource} lost its recent-day block")
+        return await plans.keep(plan), True
+    plan = _plan(run, start, run.now, None)
+    if stage == "recent" and len(plan) > 1 and plan[0].phase == "recent_day":
+        return await plans.keep(plan[:1], PROVISIONAL), False
+    return await plans.keep(plan), True
 
 
 @bp.activity_trigger(input_name="payload", activity=NAME)
 async def plan_resource(payload: dict) -> dict:
-    run = PlanInput.model_validate(payload).run
+    task = PlanInput.model_validate(payload)
+    run, loaded = task.run, set(task.loaded)
     settings = get_settings()
     ledger, store = Ledger(settings), FlowStore(settings)
     watermark = None
     if run.tier == "daily":
         watermark = await ledger.get_watermark(run.client, run.platform, run.account, run.resource)
+    final = True
     if watermark is None:
-        planned = await _backfill_plan(run, ledger, store)
+        planned, final = await _backfill_plan(_Plans(run, ledger, store), task.stage)
     else:  # a daily run after the backfill: finish what the backfill left, plan nothing new
         stored = await store.get_plan(run.client, run.platform, run.account, run.resource)
         planned = stored or []
@@ -113,6 +188,8 @@ async def plan_resource(payload: dict) -> dict:
         block_id = block.block_id if current is None else current.block_id
         if current is not None and current.state == BlockState.DONE:
             done += 1
+            continue
+        if block_id in loaded:  # this run tried it already (parked): the next run retries
             continue
         if current is not None and current.state == BlockState.PARKED:
             _, gen = _base(current.block_id)
@@ -139,4 +216,5 @@ async def plan_resource(payload: dict) -> dict:
         "blocks": [b.model_dump(mode="json") for b in todo],
         "total": total,
         "done": done,
+        "final": final,
     }

@@ -1,18 +1,22 @@
 """Check a block's stored pages (``shared.integrity``) and record the verdict.
 
 Reads the attempt's raw pages back from Blob storage (``shared.flows.pages``), checks
-them, and moves the ledger row: done (counts recorded; the watermark advanced to the
+them — and, when they pass, the block's links to other resources (orders with their
+items, payouts with their transactions: ``shared.flows.verdicts.linked``) — and moves
+the ledger row: done (counts recorded; the watermark advanced to the
 window's end when the spec says so — only ever after the check passed) or failed with
 the problems as its error. A block found done already (a repeated activity) is ok.
 """
 
 from __future__ import annotations
 
+import logging
+
 import azure.durable_functions as df
 
 from shared.flows.models import Verdict, VerifyInput
 from shared.flows.pages import read_pages
-from shared.flows.verdicts import check
+from shared.flows.verdicts import check, linked
 from shared.settings import get_settings
 from shared.storage.blocks import BlockKey, BlockRejected, BlockState, BlockUpdate
 from shared.storage.ledger import Ledger
@@ -20,6 +24,7 @@ from shared.storage.ledger import Ledger
 bp = df.Blueprint()
 NAME = "verify_block"
 MAX_ERROR = 900
+log = logging.getLogger(__name__)
 
 
 @bp.activity_trigger(input_name="payload", activity=NAME)
@@ -28,6 +33,11 @@ async def verify_block(payload: dict) -> dict:
     spec, settings = task.spec, get_settings()
     pages = await read_pages(settings, spec)
     problems, records, reported = check(spec, pages, task.pages)
+    if not problems:
+        links = await linked(settings, spec, [r for p in pages for r in p.records])
+        problems += links.problems
+        if links.counts:
+            log.info("links of %s %s: %s", spec.resource, spec.block_id, links.counts)
     key = BlockKey(spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
     ledger = Ledger(settings)
     ok = not problems

@@ -1,10 +1,14 @@
 """One resource of one account: plan, then load its blocks in waves of sub-orchestrations.
 
 The plan comes from ``plan_resource`` (pure planner + ledger: done blocks are skipped).
-Blocks run ``WAVE`` at a time as ``load_block`` sub-orchestrations (they share one
-ambassador lane, so more in parallel would only queue there); after each wave the
-orchestration continues as new with the rest, so its history stays short however long
-the plan. A block that fails is reported, never fails the resource.
+A backfill not planned yet is planned in two steps, so block sizes follow the density
+actually observed: the recent-day block is planned and loaded first (phase
+``measuring``), then the rest is planned with the records per day it held (stage
+``rest``); a stored plan is used as it is. Blocks run ``WAVE`` at a time as
+``load_block`` sub-orchestrations (they share one ambassador lane, so more in parallel
+would only queue there); after each wave the orchestration continues as new with the
+rest, so its history stays short however long the plan. A block that fails is
+reported, never fails the resource.
 
 Input: ``ResourceRun`` plus, after the first wave, ``queue`` and ``tally``.
 Output / custom status: ``{"phase", "blocks_total", "blocks_done", "parked",
@@ -28,43 +32,71 @@ def _tally(total: int = 0, done: int = 0) -> dict:
     return {"blocks_total": total, "blocks_done": done, "parked": 0, "capped": 0, "records": 0}
 
 
+def _count(tally: dict, outcomes: list, *, done: bool = True) -> None:
+    """Add a wave's outcomes to the tally (``done=False``: the blocks done are in the
+    tally already, as a new plan counted them)."""
+    for outcome in outcomes:
+        state = (outcome or {}).get("state")
+        if state in ("done", "skipped"):
+            tally["blocks_done"] += 1 if done else 0
+            tally["records"] += (outcome or {}).get("records", 0)
+        elif state == "parked":
+            tally["parked"] += 1
+        elif state == "capped":
+            tally["capped"] += 1
+            tally["records"] += (outcome or {}).get("records", 0)
+
+
+def _load(context: df.DurableOrchestrationContext, wave: list):
+    """Generator: the wave's blocks as sub-orchestrations; their outcomes."""
+    tasks = []
+    for item in wave:
+        spec = BlockSpec.model_validate(item)
+        child = f"{context.instance_id}|{spec.block_id}"
+        tasks.append(
+            context.call_sub_orchestrator(
+                load_block.NAME, BlockRun(spec=spec).model_dump(mode="json"), child
+            )
+        )
+    try:
+        return (yield context.task_all(tasks))
+    except Exception:  # a block orchestration crashed: the wave counts as not done
+        return []
+
+
+def _plan(context: df.DurableOrchestrationContext, run: ResourceRun):
+    """Generator: (queue, tally) of the run's plan, the recent day loaded first when the
+    backfill is planned now."""
+    context.set_custom_status({"phase": "planning", **_tally()})
+    first = yield context.call_activity(
+        plan_resource.NAME, PlanInput(run=run, stage="recent").model_dump(mode="json")
+    )
+    if first.get("final", True):
+        return first["blocks"], _tally(first["total"], first["done"])
+    context.set_custom_status({"phase": "measuring", **_tally(first["total"], first["done"])})
+    recent = first["blocks"]
+    outcomes = (yield from _load(context, recent)) if recent else []
+    loaded = [item["block_id"] for item in recent]
+    rest = yield context.call_activity(
+        plan_resource.NAME,
+        PlanInput(run=run, stage="rest", loaded=loaded).model_dump(mode="json"),
+    )
+    tally = _tally(rest["total"], rest["done"])
+    _count(tally, outcomes, done=False)
+    return rest["blocks"], tally
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=NAME)
 def sync_resource(context: df.DurableOrchestrationContext):
     given = context.get_input()
     run = ResourceRun.model_validate(given["run"])
     queue, tally = given.get("queue"), given.get("tally")
     if queue is None:
-        context.set_custom_status({"phase": "planning", **_tally()})
-        plan = yield context.call_activity(
-            plan_resource.NAME, PlanInput(run=run).model_dump(mode="json")
-        )
-        queue, tally = plan["blocks"], _tally(plan["total"], plan["done"])
+        queue, tally = yield from _plan(context, run)
     context.set_custom_status({"phase": "loading", **tally})
     wave, rest = queue[:WAVE], queue[WAVE:]
     if wave:
-        tasks = []
-        for item in wave:
-            spec = BlockSpec.model_validate(item)
-            child = f"{context.instance_id}|{spec.block_id}"
-            tasks.append(
-                context.call_sub_orchestrator(
-                    load_block.NAME, BlockRun(spec=spec).model_dump(mode="json"), child
-                )
-            )
-        try:
-            outcomes = yield context.task_all(tasks)
-        except Exception:  # a block orchestration crashed: the wave counts as not done
-            outcomes = []
-        for outcome in outcomes:
-            state = (outcome or {}).get("state")
-            if state in ("done", "skipped"):
-                tally["blocks_done"] += 1
-                tally["records"] += (outcome or {}).get("records", 0)
-            elif state == "parked":
-                tally["parked"] += 1
-            elif state == "capped":
-                tally["capped"] += 1
-                tally["records"] += (outcome or {}).get("records", 0)
+        _count(tally, (yield from _load(context, wave)))
     if rest:
         context.continue_as_new({"run": given["run"], "queue": rest, "tally": tally})
         return None

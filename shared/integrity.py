@@ -51,13 +51,29 @@ The checks
    (``payout_sums_from``); every payout of the block named there must equal its sum
    exactly, in the same currency. Payouts the map does not name (the platform gives no
    link from transactions to payouts) or without an amount are counted as unchecked.
+
+Links between resources
+-----------------------
+Orders and their items, payouts and their transactions are loaded by different blocks
+that run side by side, so neither side can wait for the other. The flows
+(``shared.flows.verdicts``) check a link from *both* ends, each end only over what the
+other end has finished, so the block verified last checks the link in full and no check
+ever judges half-loaded data. The pure rules for that live here:
+
+- ``needs_items``: where a platform guarantees an order carries items
+  (``ITEMS_GUARANTEED``; exempt statuses in ``ITEMLESS_STATUSES``), and
+  ``orders_lacking_items`` / ``items_problem`` to judge and word it.
+- ``payout_scope``: for a *settled* payout, the instant after which a transactions
+  listing sees its final set, the span such listings must cover, and the span its
+  transactions lie in (``SETTLED`` per platform, ``PAYOUT_LOOKBACK``); ``covered``
+  tells whether windows cover a span; ``payouts_off`` compares payouts with sums.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -305,11 +321,13 @@ def payout_sums_from(
     return sums
 
 
-def _money(resource: str, unique: Sequence[Record], payout_sums: Mapping[str, Money], out):
-    if resource != "payouts":
-        return []
+def payouts_off(
+    payouts: Iterable[Payout], payout_sums: Mapping[str, Money]
+) -> tuple[list[str], int, int]:
+    """(one text per payout whose amount differs from its sum — amount or currency —,
+    payouts compared, payouts not compared: not in ``payout_sums`` or without amount)."""
     wrong, checked, unchecked = [], 0, 0
-    for payout in (r for r in unique if isinstance(r, Payout)):
+    for payout in payouts:
         expected = payout_sums.get(payout.payout_id)
         if expected is None or payout.amount is None:
             unchecked += 1
@@ -321,10 +339,121 @@ def _money(resource: str, unique: Sequence[Record], payout_sums: Mapping[str, Mo
                 f"{payout.payout_id} ({got.amount} {got.currency} against transactions "
                 f"{expected.amount} {expected.currency})"
             )
-    out["payouts_checked"], out["payouts_unchecked"] = checked, unchecked
-    if not wrong:
+    return wrong, checked, unchecked
+
+
+def money_problem(wrong: Sequence[str]) -> str:
+    return f"{len(wrong)} payouts differ from the sum of their transactions: {_listed(wrong)}"
+
+
+def _money(resource: str, unique: Sequence[Record], payout_sums: Mapping[str, Money], out):
+    if resource != "payouts":
         return []
-    return [f"{len(wrong)} payouts differ from the sum of their transactions: {_listed(wrong)}"]
+    payouts = [r for r in unique if isinstance(r, Payout)]
+    wrong, out["payouts_checked"], out["payouts_unchecked"] = payouts_off(payouts, payout_sums)
+    return [money_problem(wrong)] if wrong else []
+
+
+# --- 7. links between resources (checked by the flows from both ends) ----------------
+
+ITEMS_GUARANTEED = frozenset({"amazon", "shopify", "ebay", "etsy"})
+"""Platforms on which an order always has at least one item line: Amazon's
+getOrderItems lists a Pending order's items (only their prices are withheld), a Shopify
+order and an eBay order (``lineItems``) are made of their lines, an Etsy receipt of its
+transactions. The sandboxes generate every order with one to twenty lines."""
+ITEMLESS_STATUSES: Mapping[str, frozenset[str]] = {"amazon": frozenset({"Canceled"})}
+"""Platform -> order statuses whose orders may come without items: Amazon documents the
+items of Pending orders but promises nothing for Canceled ones, so a Canceled order with
+no items is accepted (its items are still loaded where Amazon gives them)."""
+
+
+def needs_items(order: Order) -> bool:
+    """Whether ``order`` must have at least one item stored."""
+    if order.platform not in ITEMS_GUARANTEED:
+        return False
+    return order.status not in ITEMLESS_STATUSES.get(order.platform, frozenset())
+
+
+def orders_lacking_items(orders: Iterable[Order], item_counts: Mapping[str, int]) -> list[str]:
+    """Sorted ids of the ``orders`` that need items but have none in ``item_counts``
+    (order id -> items found)."""
+    return sorted(
+        {o.order_id for o in orders if needs_items(o) and item_counts.get(o.order_id, 0) < 1}
+    )
+
+
+def items_problem(bare: Sequence[str], judged: int) -> str:
+    return f"{len(bare)} of {judged} orders have no items stored: {_listed(bare)}"
+
+
+PAYOUT_LOOKBACK = timedelta(days=31)
+"""How long before its issue an eBay or Shopify payout's transactions may be posted: a
+payout takes what became available, and a balance that is not positive carries over.
+The daily sync re-lists transactions over the same month (``DAILY_LOOKBACK`` in
+``shared.flows.chains``), so stored payout links are fresh over this span."""
+SETTLED: Mapping[str, Callable[[Payout], bool]] = {
+    "amazon": lambda p: p.period_end is not None,  # FinancialEventGroupEnd: Closed
+    "ebay": lambda p: p.status == "SUCCEEDED",
+    "shopify": lambda p: p.status == "PAID",
+}
+"""Platform -> whether a payout is settled (its transactions and amount are final).
+Only platforms that link transactions to payouts are named: Amazon (events listed by
+settlement group), eBay (``payoutId``), Shopify (``associatedPayout``). Etsy's payouts
+are ledger disbursements that name no entries, Quiltt has no payouts."""
+UNDATED_TRANSACTIONS = frozenset({"amazon"})
+"""Platforms with transactions that carry no date (Amazon service fees)."""
+
+
+class PayoutScope(BaseModel):
+    """Where to look for a settled payout's transactions.
+
+    A transactions listing made at or after ``settled_at`` sees the payout's final set;
+    listings of that kind (done blocks, planned at or after ``settled_at``) must cover
+    ``cover`` before the sum can be compared; the transactions are posted in ``read``
+    (both ends included), or undated where ``undated``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settled_at: datetime
+    cover: Window
+    read: Window
+    undated: bool = False
+
+
+def payout_scope(payout: Payout) -> PayoutScope | None:
+    """The scope of ``payout`` if it is settled on a platform that links transactions to
+    payouts and states an amount; None otherwise (not checkable, or not yet).
+
+    Amazon lists a settlement group's events through the group, selected by the group's
+    start: the block whose window holds ``period_start`` has them all. eBay and Shopify
+    list transactions by posting date: every day of ``PAYOUT_LOOKBACK`` before the issue."""
+    settled = SETTLED.get(payout.platform)
+    if settled is None or not settled(payout) or payout.amount is None:
+        return None
+    undated = payout.platform in UNDATED_TRANSACTIONS
+    if payout.platform == "amazon":
+        start, end = payout.period_start, payout.period_end
+        if start is None or end is None:
+            return None
+        cover = Window(start=start, end=start + timedelta(microseconds=1))
+        return PayoutScope(
+            settled_at=end, cover=cover, read=Window(start=start, end=end), undated=undated
+        )
+    if payout.issued_at is None:
+        return None
+    span = Window(start=payout.issued_at - PAYOUT_LOOKBACK, end=payout.issued_at)
+    return PayoutScope(settled_at=payout.issued_at, cover=span, read=span, undated=undated)
+
+
+def covered(span: Window, windows: Iterable[Window]) -> bool:
+    """Whether the union of the half-open ``windows`` covers ``[span.start, span.end)``
+    without a gap (an empty span is covered)."""
+    reach = span.start
+    for window in sorted(windows, key=lambda w: w.start):
+        if reach >= span.end or window.start > reach:
+            break
+        reach = max(reach, window.end)
+    return reach >= span.end
 
 
 # --- the check -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ month::
 - ``half_year``   the five calendar months before ``M``: with the month, half a year.
 - ``year``        the six calendar months before those: with the above, twelve months.
 - ``older``       everything earlier, one calendar year at a time, newest year first.
+- ``history``     bulk plans only: everything before ``D`` (see "Bulk history" below).
 
 Every phase is clipped to ``history_start``; phases that end up empty are left out.
 
@@ -30,14 +31,20 @@ time in which the resource is expected to produce ``target_pages`` pages of
     span = page_size * target_pages / density  days      (at least one hour)
 
 so a busy seller's year is cut finer than a quiet one's, and a block orchestration's
-history stays a few hundred events. With ``bulk=True`` (a platform with a bulk path for
-history: Amazon reports, Shopify Bulk Operations) every phase but ``recent_day`` is loaded
-in bulk, and a bulk block targets ``bulk_records`` records instead: one report holds a
-whole window, so bulk blocks cover longer windows. Spans of a day or more are cut on UTC
-midnights, shorter ones on whole hours; the cuts split a phase window evenly into
+history stays a few hundred events. Spans of a day or more are cut on UTC midnights,
+shorter ones on whole hours; the cuts split a phase window evenly into
 ``ceil(length / span)`` parts, so pieces are alike and no sliver is left at the end.
 Cuts never cross a phase boundary, and older-year phases end on calendar years, so a
 year's blocks are the same whatever day the plan is made.
+
+Bulk history. With ``bulk=True`` (a platform with a bulk path for history: Amazon
+reports, Shopify Bulk Operations) everything before ``recent_day`` is one phase,
+``history``, loaded in bulk, and a bulk block targets ``bulk_records`` records instead
+of pages. A bulk job costs the same few calls (create, poll, download) whatever window
+it covers, so the month / half-year / year split would only multiply jobs: a quiet
+seller's whole history is one job, a busy one's is cut evenly into jobs of about
+``bulk_records`` records, newest first (the recent day still comes first, by the
+per-record path, and the newest history job next).
 
 Invariants (property-tested):
 
@@ -71,7 +78,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.platforms.base import Window
 
-Phase = Literal["recent_day", "month", "half_year", "year", "older", "snapshot"]
+Phase = Literal["recent_day", "month", "half_year", "year", "older", "history", "snapshot"]
 
 SNAPSHOT_RESOURCES = frozenset({"inventory"})
 """Resources that are a state as of now rather than a history of events."""
@@ -161,9 +168,22 @@ def _add_months(value: datetime, months: int) -> datetime:
     return value.replace(year=index // 12, month=index % 12 + 1)
 
 
-def _phases(history_start: datetime, now: datetime) -> list[tuple[Phase, datetime, datetime]]:
-    """(phase, start, end) newest first, clipped to history_start, empty ones left out."""
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0) - DAY
+def _recent_day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0) - DAY
+
+
+def _phases(
+    history_start: datetime, now: datetime, *, bulk: bool = False
+) -> list[tuple[Phase, datetime, datetime]]:
+    """(phase, start, end) newest first, clipped to history_start, empty ones left out;
+    with ``bulk`` everything before the recent day is the one ``history`` phase."""
+    day = _recent_day_start(now)
+    if bulk:
+        merged: list[tuple[Phase, datetime, datetime]] = [
+            ("recent_day", max(day, history_start), now),
+            ("history", history_start, day),
+        ]
+        return [(p, s, e) for p, s, e in merged if s < e]
     month = _month_start(day)
     half, year = _add_months(month, -5), _add_months(month, -11)
     spans: list[tuple[Phase, datetime, datetime]] = [
@@ -219,7 +239,8 @@ def plan_blocks(
     the module docstring).
 
     ``density`` is records/day observed for the resource (None: ``DEFAULT_DENSITY``);
-    ``bulk`` says the platform has a bulk path for it; ``block_limit`` keeps only the
+    ``bulk`` says the platform has a bulk path for its history (one ``history`` phase
+    before the recent day, in blocks of about ``bulk_records``); ``block_limit`` keeps only the
     first blocks in load order (a demo or a first slice); ``max_span`` caps every block
     (a platform's window rule). Returns [] when ``history_start >= now``. Raises
     ValueError for naive datetimes, an empty resource, a negative density or limit."""
@@ -234,7 +255,7 @@ def plan_blocks(
         phases: list[tuple[Phase, datetime, datetime]] = [("snapshot", start, now)]
         phases = phases if start < now else []
     else:
-        phases = _phases(start, now)
+        phases = _phases(start, now, bulk=bulk)
     sizing = {"page_size": page_size, "target_pages": target_pages, "bulk_records": bulk_records}
     plan: list[PlannedBlock] = []
     for phase, low, high in phases:

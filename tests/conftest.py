@@ -39,10 +39,11 @@ def _fresh_token_caches() -> Iterator[None]:
     from shared.platforms.ebay import auth as ebay_auth
     from shared.platforms.etsy import auth as etsy_auth
     from shared.platforms.quiltt import auth as quiltt_auth
+    from shared.platforms.shopify import auth as shopify_auth
 
     amazon_auth.DEFAULT_CACHE.clear()
     ebay_auth.DEFAULT_CACHE.clear()
-    for cache in (etsy_auth.PROCESS_CACHE, quiltt_auth.PROCESS_CACHE):
+    for cache in (etsy_auth.PROCESS_CACHE, quiltt_auth.PROCESS_CACHE, shopify_auth.PROCESS_CACHE):
         cache.entries.clear()
         cache._locks.clear()
     yield

@@ -18,10 +18,12 @@ The daily sync lists orders by update time; resources without such a listing loo
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared.normalize import supported
+from shared.planning import BULK_RECORDS
 from shared.platforms.base import Connector, PageRequest, Window
 
 SETTLE = timedelta(minutes=5)
@@ -53,7 +55,43 @@ WINDOW_SLACK: dict[tuple[str, str], timedelta] = {
 """(platform, resource) -> how long after the window's end records reached through a
 driver may lie (a settlement group started in the window closes within a month)."""
 
-BULK_HISTORY: frozenset[tuple[str, str]] = frozenset()
+
+@dataclass(frozen=True)
+class BulkPath:
+    """How one (platform, resource) loads its history in bulk (the planner's ``history``
+    phase; the recent day and daily windows stay on the per-record path).
+
+    ``job`` names the platform's bulk path; ``records`` is how many records one job
+    should hold at most (the planner's ``bulk_records``); ``max_span`` the longest window
+    the platform accepts for one job (None: any)."""
+
+    job: str
+    records: int = BULK_RECORDS
+    max_span: timedelta | None = None
+
+
+BULK_PATHS: dict[tuple[str, str], BulkPath] = {
+    ("amazon", "orders"): BulkPath("GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"),
+    ("amazon", "order_items"): BulkPath("GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"),
+    ("amazon", "returns"): BulkPath("GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"),
+    ("shopify", "orders"): BulkPath("bulkOperationRunQuery"),
+    ("shopify", "order_items"): BulkPath("bulkOperationRunQuery"),
+}
+"""(platform, resource) -> its bulk path for history.
+
+Amazon: the all-orders report serves orders and order items (getOrderItems is one call
+per order at 0.5/s), the returns report returns (Amazon lists no returns: even the
+recent day is a report). The flat file has no OrderItemId and no item discount, and
+adds order subtotals the Orders API lacks: records loaded from it differ in those
+fields (same natural keys). Shopify: one bulk query (orders with line items) serves
+orders and order items; a shop runs one bulk query at a time, and blocks of the two
+resources over the same window share the job (``shared.platforms.shopify.bulk``).
+Shopify returns stay paged: a bulk query allows no connection inside a list field, so
+bulk refunds would lose their refund lines. Etsy's getShopReceiptTransactionsByShop
+(every transaction of the shop, newest first) is not used: its pages reach beyond a
+block's window, which the block check refuses. eBay and Quiltt have no bulk path."""
+
+BULK_HISTORY: frozenset[tuple[str, str]] = frozenset(BULK_PATHS)
 """(platform, resource) loaded through the platform's bulk path for history."""
 
 

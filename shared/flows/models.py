@@ -218,7 +218,14 @@ class ProgressInput(_Model):
 
 
 class PlanInput(_Model):
+    """Input of ``plan_resource``. ``stage``: ``full`` plans at once (default density);
+    ``recent`` hands out only the recent-day block of a backfill not planned yet (its
+    density is measured on it); ``rest`` plans the backfill with the density the recent
+    day showed, leaving out ``loaded`` (block ids this run loaded already)."""
+
     run: ResourceRun
+    stage: Literal["full", "recent", "rest"] = "full"
+    loaded: list[str] = Field(default_factory=list)
 
 
 class PreviewInput(_Model):

@@ -1,16 +1,52 @@
-"""The block check as the flows call it: stored pages -> (problems, records, reported).
+"""The block check as the flows call it.
 
-The checks themselves are ``shared.integrity.check_block``'s; this module only turns
-the stored pages into its inputs and adds the one check only the flows can make: the
-pages stored are exactly ``0 .. pages-1`` (no page lost between fetch and check).
+``check``: stored pages -> (problems, records, reported). The checks themselves are
+``shared.integrity.check_block``'s; ``check`` turns the stored pages into its inputs
+and adds the one check only the flows can make: the pages stored are exactly
+``0 .. pages-1`` (no page lost between fetch and check).
+
+``linked``: the checks that join a block to another resource's blocks — every order
+with its items, every settled payout equal to the sum of its transactions — read from
+Table storage (records) and the ledger (which blocks are done). Both ends of a link
+check it, each only over what the other end has finished (see ``linked``), so whichever
+block is verified last checks the link in full, and no check judges half-loaded data:
+blocks run side by side (``sync_client``), in any order. The rules are
+``shared.integrity``'s ("Links between resources").
+
+Known gap: if both ends are verified at the same moment, each may find the other not
+done yet and the link goes unchecked (never falsely failed).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from decimal import Decimal
+
 from shared.flows.chains import WINDOW_SLACK
 from shared.flows.models import BlockSpec
 from shared.flows.pages import StoredPage
+from shared.integrity import (
+    PayoutScope,
+    covered,
+    deduplicate,
+    items_problem,
+    money_problem,
+    needs_items,
+    orders_lacking_items,
+    payout_scope,
+    payout_sums_from,
+    payouts_off,
+)
+from shared.models import Money, Order, OrderItem, Payout, Record, Transaction, record_from_json
 from shared.platforms.base import Window
+from shared.settings import Settings
+from shared.storage.blocks import Block, BlockState
+from shared.storage.ledger import Ledger
+from shared.storage.records import UNDATED, RecordStore, period_of
 
 
 def check(
@@ -54,3 +90,205 @@ def judged_window(spec: BlockSpec) -> Window:
     if slack is None:
         return spec.window
     return Window(start=spec.window.start, end=spec.window.end + slack)
+
+
+# --- links between resources (shared.integrity, "Links between resources") ----------
+
+SEEK_CONCURRENCY = 8
+UNDATED_FIRST = frozenset({"amazon"})
+"""Platforms whose items carry no date (Amazon getOrderItems): their rows sit in the
+undated partition, so that is where a seek looks first."""
+
+
+@dataclass
+class Links:
+    """What the cross-resource checks of one block found; ``counts`` for the log."""
+
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> Links:
+    """The link checks of ``spec``'s block, whose (verified) ``records`` are stored:
+
+    - ``orders``: every order needing items (``integrity.needs_items``) whose creation a
+      done ``order_items`` block covers has an item stored; the others wait for that
+      block, which checks them from its end.
+    - ``order_items``: every order stored so far with its creation in the block's window
+      has an item stored (this block's or an earlier one's). Orders not stored yet are
+      judged by their orders block, once this block is done.
+    - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
+      done blocks listed after its settlement cover equals their stored sum.
+    - ``transactions``: the same for the stored payouts this block's transactions name,
+      counting this block as done.
+
+    Demo runs load orders only and are not cross-checked."""
+    if spec.tier == "demo":
+        return Links()
+    unique, _ = deduplicate(records)
+    context = _Context(settings, spec)
+    if spec.resource == "orders":
+        return await _orders_side(context, [r for r in unique if isinstance(r, Order)])
+    if spec.resource == "order_items":
+        return await _items_side(context, [r for r in unique if isinstance(r, OrderItem)])
+    if spec.resource == "payouts":
+        payouts = [r for r in unique if isinstance(r, Payout)]
+        return await _check_payouts(context, payouts, await context.done("transactions"))
+    if spec.resource == "transactions":
+        return await _transactions_side(context, [r for r in unique if isinstance(r, Transaction)])
+    return Links()
+
+
+class _Context:
+    def __init__(self, settings: Settings, spec: BlockSpec) -> None:
+        self.spec, self.ledger, self.store = spec, Ledger(settings), RecordStore(settings)
+
+    async def blocks(self, resource: str) -> list[Block]:
+        spec = self.spec
+        blocks = await self.ledger.list_blocks(spec.client, spec.platform, spec.account)
+        return [b for b in blocks if b.resource == resource]
+
+    async def done(self, resource: str) -> list[Block]:
+        return [b for b in await self.blocks(resource) if b.state == BlockState.DONE]
+
+    async def stored(self, resource: str, periods: Iterable[str]) -> list[Record]:
+        spec, out = self.spec, []
+        for period in sorted(set(periods)):
+            rows = await self.store.read(spec.client, spec.platform, resource, period=period)
+            out += [record_from_json(r) for r in rows if r.get("account") == spec.account]
+        return out
+
+    async def seek_items(self, order: Order) -> int:
+        """How many items of ``order`` are stored (RowKey range reads, no scan)."""
+        spec = self.spec
+        dated = [period_of(order.created_at), period_of(order.created_at + timedelta(days=1))]
+        periods = [UNDATED, *dated] if spec.platform in UNDATED_FIRST else [*dated, UNDATED]
+        for period in dict.fromkeys(periods):
+            rows = await self.store.read_prefix(
+                spec.client,
+                spec.platform,
+                "order_items",
+                period=period,
+                account=spec.account,
+                head=f"{order.order_id}|",
+            )
+            if rows:
+                return len(rows)
+        return 0
+
+
+def months(window: Window) -> list[str]:
+    """The ``yyyy-mm`` periods ``[window.start, window.end]`` touches, oldest first."""
+    first = window.start.astimezone(UTC)
+    last = window.end.astimezone(UTC)
+    year, month, out = first.year, first.month, []
+    while (year, month) <= (last.year, last.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+async def _with_items(context: _Context, orders: list[Order], found: Counter) -> Counter:
+    """``found`` completed by seeks for the orders it has no item of."""
+    gate = asyncio.Semaphore(SEEK_CONCURRENCY)
+
+    async def seek(order: Order) -> None:
+        async with gate:
+            found[order.order_id] += await context.seek_items(order)
+
+    lacking = [o for o in orders if found.get(o.order_id, 0) < 1]
+    await asyncio.gather(*(seek(o) for o in lacking))
+    return found
+
+
+async def _orders_side(context: _Context, orders: list[Order]) -> Links:
+    orders = [o for o in orders if needs_items(o)]
+    if not orders:
+        return Links()
+    windows = [
+        Window(start=b.window_start, end=b.window_end) for b in await context.done("order_items")
+    ]
+    judged = [o for o in orders if any(w.start <= o.created_at < w.end for w in windows)]
+    found = await _with_items(context, judged, Counter())
+    return _items_links(judged, found, waiting=len(orders) - len(judged))
+
+
+async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
+    window = context.spec.window
+    stored = await context.stored("orders", months(window))
+    orders = [
+        o
+        for o in stored
+        if isinstance(o, Order) and needs_items(o) and window.start <= o.created_at < window.end
+    ]
+    found = await _with_items(context, orders, Counter(i.order_id for i in items))
+    return _items_links(orders, found, waiting=0)
+
+
+def _items_links(judged: list[Order], found: Counter, *, waiting: int) -> Links:
+    bare = orders_lacking_items(judged, found)
+    counts = {
+        "items_judged": len(judged),
+        "items_waiting": waiting,
+        "orders_without_items": len(bare),
+    }
+    return Links([items_problem(bare, len(judged))] if bare else [], counts)
+
+
+async def _transactions_side(context: _Context, transactions: list[Transaction]) -> Links:
+    """The stored payouts this block may complete: named by its transactions, or whose
+    transactions' span (``PayoutScope.cover``) meets its window."""
+    named = {t.payout_id for t in transactions if t.payout_id}
+    window = context.spec.window
+    stored = [p for p in await context.stored("payouts", [UNDATED]) if isinstance(p, Payout)]
+    payouts = [p for p in stored if p.payout_id in named or _meets(payout_scope(p), window)]
+    if not payouts:
+        return Links()
+    own = context.spec.block_id
+    blocks = [
+        b
+        for b in await context.blocks("transactions")
+        if b.state == BlockState.DONE or b.block_id == own
+    ]
+    return await _check_payouts(context, payouts, blocks)
+
+
+def _meets(scope: PayoutScope | None, window: Window) -> bool:
+    return scope is not None and scope.cover.start < window.end and window.start < scope.cover.end
+
+
+async def _check_payouts(context: _Context, payouts: list[Payout], blocks: list[Block]) -> Links:
+    ready: list[tuple[Payout, PayoutScope]] = []
+    for payout in payouts:
+        scope = payout_scope(payout)
+        if scope is None:
+            continue
+        listed = [
+            Window(start=b.window_start, end=b.window_end)
+            for b in blocks
+            if b.created_at >= scope.settled_at
+        ]
+        if covered(scope.cover, listed):
+            ready.append((payout, scope))
+    counts = {"payouts_settled_waiting": sum(1 for p in payouts if payout_scope(p)) - len(ready)}
+    if not ready:
+        return Links(counts={**counts, "payouts_checked": 0})
+    periods = [m for _, scope in ready for m in months(scope.read)]
+    if any(scope.undated for _, scope in ready):
+        periods.append(UNDATED)
+    wanted = {p.payout_id for p, _ in ready}
+    transactions = [
+        t
+        for t in await context.stored("transactions", periods)
+        if isinstance(t, Transaction) and t.payout_id in wanted
+    ]
+    try:
+        sums = payout_sums_from(transactions)
+    except ValueError as exc:
+        return Links([str(exc)], counts)
+    for payout, _ in ready:  # a settled payout with no transaction stored sums to zero
+        assert payout.amount is not None
+        sums.setdefault(payout.payout_id, Money(amount=Decimal(0), currency=payout.amount.currency))
+    wrong, checked, _ = payouts_off([p for p, _ in ready], sums)
+    counts["payouts_checked"] = checked
+    return Links([money_problem(wrong)] if wrong else [], counts)

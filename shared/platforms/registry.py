@@ -1,8 +1,8 @@
 """Platform name -> connector factory (``shared/platforms/<platform>/client.py``'s ``build``).
 
-``build(platform, settings, credentials, account, transport=...)`` imports the platform's
-client module on first use, so a platform whose connector is missing fails with a
-``ConfigurationError`` naming it, and the others keep working.
+``build(platform, settings, credentials, account, transport=..., clock=..., store=...)``
+imports the platform's client module on first use, so a platform whose connector is
+missing fails with a ``ConfigurationError`` naming it, and the others keep working.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import Connector
+from shared.platforms.tokens import GrantStore
 from shared.settings import PLATFORMS, Settings
 
 
@@ -36,13 +37,16 @@ def build(
     *,
     transport: Any = None,
     clock: Any = None,
+    store: GrantStore | None = None,
 ) -> Connector:
     """A connector for ``account`` on ``platform`` (credentials stay inside it).
 
     Factories take the platform's ``PlatformSettings`` or the whole ``Settings`` (as
     their first parameter's annotation says); ``clock`` (a ``() -> aware datetime``) is
     passed to factories that accept one (token expiry on devhost's virtual clock), or as
-    ``now`` (epoch seconds) to those that take that instead."""
+    ``now`` (epoch seconds) to those that take that instead. ``store`` (where a rotating
+    refresh token is written back and re-read from, ``tokens.GrantStore``) goes to the
+    factories that take one (Shopify, Etsy); the others' refresh tokens do not rotate."""
     build_fn = factory(platform)
     params = inspect.signature(build_fn).parameters
     first = next(iter(params.values()))
@@ -53,6 +57,8 @@ def build(
         kwargs["clock"] = clock
     elif clock is not None and "now" in params:  # an epoch-seconds clock
         kwargs["now"] = lambda: clock().timestamp()
+    if store is not None and "store" in params:
+        kwargs["store"] = store
     return build_fn(config, credentials, account, **kwargs)
 
 

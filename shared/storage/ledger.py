@@ -227,6 +227,33 @@ class Ledger:
         stored = await self._compare_and_set("connections", partition, row, decide)
         return Connection.model_validate(stored)
 
+    async def update_connection(
+        self,
+        client: str,
+        platform: str,
+        account: str,
+        change: Callable[[Connection], Connection | None],
+    ) -> Connection | None:
+        """Compare-and-set one connection: ``change`` gets the stored row and returns the
+        row to write (same client, platform and account) or None to leave it; the write
+        is conditional on the row's ETag (if-match), and after a lost race ``change`` is
+        asked again on the winner's row. Returns the connection as stored afterwards,
+        None if there is no such connection (nothing is created)."""
+
+        def decide(current: Fields | None) -> Fields | None:
+            if current is None:
+                return None
+            changed = change(Connection.model_validate(current))
+            if changed is None:
+                return None
+            if (changed.client, changed.platform, changed.account) != (client, platform, account):
+                raise ValueError("update_connection cannot move a connection to other keys")
+            return {**changed.model_dump(), "created_at": current["created_at"]}
+
+        row = join_key(platform, account)
+        stored = await self._compare_and_set("connections", join_key(client), row, decide)
+        return None if stored is None else Connection.model_validate(stored)
+
     async def get_connection(self, client: str, platform: str, account: str) -> Connection | None:
         table = await self._table("connections")
         entity = await self._get(table, join_key(client), join_key(platform, account))

@@ -218,6 +218,26 @@ class RecordStore:
         """``iter_records`` as a list."""
         return [r async for r in self.iter_records(client, platform, resource, period=period)]
 
+    async def read_prefix(
+        self, client: str, platform: str, resource: str, *, period: str, account: str, head: str
+    ) -> list[dict[str, Any]]:
+        """The stored records of one ``period`` of (client, platform, resource) whose
+        account is ``account`` and whose natural key starts with ``head`` (an order's items:
+        ``f"{order_id}|"``). A RowKey range read, so it costs the rows found, not the
+        partition. Keys shortened with a hash keep their first 96 characters: a ``head``
+        longer than that may miss them."""
+        low = join_key(account, head)
+        high = low[:-1] + chr(ord(low[-1]) + 1)
+        partition = resource_prefix(client, platform, resource) + period
+        query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
+        parameters = {"pk": partition, "low": low, "high": high}
+        table = await self._table()
+        with storage_errors():
+            rows = [
+                decode_fields(e) async for e in table.query_entities(query, parameters=parameters)
+            ]
+        return [r for r in rows if r.get("account") == account]
+
     async def count(
         self, client: str, platform: str, resource: str, *, period: str | None = None
     ) -> int:

@@ -43,11 +43,11 @@ PLATFORM_ENV = {
         "AUTH_URL": f"{BASE}/quiltt/v1/users/sessions",
     },
 }
-ACTIVITY_SLOTS = 1
-"""Activities in flight at once. One for now: with several, two activities refreshing
-the same Etsy/Shopify token race, and a rotated refresh token is not yet written back
-to the sealed connection, so the loser gets invalid_grant (a real defect, see issue 6
-notes). devhost itself copes with concurrent activities waiting on a peer's lock."""
+ACTIVITY_SLOTS = 8
+"""Activities in flight at once, as on a busy worker. Concurrent token refreshes of one
+Etsy/Shopify account are serialised and rotated refresh tokens written back to the
+sealed connection (``shared.platforms.tokens``, ``shared.flows.connections``); devhost
+copes with concurrent activities waiting on a peer's lock."""
 ALL = ("amazon", "shopify", "ebay", "etsy", "quiltt")
 
 

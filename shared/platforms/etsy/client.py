@@ -14,8 +14,10 @@ API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox
 (``user_id`` unused); keystring and secret fall back to ``settings.client_id`` /
 ``client_secret`` (they belong to the application). ``clock`` (``() -> aware datetime``,
 default the wall clock) is what token expiry is judged on: devhost passes its virtual
-clock. ``cache`` replaces the process-wide token cache (tests); ``on_rotate`` receives a
-rotated refresh token; ``page_limit`` (1..100) is the list page size.
+clock. ``cache`` replaces the process-wide token cache (tests); ``store`` (a
+``shared.platforms.tokens.GrantStore``) is where rotated refresh tokens are written back
+and re-read from; ``on_rotate`` receives a rotated refresh token; ``page_limit`` (1..100)
+is the list page size.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest,
 from shared.platforms.etsy import pagination
 from shared.platforms.etsy.auth import EtsyAuth, TokenCache, TokenRefused
 from shared.platforms.etsy.classify import classify
+from shared.platforms.tokens import GrantStore
 from shared.settings import PlatformSettings
 
 TIMEOUT_S = 30.0
@@ -158,6 +161,7 @@ def build(
     clock: Callable[[], datetime] | None = None,
     cache: TokenCache | None = None,
     on_rotate: Callable[[str], Any] | None = None,
+    store: GrantStore | None = None,
     page_limit: int = pagination.PAGE_LIMIT,
 ) -> EtsyConnector:
     """An Etsy connector for one shop (see the module docstring)."""
@@ -172,6 +176,7 @@ def build(
         cache=cache,
         now=time.time if clock is None else lambda: clock().timestamp(),
         on_rotate=on_rotate,
+        store=store,
     )
     return EtsyConnector(
         settings.base_url, auth, shop_id, account, transport=transport, page_limit=page_limit

@@ -10,7 +10,11 @@ refresh_token, refresh_token_expires_in?, scope}``.
 ``ShopifyAuth`` holds one shop's credentials (``dict[str, str]``; keys below) and hands
 out the access token until ``REFRESH_MARGIN_S`` before its expiry, then refreshes. A
 credential set without a ``refresh_token`` is a non-expiring token: it is used as is, and
-an auth failure cannot be repaired (``AuthExpiredError``).
+an auth failure cannot be repaired (``AuthExpiredError``). With a refresh token the grant
+is a ``shared.platforms.tokens.RotatingToken``: one process-wide entry and lock per shop
+(``PROCESS_CACHE``, keyed by token URL and app), every rotation written back through the
+``store`` before the lock is released, and a refused refresh (``RefreshRejected``)
+re-reading the store once another worker may have rotated first.
 
     shop            the shop's handle (``acme`` of ``acme.myshopify.com``) or domain
     access_token    the current access token (optional when a refresh token is given)
@@ -20,12 +24,13 @@ an auth failure cannot be repaired (``AuthExpiredError``).
     expires_at      epoch seconds when ``access_token`` expires (optional)
 
 Secrets never leave this object: ``repr`` shows only the shop, errors name the status
-and Shopify's OAuth error code, log lines nothing secret. The rotated refresh token is
-kept here; ``rotated()`` gives the current credentials for the caller to store back.
+and Shopify's OAuth error code, log lines nothing secret. ``rotated()`` gives the current
+credentials (rotated refresh token included).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,12 +39,25 @@ import httpx
 from pydantic import SecretStr
 
 from shared.errors import AuthExpiredError, ConfigurationError, TransientError
+from shared.platforms.tokens import Grant, GrantBook, GrantStore, RotatingToken
 
 TOKEN_HEADER = "X-Shopify-Access-Token"
 _KEYS = ("shop", "access_token", "refresh_token", "client_id", "client_secret", "expires_at")
 TOKEN_PATH = "/admin/oauth/access_token"
 REFRESH_MARGIN_S = 300.0  # refresh this long before the token's expiry
 _OAUTH_ERROR_CHARS = 80
+
+
+class RefreshRejected(AuthExpiredError):
+    """Shopify refused the refresh token itself (400 / 401: used, expired or revoked)."""
+
+
+class TokenCache(GrantBook):
+    """Shopify grants by shop; one per process (``PROCESS_CACHE``) unless a test injects
+    its own."""
+
+
+PROCESS_CACHE = TokenCache()
 
 
 class ShopifyAuth:
@@ -51,6 +69,8 @@ class ShopifyAuth:
         token_url: str,
         *,
         now: Callable[[], float] = time.time,
+        cache: GrantBook | None = None,
+        store: GrantStore | None = None,
     ) -> None:
         shop = str(credentials.get("shop", "")).strip()
         if not shop:
@@ -58,94 +78,119 @@ class ShopifyAuth:
         self.shop = shop
         self._token_url = token_url
         self._now = now
-        self._access = _secret(credentials.get("access_token"))
-        self._refresh = _secret(credentials.get("refresh_token"))
+        seed = Grant.from_credentials(credentials, "shopify")
         self._client_id = str(credentials.get("client_id", ""))
         self._client_secret = _secret(credentials.get("client_secret"))
-        self._expires_at = _float(credentials.get("expires_at"))
         self._other = {k: str(v) for k, v in credentials.items() if k not in _KEYS}
-        if self._access is None and self._refresh is None:
+        if seed.access is None and seed.refresh is None:
             raise ConfigurationError(
                 "shopify credentials: 'access_token' or 'refresh_token' is required"
             )
-        if self._refresh is not None and not (self._client_id and self._client_secret):
-            raise ConfigurationError(
-                "shopify credentials: refreshing needs 'client_id' and 'client_secret'"
+        self._static = seed  # a non-expiring token (no refresh token)
+        self._token: RotatingToken | None = None
+        if seed.refresh is not None:
+            if not (self._client_id and self._client_secret):
+                raise ConfigurationError(
+                    "shopify credentials: refreshing needs 'client_id' and 'client_secret'"
+                )
+            key = hashlib.sha256(f"shopify|{token_url}|{self._client_id}".encode()).hexdigest()
+            self._token = RotatingToken(
+                key,
+                seed,
+                exchange=self._exchange,
+                rejected=lambda exc: isinstance(exc, RefreshRejected),
+                book=PROCESS_CACHE if cache is None else cache,
+                now=now,
+                margin_s=REFRESH_MARGIN_S,
+                label=f"shopify {shop}",
+                store=store,
             )
-        self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"ShopifyAuth(shop={self.shop!r})"
 
     @property
     def can_refresh(self) -> bool:
-        return self._refresh is not None
+        return self._token is not None
+
+    @property
+    def refreshes(self) -> int:
+        """Token calls made through this object."""
+        return 0 if self._token is None else self._token.exchanges
+
+    def current(self) -> Grant:
+        """The shop's newest grant in this process (secret: never log it)."""
+        return self._static if self._token is None else self._token.current()
 
     def fresh(self) -> bool:
-        """True if the cached access token is good for at least ``REFRESH_MARGIN_S``."""
-        if self._access is None:
-            return False
-        return self._expires_at is None or self._now() < self._expires_at - REFRESH_MARGIN_S
+        """True if the access token is good for at least ``REFRESH_MARGIN_S``."""
+        return self.current().usable(self._now(), REFRESH_MARGIN_S)
 
-    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
-        """The auth header, refreshing first when the token is (about to be) expired."""
-        if not self.fresh():
-            await self.refresh(client)
-        assert self._access is not None
-        return {TOKEN_HEADER: self._access.get_secret_value()}
-
-    async def refresh(self, client: httpx.AsyncClient) -> None:
-        """Exchange the refresh token for a new access token (and a rotated refresh
-        token). AuthExpiredError if there is none or Shopify refuses it; TransientError
-        on a 5xx or a network fault."""
-        if self._refresh is None:
+    async def token(self, client: httpx.AsyncClient, *, stale: str | None = None) -> str:
+        """The access token, refreshed first when it is (about to be) expired or is
+        ``stale`` (one the API just refused; replaced once, however many callers saw it
+        refused). AuthExpiredError if it cannot be renewed (``RefreshRejected`` when
+        Shopify refuses the refresh token); TransientError on a 5xx or a network fault."""
+        if self._token is not None:
+            return await self._token.token(client, stale=stale)
+        access = self._static.access
+        if access is None or access.get_secret_value() == stale:
             raise AuthExpiredError(
                 f"shopify {self.shop}: access token refused and no refresh token to renew it"
             )
+        return access.get_secret_value()
+
+    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
+        """The auth header, refreshing first when the token is (about to be) expired."""
+        return {TOKEN_HEADER: await self.token(client)}
+
+    async def refresh(self, client: httpx.AsyncClient) -> None:
+        """Replace the current access token now (it was refused)."""
+        await self.token(client, stale=_text(self.current().access) or "")
+
+    async def _exchange(self, client: httpx.AsyncClient, refresh: SecretStr) -> Grant:
         form = {
             "client_id": self._client_id,
             "client_secret": self._client_secret.get_secret_value() if self._client_secret else "",
             "grant_type": "refresh_token",
-            "refresh_token": self._refresh.get_secret_value(),
+            "refresh_token": refresh.get_secret_value(),
         }
+        started = self._now()
         try:
             response = await client.post(self._token_url, data=form)
         except httpx.HTTPError as exc:
             raise TransientError(
                 f"shopify {self.shop}: token refresh failed: {type(exc).__name__}"
             ) from None
-        if response.status_code >= 500:
-            raise TransientError(f"shopify {self.shop}: token refresh: HTTP {response.status_code}")
+        status = response.status_code
+        if status >= 500:
+            raise TransientError(f"shopify {self.shop}: token refresh: HTTP {status}")
         body = _json(response)
-        if response.status_code != 200 or not isinstance(body.get("access_token"), str):
-            raise AuthExpiredError(
-                f"shopify {self.shop}: token refresh refused: HTTP {response.status_code}"
+        if status != 200 or not isinstance(body.get("access_token"), str):
+            error = RefreshRejected if status in (400, 401) else AuthExpiredError
+            raise error(
+                f"shopify {self.shop}: token refresh refused: HTTP {status}"
                 f" {_oauth_error(body)}".rstrip()
             )
-        self._take(body)
-
-    def _take(self, body: Mapping[str, Any]) -> None:
-        self._access = SecretStr(body["access_token"])
-        if isinstance(body.get("refresh_token"), str) and body["refresh_token"]:
-            self._refresh = SecretStr(body["refresh_token"])
+        rotated = body.get("refresh_token")
         expires_in = _float(body.get("expires_in"))
-        self._expires_at = self._now() + expires_in if expires_in is not None else None
-        self.refreshes += 1
+        return Grant(
+            refresh=SecretStr(rotated) if isinstance(rotated, str) and rotated else None,
+            access=SecretStr(body["access_token"]),
+            expires_at=started + expires_in if expires_in is not None else None,
+        )
 
     def rotated(self) -> dict[str, str]:
         """The credentials as they stand now (the refresh token may have rotated); keys
         this class does not use (``api_version`` …) are kept as they came."""
         out = {**self._other, "shop": self.shop, "client_id": self._client_id}
-        for key, value in (
-            ("access_token", self._access),
-            ("refresh_token", self._refresh),
-            ("client_secret", self._client_secret),
-        ):
-            if value is not None:
-                out[key] = value.get_secret_value()
-        if self._expires_at is not None:
-            out["expires_at"] = str(self._expires_at)
-        return out
+        if self._client_secret is not None:
+            out["client_secret"] = self._client_secret.get_secret_value()
+        return self.current().into(out)
+
+
+def _text(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def _secret(value: object) -> SecretStr | None:

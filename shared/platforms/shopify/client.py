@@ -40,9 +40,10 @@ from shared.errors import AuthExpiredError, MalformedPayloadError, TransientErro
 from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
 from shared.platforms.shopify import bulk as bulk_ops
 from shared.platforms.shopify import pagination
-from shared.platforms.shopify.auth import TOKEN_PATH, ShopifyAuth
+from shared.platforms.shopify.auth import TOKEN_HEADER, TOKEN_PATH, ShopifyAuth, TokenCache
 from shared.platforms.shopify.classify import classify, cost_extension
 from shared.platforms.shopify.queries import MAX_QUERY_COST
+from shared.platforms.tokens import GrantStore
 from shared.settings import PlatformSettings
 
 TIMEOUT_S = 30.0
@@ -113,11 +114,12 @@ class ShopifyConnector:
     async def fetch(self, request: PageRequest) -> FetchResult:
         refreshed = False
         try:
-            result = await self._once(request)
+            token = await self._auth.token(self._http)
+            result = await self._once(request, token)
             if result.classified.outcome is Outcome.AUTH_EXPIRED and self._auth.can_refresh:
-                await self._auth.refresh(self._http)
+                token = await self._auth.token(self._http, stale=token)  # one refresh for all
                 refreshed = True
-                result = await self._once(request)
+                result = await self._once(request, token)
         except AuthExpiredError as exc:
             return _failed(request, Outcome.AUTH_EXPIRED, 401, str(exc), refreshed)
         except TransientError as exc:
@@ -139,8 +141,8 @@ class ShopifyConnector:
 
     # --- one call ------------------------------------------------------------------------
 
-    async def _once(self, request: PageRequest) -> FetchResult:
-        response = await self._send(request)
+    async def _once(self, request: PageRequest, token: str) -> FetchResult:
+        response = await self._send(request, token)
         body = _parse(request, response)
         classified = classify(
             response.status_code, response.headers, body, requested_cost=request.cost
@@ -155,8 +157,8 @@ class ShopifyConnector:
             return result
         return await self._advance(request, response, body, result)
 
-    async def _send(self, request: PageRequest) -> httpx.Response:
-        headers = await self._auth.headers(self._http)
+    async def _send(self, request: PageRequest, token: str) -> httpx.Response:
+        headers = {TOKEN_HEADER: token}
         url = f"{self.base_url}{request.path}"
         if request.method == "GET":
             return await self._http.get(url, params=request.params, headers=headers)
@@ -258,15 +260,20 @@ def build(
     budget: int = MAX_QUERY_COST,
     rest_limit: int = pagination.REST_LIMIT,
     nested: int | None = None,
+    cache: TokenCache | None = None,
+    store: GrantStore | None = None,
 ) -> ShopifyConnector:
     """A connector for the shop ``account`` (or ``credentials["shop"]``). The API version
     is ``version``, else the credentials' ``api_version``, else ``API_VERSION``;
     ``budget`` caps a page query's requested cost (smaller pages), ``rest_limit`` the
-    REST page size, ``nested`` the first size of nested connections (line items …)."""
+    REST page size, ``nested`` the first size of nested connections (line items …).
+    ``cache`` replaces the process-wide token cache (tests); ``store`` (a
+    ``shared.platforms.tokens.GrantStore``) is where rotated refresh tokens are written
+    back and re-read from."""
     shop = shop_handle(credentials.get("shop") or account)
     base = shop_url(settings.base_url, shop)
     token_url = shop_url(settings.auth_url, shop) if settings.auth_url else f"{base}{TOKEN_PATH}"
-    auth = ShopifyAuth({**credentials, "shop": shop}, token_url, now=now)
+    auth = ShopifyAuth({**credentials, "shop": shop}, token_url, now=now, cache=cache, store=store)
     version = version or credentials.get("api_version") or pagination.API_VERSION
     return ShopifyConnector(
         base,
