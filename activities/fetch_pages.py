@@ -13,8 +13,8 @@ other permits), at a request with ``not_before_s``, at a permit further off than
 
 The payloads never enter orchestration history: a data page (a ``page`` or
 ``bulk_download`` step of the block's own resource) goes to Blob storage as raw page
-``page`` of the block and its normalized records to Table storage, before the next
-request. A driver page (another resource leading to the block's pages, see
+``page`` of the block and its normalized records to Table storage; the writes overlap
+the next request, and all are done before the activity returns. A driver page (another resource leading to the block's pages, see
 ``shared.flows.chains``) is not stored; its dependent chain goes on the stack. What comes
 back is the chain left, counts, each response's limit feedback, and the summary of a
 response that stopped the run. Credentials are resolved here from the ledger.
@@ -29,6 +29,7 @@ Page metadata in Blob (strings): ``step``, ``format`` (json/text/empty), ``curso
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
 from typing import Any
@@ -83,6 +84,7 @@ async def fetch_pages(payload: dict) -> dict:
         return _result(chain, out, observations, stopped)
     lease = timedelta(seconds=run.lease_s)
     stopped: FetchSummary | None = None
+    writes: list[asyncio.Future] = []
     for at in run.permits:
         if not chain:
             break
@@ -102,7 +104,7 @@ async def fetch_pages(payload: dict) -> dict:
         out["used"] += 1
         out["requests"] += 1
         last = len(chain) == 1 and run.page + out["pages"] == 0
-        summary = await _fetch_one(connector, settings, spec, run, request, out, last)
+        summary = await _fetch_one(connector, settings, spec, run, request, out, last, writes)
         if run.observe and (summary.status or summary.feedback):
             fields = dict(summary.feedback)
             if summary.actual_cost is not None:
@@ -127,7 +129,19 @@ async def fetch_pages(payload: dict) -> dict:
         if summary.stored_page is not None:
             out["pages"] += 1
             out["records"] += summary.records
+    await _flush(writes)
     return _result(chain, out, observations, stopped)
+
+
+async def _flush(writes: list[asyncio.Future]) -> None:
+    """Wait for every page write; the first failure fails the run (it is run again from
+    the chain it was given: nothing it reported is lost)."""
+    if not writes:
+        return
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _result(chain, out, observations, stopped) -> dict:
@@ -136,10 +150,11 @@ def _result(chain, out, observations, stopped) -> dict:
 
 
 async def _fetch_one(
-    connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last: bool
+    connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last, writes
 ) -> FetchSummary:
-    """Make ``request``; store its page when it carries the block's data (or when the
-    block's chain ends without any: an empty window still leaves one page)."""
+    """Make ``request``; start storing its page when it carries the block's data (or
+    when the block's chain ends without any: an empty window still leaves one page):
+    the write goes on ``writes`` and overlaps the next request."""
     try:
         result = await connector.fetch(request)
     except Exception as exc:  # a connector bug or a broken transport: retry like a 5xx
@@ -167,19 +182,19 @@ async def _fetch_one(
     if data or (last and ends):
         page = run.page + out["pages"]
         try:
-            count = await _store(settings, spec, request, page, result, empty=not data)
+            stored, metadata, records = _prepare(spec, request, result, empty=not data)
         except MalformedPayloadError as exc:
             summary.update(outcome=Outcome.PERMANENT, reason=str(exc), next=None)
             return FetchSummary(**summary)
-        summary.update(stored_page=page, records=count)
+        write = _write(settings, spec, page, stored, metadata, records)
+        writes.append(asyncio.ensure_future(write))
+        summary.update(stored_page=page, records=len({r.natural_key for r in records}))
     return FetchSummary(**summary)
 
 
-async def _store(
-    settings, spec: BlockSpec, request: PageRequest, page: int, result: Any, *, empty: bool
-) -> int:
-    """Store the page (or, ``empty``, the marker of a chain that ended without data)
-    and its records; the record count."""
+def _prepare(spec: BlockSpec, request: PageRequest, result: Any, *, empty: bool):
+    """What a page stores: (payload, metadata, records); or, ``empty``, the marker of a
+    chain that ended without data. MalformedPayloadError when it does not normalize."""
     text = isinstance(result.payload, str)
     payload = {"empty": True, "route": request.route, "step": request.step}
     records = []
@@ -204,6 +219,11 @@ async def _store(
         "route": request.route,
         "scope": str(request.state.get("scope", "")),
     }
+    return payload, metadata, records
+
+
+async def _write(settings, spec: BlockSpec, page: int, payload, metadata, records) -> None:
+    """The raw page to Blob, its records to Table (both idempotent)."""
     await RawPageStore(settings).put(
         spec.client,
         spec.platform,
@@ -215,4 +235,3 @@ async def _store(
         metadata=metadata,
     )
     await RecordStore(settings).upsert(spec.client, records)
-    return len(records)

@@ -51,6 +51,7 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
+from devhost import timestamps
 from devhost.clock import VirtualClock, WallClock, waits_on_peer
 from devhost.indexing import FunctionIndex, index_app
 
@@ -58,6 +59,7 @@ OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
 
+timestamps.install()
 PEER_POLL_S = 0.01  # wall seconds between re-checks while activities may do real I/O
 
 
