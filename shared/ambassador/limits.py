@@ -92,6 +92,9 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 # --------------------------------------------------------------------------- limits
+LONG_WINDOW_S = 3_600.0
+
+
 class Limit:
     """A limit's parameters (from settings) plus its state (from the entity)."""
 
@@ -133,6 +136,12 @@ class Limit:
     def exhaust(self, at: int, unseen: int) -> None:
         """The platform refused a request at ``at`` (429): nothing is left there."""
         self.sync(at, 0, unseen)
+
+    @property
+    def long_window(self) -> bool:
+        """A quota over an hour or more: a 429 that names no limit does not, by itself,
+        prove it spent (the scheduler's ``BLIND_429S_FOR_QUOTA``)."""
+        return float(self.params.get("window_s", 0.0)) >= LONG_WINDOW_S
 
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
         if capacity is not None and capacity >= 1:

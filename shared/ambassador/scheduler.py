@@ -134,6 +134,7 @@ from shared.errors import ConfigurationError
 
 STATE_VERSION = 1
 SEEN_IDS = 64  # observe/release ids remembered per lane
+BLIND_429S_FOR_QUOTA = 3  # 429s in a row without readings before a day quota counts spent
 LOWER_LEAD = 20  # below an active higher class, plan at least horizon / LOWER_LEAD ahead
 QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
 DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
@@ -241,11 +242,23 @@ class Scheduler:
             for reading in named:
                 if reading.remaining:
                     lane.limit(reading.limit).sync(at, reading.remaining, unseen_late)
-            if spent or not named:
-                for limit in [lane.limit(r.limit) for r in spent] or lane.limits:
-                    limit.exhaust(at, unseen_late)
+            meta["blind"] = 0 if named else meta["blind"] + 1
+            if spent:
+                targets = [lane.limit(r.limit) for r in spent]
+            elif not named:
+                # a 429 that names no limit: a short window for sure; a day's quota only
+                # once such 429s persist (eBay says nothing in its 429s; assuming the day
+                # used up at the first one would idle the lane until the reset)
+                long = meta["blind"] < BLIND_429S_FOR_QUOTA
+                targets = [x for x in lane.limits if not (long and x.long_window)]
+            else:
+                targets = []
+            for limit in targets:
+                limit.exhaust(at, unseen_late)
             meta["throttled"] += 1
         else:
+            if meta["blind"]:
+                meta["blind"] = 0
             for reading in req.readings:
                 if reading.remaining is not None:
                     lane.limit(reading.limit).sync(at, reading.remaining, unseen)
@@ -529,6 +542,7 @@ def _lane_meta(saved: dict[str, Any]) -> dict[str, Any]:
         "throttled": saved.get("throttled", 0),
         "seen": list(saved.get("seen", [])),
         "tail": saved.get("tail"),
+        "blind": saved.get("blind", 0),
         "use": {c: list(v) for c, v in saved.get("use", {}).items()},
     }
 

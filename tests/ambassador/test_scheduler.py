@@ -308,9 +308,32 @@ def test_an_etsy_per_second_429_with_day_quota_left_waits_seconds_not_a_day() ->
     assert all(secs(t) < 10 for t in after.times), [secs(t) for t in after.times]
 
 
-def test_a_429_without_readings_still_empties_every_limit_of_the_lane() -> None:
+def test_one_429_without_readings_empties_the_short_limits_not_the_day_quota() -> None:
+    # eBay's 429s carry no figures: one of them must not idle the lane until the reset
     amb = Ambassador("etsy", lease_s=0, qpd=100)
     amb.acquire("w", 0, 10, route="api")
     amb.observe("w", 1, route="api", throttled=True, retry_after_s=1.0)
     later = amb.acquire("w", 2, 5, route="api")
+    assert later.granted > 0
+    assert all(secs(t) < 60 for t in later.times), [secs(t) for t in later.times]
+
+
+def test_429s_without_readings_in_a_row_empty_the_day_quota_too() -> None:
+    amb = Ambassador("etsy", lease_s=0, qpd=100)
+    amb.acquire("w", 0, 10, route="api")
+    for at in (1, 3, 5):
+        amb.observe("w", at, route="api", throttled=True, retry_after_s=1.0)
+    later = amb.acquire("w", 7, 5, route="api")
     assert later.granted == 0 or all(secs(t) > 3_600 for t in later.times)
+
+
+def test_an_ok_response_between_blind_429s_starts_the_count_again() -> None:
+    amb = Ambassador("etsy", lease_s=0, qpd=100)
+    amb.acquire("w", 0, 10, route="api")
+    for at in (1, 3):
+        amb.observe("w", at, route="api", throttled=True, retry_after_s=1.0)
+    amb.observe("w", 4, route="api")
+    amb.observe("w", 5, route="api", throttled=True, retry_after_s=1.0)
+    later = amb.acquire("w", 7, 5, route="api")
+    assert later.granted > 0
+    assert all(secs(t) < 60 for t in later.times), [secs(t) for t in later.times]
