@@ -1,10 +1,11 @@
 """The link checks of verify_block end to end: devhost, sandboxes, Azurite, tiny world.
 
-(a) An onboarding passes with the checks on, and they did check: during the run every
-    order needing items was judged by one end of its link (the orders block or the
-    items block, whichever was verified last), and settled payouts were compared with
-    their transactions. Re-checking every done block on the final storage (what a
-    resource-level final check would do) finds nothing wrong and nothing waiting.
+(a) An onboarding (Amazon, eBay, Shopify, Etsy) passes with the checks on, and they
+    did check: during the run every order needing items was judged by one end of its
+    link (the orders block or the items block, whichever was verified last), and settled
+    payouts were compared with their transactions (Etsy's name none). Re-checking every
+    done block on the final storage (what a resource-level final check would do) finds
+    nothing wrong and nothing waiting.
 (b) eBay answering an order without its line items: the block that sees it fails each
     attempt with the items problem, is parked after three, and one alert mail says so.
 """
@@ -22,7 +23,7 @@ import pytest
 from shared.flows.models import BlockSpec
 from shared.flows.pages import read_pages
 from shared.flows.verdicts import linked
-from shared.integrity import needs_items, payout_scope
+from shared.integrity import SETTLED, needs_items, payout_scope
 from shared.models import Order, Payout, record_from_json
 from shared.platforms.base import Window
 from shared.storage.blocks import BlockState
@@ -57,7 +58,7 @@ def spec_of(block) -> BlockSpec:
     )
 
 
-@pytest.mark.parametrize("platform", ["amazon", "ebay", "shopify"])
+@pytest.mark.parametrize("platform", ["amazon", "ebay", "shopify", "etsy"])
 async def test_onboarding_passes_the_link_checks_and_they_ran(
     monkeypatch, azurite, caplog, platform
 ) -> None:
@@ -76,7 +77,9 @@ async def test_onboarding_passes_the_link_checks_and_they_ran(
         needing = [o for o in orders if isinstance(o, Order) and needs_items(o)]
         payouts = [record_from_json(r) for r in await stack.stored(platform, "payouts")]
         settled = [p for p in payouts if isinstance(p, Payout) and payout_scope(p)]
-        assert len(needing) >= 50 and len(settled) >= 3, (len(needing), len(settled))
+        assert len(needing) >= 50, len(needing)
+        links_payouts = platform in SETTLED  # Etsy's payouts name no transactions
+        assert len(settled) >= 3 if links_payouts else not settled, len(settled)
 
         # during the run: each order was judged by one end of its link at least
         during = Counter()
@@ -87,7 +90,7 @@ async def test_onboarding_passes_the_link_checks_and_they_ran(
             assert counts.get("orders_without_items", 0) == 0
         assert during["orders"] and during["order_items"], during
         assert during["items_judged"] >= len(needing), (during, len(needing))
-        assert during["payouts_checked"] >= 1, during
+        assert during["payouts_checked"] >= (1 if links_payouts else 0), during
 
         # on the final storage every link is checkable and holds
         final = Counter()
