@@ -5,7 +5,8 @@
     link (the orders block or the items block, whichever was verified last), and settled
     payouts were compared with their transactions (Etsy's name none). Re-checking every
     done block on the final storage (what a resource-level final check would do) finds
-    nothing wrong and nothing waiting.
+    nothing wrong and nothing waiting — until one order's items are deleted from Table
+    storage: then its orders block names it.
 (b) eBay answering an order without its line items: the block that sees it fails each
     attempt with the items problem, is parked after three, and one alert mail says so.
 """
@@ -27,7 +28,9 @@ from shared.integrity import SETTLED, needs_items, payout_scope
 from shared.models import Order, Payout, record_from_json
 from shared.platforms.base import Window
 from shared.storage.blocks import BlockState
+from shared.storage.clients import shared_clients
 from shared.storage.ledger import Ledger
+from shared.storage.records import RecordStore
 from tests.flows.harness import Stack
 from tests.flows.test_onboarding import onboard
 from tests.flows.truth import truth
@@ -105,6 +108,34 @@ async def test_onboarding_passes_the_link_checks_and_they_ran(
         assert final["items_waiting"] == 0 and final["payouts_settled_waiting"] == 0, final
         assert final["items_judged"] >= len(needing)
         assert final["payouts_checked"] >= len(settled)
+
+        # an order's items lost from storage: the orders end names it (the items end
+        # counts its own pages' items, which fetch_page stored before the check)
+        victim = sorted(needing, key=lambda o: o.order_id)[len(needing) // 2]
+        assert await forget_items(stack, platform, victim.order_id) >= 1
+        found = []
+        for block in blocks:
+            if block.resource not in ("orders", "order_items"):
+                continue
+            spec = spec_of(block)
+            records = [r for page in await read_pages(stack.settings, spec) for r in page.records]
+            found += [
+                (block.resource, p) for p in (await linked(stack.settings, spec, records)).problems
+            ]
+        wanted = rf"1 of \d+ orders have no items stored: {re.escape(victim.order_id)}"
+        assert [r for r, _ in found] == ["orders"], found
+        assert all(re.fullmatch(wanted, p) for _, p in found), found
+
+
+async def forget_items(stack: Stack, platform: str, order_id: str) -> int:
+    """Delete the stored items of ``order_id``; how many there were."""
+    store = RecordStore(stack.settings)
+    rows = [r for r in await stack.stored(platform, "order_items") if r["order_id"] == order_id]
+    table = await shared_clients(stack.settings).table(store.table_name)
+    for row in rows:
+        entity = store.to_entity(stack.client_id, row)
+        await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+    return len(rows)
 
 
 class WithoutLines(httpx.AsyncBaseTransport):
