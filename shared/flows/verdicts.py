@@ -119,8 +119,8 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
       judged by their orders block, once this block is done.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
       done blocks listed after its settlement cover equals their stored sum.
-    - ``transactions``: the same for the stored payouts this block's transactions name,
-      counting this block as done.
+    - ``transactions``: the same for the stored payouts this block's transactions name
+      or whose span (``PayoutScope.cover``) meets its window, counting this block done.
 
     Demo runs load orders only and are not cross-checked."""
     if spec.tier == "demo":
