@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.flows.verdicts import months
 from shared.integrity import (
@@ -199,3 +201,19 @@ def test_payouts_off():
 )
 def test_months(start, end, expected):
     assert months(Window(start=start, end=end)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 15)), max_size=6),
+    st.integers(0, 30),
+    st.integers(0, 15),
+)
+def test_covered_means_every_hour_of_the_span_lies_in_a_window(pieces, start, length):
+    """Windows of whole hours: the span is covered exactly when each of its hours is."""
+    hours = [span(s / 24, (s + n) / 24) for s, n in pieces]
+    wanted = span(start / 24, (start + length) / 24)
+    every_hour = all(
+        any(w.start <= at(h / 24) < w.end for w in hours) for h in range(start, start + length)
+    )
+    assert covered(wanted, hours) is every_hour

@@ -1,8 +1,11 @@
 """The Reports API 2021-06-30 bulk path as a chain of requests (pure; no I/O).
 
     bulk_create    POST /reports/2021-06-30/reports (createReport) -> 202 {reportId}
-    bulk_poll      GET  /reports/2021-06-30/reports/{reportId} (getReport), every
-                   ``POLL_S`` seconds (``not_before_s``) until processingStatus is terminal
+    bulk_poll      GET  /reports/2021-06-30/reports/{reportId} (getReport), first
+                   ``FIRST_POLL_S`` after creation, then every ``POLL_S`` seconds
+                   (``not_before_s``) until processingStatus is terminal. Reports take
+                   tens of seconds to minutes to process (queued behind the seller's
+                   earlier reports): polling sooner or more often only spends calls
     bulk_download  GET  /reports/2021-06-30/documents/{reportDocumentId} (getReportDocument)
                    and, in the same fetch, the document at the URL it returns (a presigned
                    S3 URL: no SP-API operation, no permit, no access token). The URL lives
@@ -39,8 +42,8 @@ RETURNS_BY_DATE = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
 REPORTS_PATH = "/reports/2021-06-30/reports"
 REPORT_PATH = "/reports/2021-06-30/reports/{}"
 DOCUMENT_PATH = "/reports/2021-06-30/documents/{}"
-POLL_S = 15.0
-FIRST_POLL_S = 10.0
+POLL_S = 60.0
+FIRST_POLL_S = 30.0
 MAX_ATTEMPTS = 3
 PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 

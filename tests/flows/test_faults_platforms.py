@@ -1,0 +1,136 @@
+"""Onboarding with faults on, for Shopify, eBay, Etsy and Quiltt (Amazon: test_onboarding).
+
+Each case connects one account on the ``tiny`` scenario with the sandbox's recoverable
+faults at the Amazon faults test's strength (``RECOVERABLE``: the default profile four
+times over, without the page losses no check can see and without records changing
+mid-run) and demands what issue 6 demands: per resource, the stored records equal the
+ground truth exactly (0 missing, 0 duplicates, equal field values), every block done,
+none parked, and faults actually fired on that platform.
+
+Page losses (``short_page``, ``lost_next_token`` at the same strength) are on where every
+listing reports how many records it holds, so a lost record is detectable: eBay
+(``total``), Etsy (``count``), Quiltt (``count``). Shopify states a count for orders only
+(``ordersCount``); its transactions, payouts, inventory and returns listings report none,
+so as on Amazon no check could see a short page there, and they stay off.
+
+The ground truth is the sandbox's state at the end of the run; it equals what the
+onboarding could load only while the world holds still, so each case asserts first that
+the run ended inside the quiet stretch the stack started in. eBay's case gets a long
+one: a 429 on eBay currently idles the lane until the daily quota resets (about 22 h of
+virtual time, see ``test_ebay_spurious_429_costs_no_day``), and the world must not move
+under that wait for the data check to mean anything.
+
+Quiltt's tiny account answers in four or five requests, so most seeds inject nothing;
+its seeds are the ones whose faults fire (429, 500, timeout, slow; the decisions are
+reproducible per seed there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from sandbox.faults import PROFILES, Faults
+from shared.flows.chains import resources_of
+from shared.storage.blocks import BlockState
+from shared.storage.ledger import Ledger
+from tests.flows.harness import Stack
+from tests.flows.test_onboarding import RECOVERABLE, assert_matches_truth, onboard
+
+STRONG = PROFILES["default"].scaled(4.0)
+WITH_PAGE_LOSS = replace(
+    RECOVERABLE, short_page=STRONG.short_page, lost_next_token=STRONG.lost_next_token
+)
+QUIET = timedelta(hours=12)
+LONG_QUIET = timedelta(days=7)  # several eBay day-long 429 waits fit in it
+SEED = 11
+
+
+def injected(stack: Stack, platform: str) -> dict[str, int]:
+    faults = stack.world.accounting.faults
+    return {kind: n for (p, kind), n in sorted(faults.items()) if p == platform}
+
+
+CASES = [
+    pytest.param("shopify", RECOVERABLE, SEED, QUIET, id="shopify"),
+    pytest.param("ebay", WITH_PAGE_LOSS, SEED, LONG_QUIET, id="ebay"),
+    pytest.param("etsy", WITH_PAGE_LOSS, SEED, QUIET, id="etsy"),
+    *(
+        pytest.param("quiltt", WITH_PAGE_LOSS, seed, QUIET, id=f"quiltt-seed{seed}")
+        for seed in (12, 14, 19)
+    ),
+]
+
+
+@pytest.mark.parametrize(("platform", "rates", "seed", "quiet"), CASES)
+async def test_onboarding_with_faults_stores_exactly_the_ground_truth(
+    monkeypatch, azurite, platform, rates, seed, quiet
+) -> None:
+    stack = Stack(
+        monkeypatch,
+        azurite.connection_string,
+        platforms=(platform,),
+        faults=Faults(rates, seed=seed),
+        quiet_for=quiet.total_seconds(),
+    )
+    async with stack.running():
+        started = stack.now()
+        status = await onboard(stack, platform)
+        assert status["runtimeStatus"] == "Completed", status
+        took = stack.now() - started
+        print(f"{platform} seed {seed}: virtual {took}, faults {injected(stack, platform)}")
+        assert took < quiet, f"the run took {took}, the world held still for {quiet} only"
+        blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
+        assert blocks, "the onboarding planned blocks"
+        problems = [
+            (b.block_id, b.state, b.attempts, b.last_error)
+            for b in blocks
+            if b.state != BlockState.DONE
+        ]
+        assert not problems, problems[:3]
+        await assert_matches_truth(stack, platform, resources_of(platform))
+        fired = injected(stack, platform)
+        assert sum(fired.values()) > 0, f"no {platform} fault fired: the test proves nothing"
+
+
+class OneOrdersThrottle(Faults):
+    """No faults but one: the first getOrders call is refused with the sandbox's own 429
+    (errorId 2001) although the application's quota has room."""
+
+    def __init__(self) -> None:
+        super().__init__("none")
+        self.fired = False
+
+    def roll(self, platform: str, kind: str, *key: object) -> bool:
+        if (
+            not self.fired
+            and (platform, kind) == ("ebay", "throttle_despite_budget")
+            and any("fulfillment/v1/order" in str(k) for k in key)
+        ):
+            self.fired = True
+            return True
+        return super().roll(platform, kind, *key)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "ambassador (shared/ambassador/scheduler.py observe): an eBay 429 carries no "
+        "limit readings, so every limit of the lane is exhausted and the lane waits for "
+        "the daily quota reset (~22 h virtual on tiny) although getRateLimits would show "
+        "the quota nearly untouched; a clean run takes seconds"
+    ),
+)
+async def test_ebay_spurious_429_costs_no_day(monkeypatch, azurite) -> None:
+    faults = OneOrdersThrottle()
+    stack = Stack(monkeypatch, azurite.connection_string, platforms=("ebay",), faults=faults)
+    async with stack.running():
+        started = stack.now()
+        status = await onboard(stack, "ebay")
+        assert status["runtimeStatus"] == "Completed", status
+        assert faults.fired and stack.world.accounting.summary("ebay")["http_429"] == 1
+        took = stack.now() - started
+        assert took < timedelta(hours=1), f"one 429 made a {took} onboarding"
+        await assert_matches_truth(stack, "ebay", resources_of("ebay"))
