@@ -114,15 +114,6 @@ class OneOrdersThrottle(Faults):
         return super().roll(platform, kind, *key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ambassador (shared/ambassador/scheduler.py observe): an eBay 429 carries no "
-        "limit readings, so every limit of the lane is exhausted and the lane waits for "
-        "the daily quota reset (~22 h virtual on tiny) although getRateLimits would show "
-        "the quota nearly untouched; a clean run takes seconds"
-    ),
-)
 async def test_ebay_spurious_429_costs_no_day(monkeypatch, azurite) -> None:
     faults = OneOrdersThrottle()
     stack = Stack(monkeypatch, azurite.connection_string, platforms=("ebay",), faults=faults)
