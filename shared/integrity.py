@@ -62,7 +62,8 @@ ever judges half-loaded data. The pure rules for that live here:
 
 - ``needs_items``: where a platform guarantees an order carries items
   (``ITEMS_GUARANTEED``; exempt statuses in ``ITEMLESS_STATUSES``), and
-  ``orders_lacking_items`` / ``items_problem`` to judge and word it.
+  ``orders_lacking_items`` / ``items_problem`` to judge and word it; ``orphans`` /
+  ``orphans_problem`` for items whose order is not stored.
 - ``payout_scope``: for a *settled* payout, the instant after which a transactions
   listing sees its final set, the span such listings must cover, and the span its
   transactions lie in (``SETTLED`` per platform, ``PAYOUT_LOOKBACK``); ``covered``
@@ -384,6 +385,15 @@ def orders_lacking_items(orders: Iterable[Order], item_counts: Mapping[str, int]
 
 def items_problem(bare: Sequence[str], judged: int) -> str:
     return f"{len(bare)} of {judged} orders have no items stored: {_listed(bare)}"
+
+
+def orphans(items: Iterable[OrderItem], order_ids: Iterable[str]) -> list[str]:
+    """Sorted ids of the orders ``items`` belong to that are not among ``order_ids``."""
+    return sorted({i.order_id for i in items} - set(order_ids))
+
+
+def orphans_problem(orphaned: Sequence[str]) -> str:
+    return f"items of {len(orphaned)} orders that are not stored: {_listed(orphaned)}"
 
 
 PAYOUT_LOOKBACK = timedelta(days=31)

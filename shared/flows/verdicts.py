@@ -37,6 +37,8 @@ from shared.integrity import (
     money_problem,
     needs_items,
     orders_lacking_items,
+    orphans,
+    orphans_problem,
     payout_scope,
     payout_sums_from,
     payouts_off,
@@ -116,7 +118,8 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
       block, which checks them from its end.
     - ``order_items``: every order stored so far with its creation in the block's window
       has an item stored (this block's or an earlier one's). Orders not stored yet are
-      judged by their orders block, once this block is done.
+      judged by their orders block, once this block is done. Once done ``orders``
+      blocks cover the window (backfill only), every item's order must be stored too.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
       done blocks listed after its settlement cover equals their stored sum.
     - ``transactions``: the same for the stored payouts this block's transactions name
@@ -219,14 +222,17 @@ async def _orders_side(context: _Context, orders: list[Order]) -> Links:
 
 async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
     window = context.spec.window
-    stored = await context.stored("orders", months(window))
-    orders = [
-        o
-        for o in stored
-        if isinstance(o, Order) and needs_items(o) and window.start <= o.created_at < window.end
-    ]
+    stored = [o for o in await context.stored("orders", months(window)) if isinstance(o, Order)]
+    orders = [o for o in stored if needs_items(o) and window.start <= o.created_at < window.end]
     found = await _with_items(context, orders, Counter(i.order_id for i in items))
-    return _items_links(orders, found, waiting=0)
+    links = _items_links(orders, found, waiting=0)
+    if context.spec.tier != "daily":  # a daily block's items belong to older orders too
+        done = await context.done("orders")
+        if covered(window, [Window(start=b.window_start, end=b.window_end) for b in done]):
+            orphaned = orphans(items, {o.order_id for o in stored})
+            links.counts["orphans"] = len(orphaned)
+            links.problems += [orphans_problem(orphaned)] if orphaned else []
+    return links
 
 
 def _items_links(judged: list[Order], found: Counter, *, waiting: int) -> Links:

@@ -33,7 +33,9 @@ worker of every machine must end up holding the newest one. Three rules:
    used without a refresh. A refresh refused as invalid (``rejected``) re-reads the store
    (a few times over about 1.5 s: the winner writes back one round trip after its
    exchange); a stored refresh token other than the one used is adopted — its access
-   token used if live, else refreshed once. Only then is the refusal raised.
+   token used if live, else refreshed once. Only then is the refusal raised — and
+   remembered: later calls still read the store (a reconnect, a late write-back), but do
+   not present the dead refresh token to the platform again.
 
 Which grant is newer: an entry remembers (as ``digest``s) the refresh tokens it
 succeeded. A grant offered later (credentials a connector is built from, the store's
@@ -123,13 +125,16 @@ class Grant:
     ``expires_at`` (epoch seconds, UTC) is the access token's stated expiry, None when the
     platform stated none (usable until refused). ``ancestors`` names (``digest``) the
     refresh tokens this grant's refresh token succeeded; ``pending`` is set while this
-    grant is not yet written back, and holds the refresh token the store still has."""
+    grant is not yet written back, and holds the refresh token the store still has;
+    ``refused`` holds the platform's error once its refresh token was refused and the
+    store had no other (later calls raise it without asking the platform again)."""
 
     refresh: SecretStr | None
     access: SecretStr | None = None
     expires_at: float | None = None
     ancestors: tuple[str, ...] = ()
     pending: SecretStr | None = None
+    refused: BaseException | None = None
 
     def usable(self, now: float, margin_s: float) -> bool:
         if self.access is None:
@@ -146,7 +151,7 @@ class Grant:
         if older.refresh is not None and _text(older.refresh) != _text(self.refresh):
             chain = (*chain, digest(older.refresh.get_secret_value()))
         unique = tuple(dict.fromkeys(chain))[-MAX_ANCESTORS:]
-        return replace(self, ancestors=unique, pending=None)
+        return replace(self, ancestors=unique, pending=None, refused=None)
 
     @classmethod
     def from_credentials(cls, credentials: Mapping[str, Any], platform: str) -> Grant:
@@ -303,6 +308,8 @@ class RotatingToken:
                 await self._save(grant, grant.pending)
             if not self._live(grant, stale):
                 grant = await self._stored_or(grant)
+            if not self._live(grant, stale) and grant.refused is not None:
+                raise grant.refused  # a dead refresh token: reconnecting the account helps
             if not self._live(grant, stale):
                 grant = await self._refresh(http, grant, stale)
             return grant.access.get_secret_value()  # type: ignore[union-attr]
@@ -322,6 +329,7 @@ class RotatingToken:
                 raise
             stored = await self._reread(used)
             if stored is None:
+                self._book.entries[self._key] = replace(self.current(), refused=exc)
                 raise
             log.info("%s: refresh token rotated elsewhere; adopting the stored one", self._label)
             grant = stored.succeeding(grant)

@@ -102,6 +102,10 @@ class Env:
 
     async def connect(self, platform: str) -> dict[str, str]:
         creds = self.world.platforms[platform].credentials(CLIENT)
+        return await self.connect_with(platform, creds)
+
+    async def connect_with(self, platform: str, creds: dict[str, str]) -> dict[str, str]:
+        """What the connect trigger stores: the credentials sealed on the Connection."""
         row = Connection(
             client=CLIENT,
             platform=platform,
@@ -317,3 +321,31 @@ async def test_a_row_that_moved_on_is_left_alone(env: Env) -> None:
         rebuilt = await connector_for(env.settings, CLIENT, platform, env.account(platform))
         assert rebuilt is not conn
         assert rebuilt._auth.current().refresh.get_secret_value() == "shprt_from_a_new_connect"
+
+
+async def test_a_dead_refresh_token_is_presented_once_and_a_reconnect_heals(env: Env) -> None:
+    """The seller revoked the app: the refused refresh token is not presented again by
+    later fetches, and the credentials of a new connect are picked up at once."""
+    platform = "shopify"
+    creds = env.world.platforms[platform].credentials(CLIENT)
+    revoked = {**creds, "access_token": "shpat_revoked", "refresh_token": "shprt_revoked"}
+    await env.connect_with(platform, revoked)
+    async with env.running():
+        _, refused = await env.activity(platform)
+        _, again = await env.activity(platform)
+        for result in (refused, again):
+            assert result.classified.outcome is Outcome.AUTH_EXPIRED
+            assert "invalid_grant" in result.classified.reason
+        assert env.wire.presented == [("shprt_revoked", 400)]  # presented once only
+        sandbox = env.world.platforms[platform]
+        shop = sandbox.shop_of(CLIENT)  # type: ignore[attr-defined]
+        access, refresh = sandbox.auth.register(shop, env.world.clock.now())  # type: ignore[attr-defined]
+        await env.connect_with(
+            platform, {**creds, "access_token": access, "refresh_token": refresh}
+        )
+        _, healed = await env.activity(platform)
+        assert healed.classified.outcome is Outcome.OK, healed.classified
+        env.expire()
+        _, later = await env.activity(platform)
+        assert later.classified.outcome is Outcome.OK, later.classified
+    assert env.wire.presented[1:] == [(refresh, 200)]

@@ -153,6 +153,30 @@ async def test_an_items_block_judges_the_orders_stored_for_its_window(settings):
     assert result.problems == ["1 of 3 orders have no items stored: o3"]
 
 
+async def test_items_of_unstored_orders_fail_once_the_orders_blocks_are_done(settings):
+    world = World(settings)
+    await world.put(order("o1"), order("o-july", at=IN_JULY))
+    items = [item("o1"), item("o-ghost"), item("o-july")]  # o-july: a month the window ends in
+    block = spec("ebay", "order_items", Window(start=JUNE.start, end=IN_JULY))
+    halves = [
+        spec("ebay", "orders", Window(start=JUNE.start, end=IN_JUNE), "orders.a"),
+        spec("ebay", "orders", Window(start=IN_JUNE, end=IN_JULY), "orders.b"),
+    ]
+    await world.block(halves[0], BlockState.DONE)
+    await world.block(halves[1], BlockState.RUNNING)
+    assert (await world.linked(block, items)).problems == []  # the orders may still come
+
+    await world.ledger.update_block(
+        BlockKey(CLIENT, "ebay", ACCOUNT, "orders", "orders.b"),
+        BlockUpdate(state=BlockState.DONE),
+        now=IN_JULY,
+    )
+    result = await world.linked(block, items)
+    assert result.problems == ["items of 1 orders that are not stored: o-ghost"]
+    daily = block.model_copy(update={"tier": "daily"})  # items of orders changed, not created
+    assert (await world.linked(daily, items)).problems == []
+
+
 async def test_amazon_items_are_found_in_the_undated_partition(settings):
     world = World(settings)
     shipped = order("111-1", "amazon", status="Shipped")

@@ -18,10 +18,12 @@ from shared.integrity import (
     money_problem,
     needs_items,
     orders_lacking_items,
+    orphans,
+    orphans_problem,
     payout_scope,
     payouts_off,
 )
-from shared.models import Money, Order, Payout
+from shared.models import Money, Order, OrderItem, Payout
 from shared.platforms.base import Window
 
 T = datetime(2026, 6, 15, 12, tzinfo=UTC)
@@ -217,3 +219,13 @@ def test_covered_means_every_hour_of_the_span_lies_in_a_window(pieces, start, le
         any(w.start <= at(h / 24) < w.end for w in hours) for h in range(start, start + length)
     )
     assert covered(wanted, hours) is every_hour
+
+
+def test_orphans():
+    items = [
+        OrderItem(platform="ebay", account="a", natural_key=f"{o}|1", order_id=o, quantity=1)
+        for o in ("o2", "o1", "o9", "o9")
+    ]
+    assert orphans(items, {"o1", "o2", "o3"}) == ["o9"]
+    assert orphans(items, []) == ["o1", "o2", "o9"]
+    assert orphans_problem(["o9"]) == "items of 1 orders that are not stored: o9"
