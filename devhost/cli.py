@@ -1,7 +1,7 @@
 """``python -m devhost``: run the Functions app without the Functions host.
 
     python -m devhost run --orchestrator NAME [--input JSON] [--instance-id ID]
-    python -m devhost run --http "POST /api/slice/c1" [--body JSON]
+    python -m devhost run --http "GET /api/clients/c1/status" [--body JSON]
     python -m devhost check              # the worker's indexing checks on function_app
     python -m devhost demo               # the main job (see README)
 
