@@ -23,6 +23,7 @@ from devhost.clock import VirtualClock
 from devhost.host import DevHost
 
 HISTORY_MARGIN = timedelta(days=31)
+QUIET_FOR_S = 3_600.0
 SANDBOX = "http://sandbox"
 ENDPOINTS = {
     "amazon": (f"{SANDBOX}/amazon", f"{SANDBOX}/amazon/auth/o2/token"),
@@ -108,8 +109,12 @@ async def demo(args: Any) -> int:
     prefix = f"demo{int(time.time())}"
     _configure(prefix)
     settings = get_settings()
-    clock = VirtualClock(scenario.now + SETTLE.total_seconds())
+    clock = VirtualClock(scenario.now)
     world = World(scenario, clock=clock, faults=Faults(getattr(args, "faults", "none"), seed=1))
+    # start where the seller's world holds still for a while, so the records stored can be
+    # compared with the ground truth of the run's planning instant (SETTLE before it)
+    settle = SETTLE.total_seconds()
+    clock.advance_to(world.quiet_start(scenario.now + settle, QUIET_FOR_S, settle))
     slots = getattr(args, "activities", 8)
     host = DevHost(function_app.app, clock=clock, max_concurrent_activities=slots)
     started_virtual, started_wall = clock.now(), time.perf_counter()

@@ -50,6 +50,24 @@ class World:
         for name in sorted(platforms, key=lambda p: p == "quiltt"):
             self.platforms[name] = build_platform(name, self)
 
+    def quiet_start(self, after: float, quiet_for: float, settle: float = 0.0) -> float:
+        """The first instant >= ``after`` at which every client's sandboxes stay quiet
+        (no new records, no changes) for ``quiet_for`` seconds after it and ``settle``
+        before it; ``after`` itself if a sandbox cannot tell. Quiltt moves with the
+        marketplaces' payouts, so the search runs until every platform agrees."""
+        start = after
+        for _ in range(5000):
+            moved = start
+            for spec in self.scenario.clients:
+                for sandbox in self.platforms.values():
+                    if hasattr(sandbox, "quiet_time"):
+                        t = sandbox.quiet_time(spec.client_id, moved - settle, quiet_for + settle)
+                        moved = max(moved, t + settle)
+            if moved == start:
+                return start
+            start = moved
+        raise RuntimeError(f"no quiet stretch of {quiet_for} s common to every client")
+
     @contextlib.contextmanager
     def as_of(self, epoch_s: float) -> Iterator[None]:
         """Read the ground truth as it was at ``epoch_s`` (a run's planning instant):

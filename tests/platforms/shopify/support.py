@@ -51,8 +51,14 @@ def credentials(world: World) -> dict[str, str]:
     return world.credentials()[CLIENT]["shopify"]
 
 
+def client_of(world: World) -> str:
+    """The world's client: ``CLIENT`` on tiny, else the scenario's first (the demo's)."""
+    ids = [spec.client_id for spec in world.scenario.clients]
+    return CLIENT if CLIENT in ids else ids[0]
+
+
 def account(world: World) -> str:
-    return world.scenario.client(CLIENT).account("shopify")
+    return world.scenario.client(client_of(world)).account("shopify")
 
 
 _VAULT: dict[int, dict[str, str]] = {}  # id(world) -> the shop's latest credentials
@@ -207,8 +213,8 @@ def _conn(nodes: list[dict[str, Any]]) -> dict[str, Any]:
 def truth(world: World, resource: str) -> dict[str, Record]:
     """The sandbox's ground truth, wrapped in the page shapes and normalized."""
     shop = account(world)
-    gt = world.ground_truth(CLIENT, "shopify", resource)
-    orders = world.ground_truth(CLIENT, "shopify", "orders")
+    gt = world.ground_truth(client_of(world), "shopify", resource)
+    orders = world.ground_truth(client_of(world), "shopify", "orders")
     if resource == "orders":
         page = {"data": {"orders": _conn(orders)}}
     elif resource in ("order_items", "returns"):
