@@ -9,7 +9,8 @@ other fields than the Orders API (no OrderItemId, order subtotals), each record 
 the rendering of the path that loaded it (``report_truth``).
 
 The requests per platform are set against ``bench.floor``'s count for the same world
-(the floor counts no token calls); the figures are printed (``-s``) and bounded loosely
+(token calls left out, as the floor does; file downloads from report / bulk URLs are
+counted, the floor does not count them); the figures are printed and bounded loosely
 here, the benchmark reports them.
 """
 
@@ -44,7 +45,9 @@ ITEMS_PATH = re.compile(r"/orders/v0/orders/([^/]+)/orderItems$")
 
 
 class RequestLog(httpx.AsyncBaseTransport):
-    """Forwards to the sandbox and notes (method, path, GraphQL operation) of each call."""
+    """Forwards to the sandbox and notes (method, path, kind) of each call; the kind of a
+    GraphQL call is ``bulk_create``, ``bulk_poll`` (a job lookup: polls, and the one
+    before a download) or ``query`` (a paged query)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, calls: list) -> None:
         self.inner, self.calls = inner, calls
