@@ -41,8 +41,8 @@ def real_policies(platforms) -> dict[str, PlatformPolicy]:
 
 
 def execute(options: Options, out: Path) -> dict:
+    from bench.smtp import SmtpServer
     from devhost.azurite import ensure_azurite
-    from tests.support.smtp import SmtpServer
 
     with ensure_azurite() as azurite, SmtpServer() as smtp:
         measured = asyncio.run(
