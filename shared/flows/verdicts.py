@@ -97,6 +97,8 @@ def judged_window(spec: BlockSpec) -> Window:
 # --- links between resources (shared.integrity, "Links between resources") ----------
 
 SEEK_CONCURRENCY = 8
+SCAN_FROM = 50
+"""Orders of one month from which reading the month's items beats a seek per order."""
 UNDATED_FIRST = frozenset({"amazon"})
 """Platforms whose items carry no date (Amazon getOrderItems): their rows sit in the
 undated partition, so that is where a seek looks first."""
@@ -204,6 +206,17 @@ async def _with_items(context: _Context, orders: list[Order], found: Counter) ->
     return found
 
 
+async def _items_by_month(context: _Context, orders: list[Order]) -> Counter:
+    """Items per order id, read from the month partitions of the orders' creation when
+    there are enough orders to pay for a scan (items carry their order's date where the
+    payload gives it; the rest is left to seeks)."""
+    by_month = Counter(period_of(o.created_at) for o in orders)
+    wanted = {o.order_id for o in orders}
+    months_worth = [m for m, n in by_month.items() if n >= SCAN_FROM]
+    items = await context.stored("order_items", months_worth) if months_worth else []
+    return Counter(i.order_id for i in items if isinstance(i, OrderItem) and i.order_id in wanted)
+
+
 async def _orders_side(context: _Context, orders: list[Order]) -> Links:
     orders = [o for o in orders if needs_items(o)]
     if not orders:
@@ -212,7 +225,8 @@ async def _orders_side(context: _Context, orders: list[Order]) -> Links:
         Window(start=b.window_start, end=b.window_end) for b in await context.done("order_items")
     ]
     judged = [o for o in orders if any(w.start <= o.created_at < w.end for w in windows)]
-    found = await _with_items(context, judged, Counter())
+    found = await _items_by_month(context, judged)
+    found = await _with_items(context, judged, found)
     links = _items_links(judged, found, waiting=len(orders) - len(judged))
     links.problems = [
         f"{p} (their order_items blocks are done without them)" for p in links.problems
