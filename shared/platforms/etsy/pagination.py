@@ -14,9 +14,13 @@ orders         getShopReceipts ``min_created``/``max_created`` (no window: every
 order_items    paged: getShopReceipts of the window (step ``index``; created, or modified
                with ``by_update``) -> for each receipt
                getShopReceiptTransactionsByReceipt (step ``page``).
-               bulk: getShopReceiptTransactionsByShop, newest first, every transaction;
-               with a window it stops after the first page reaching below the window's
-               start (pages may hold records newer than the window).
+               bulk: getShopReceiptTransactionsByShop, newest first, every transaction
+               (no date filter). With a window the chain stops after the first page
+               reaching below the window's start, and its pages carry the window as
+               ``state["scope"]`` (``normalize.created_scope``): they may hold
+               transactions newer or older than the window, which normalizing with
+               that scope leaves out. Their ``count`` (the shop's every transaction)
+               says nothing of the window: ``reported_count`` gives None for them.
 transactions,  getShopPaymentAccountLedgerEntries, ``min_created``/``max_created``
 payouts        required and at most 31 days (2,678,400 s) apart: a longer window is a
                chain of sub-windows, oldest first, each <= 31 days, each paged.
@@ -51,6 +55,7 @@ from typing import Any
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import PageRequest, Window
+from shared.platforms.etsy.normalize import created_scope
 
 PLATFORM = "etsy"
 ROUTE = "api"
@@ -121,7 +126,10 @@ def first_request(
             resource, f"{shop}/listings/active", None, params=page, step="index", state={}
         )
     if resource == "order_items" and bulk:
-        state = {"stop_below": bounds(window)[0]} if window is not None else {}
+        state = {}
+        if window is not None:
+            low, high = bounds(window)
+            state = {"stop_below": low, "scope": created_scope(low, high)}
         return _request(resource, f"{shop}/transactions", window, params=page, state=state)
     modified = resource == "returns" or by_update
     names = ("min_last_modified", "max_last_modified") if modified else None
@@ -170,6 +178,15 @@ def short_page(request: PageRequest, body: dict[str, Any]) -> str | None:
     if got < expected:
         return f"short page: {got} results at offset {offset}, count says {expected}"
     return None
+
+
+def reported_count(request: PageRequest, body: dict[str, Any]) -> int | None:
+    """How many records the API says ``request``'s listing holds: a list page's
+    ``count``; None for other answers and for a windowed bulk page (its ``count`` is
+    every transaction of the shop, most of them outside the window)."""
+    if "results" not in body or request.state.get("scope"):
+        return None
+    return body.get("count")
 
 
 def next_request(request: PageRequest, body: dict[str, Any]) -> PageRequest | None:

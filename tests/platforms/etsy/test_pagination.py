@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import PageRequest, Window
+from shared.platforms.etsy.normalize import created_bounds
 from shared.platforms.etsy.pagination import (
     EARLIEST,
     LEDGER_WINDOW_S,
     bounds,
     first_request,
     next_request,
+    reported_count,
     short_page,
 )
 
@@ -195,6 +197,20 @@ def test_bulk_items_stop_once_a_page_reaches_below_the_window() -> None:
     assert next_request(second, older) is None
     everything = first_request(SHOP, "order_items", None, bulk=True, limit=2)
     assert next_request(everything, older) is not None
+
+
+def test_windowed_bulk_pages_carry_their_window_and_report_no_count() -> None:
+    span = window(datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 20, 0, 0, 0, 1, tzinfo=UTC))
+    low, high = bounds(span)
+    request = first_request(SHOP, "order_items", span, bulk=True, limit=2)
+    assert created_bounds(request.state["scope"]) == (low, high)
+    second = next_request(request, page(10, [{"create_timestamp": high + 9}] * 2))
+    assert second is not None and second.state["scope"] == request.state["scope"]
+    assert reported_count(request, page(10)) is None
+    everything = first_request(SHOP, "order_items", None, bulk=True, limit=2)
+    assert "scope" not in everything.state and reported_count(everything, page(10)) == 10
+    paged = first_request(SHOP, "order_items", span)
+    assert reported_count(paged, page(7)) == 7 and reported_count(paged, {"x": 1}) is None
 
 
 @pytest.mark.parametrize(
