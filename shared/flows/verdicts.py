@@ -121,7 +121,8 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
     - ``order_items``: every order stored so far with its creation in the block's window
       has an item stored (this block's or an earlier one's). Orders not stored yet are
       judged by their orders block, once this block is done. Once done ``orders``
-      blocks cover the window (backfill only), every item's order must be stored too.
+      blocks cover the window (backfill only), the order of every item dated in the
+      window must be stored too.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
       done blocks listed after its settlement cover equals their stored sum.
     - ``transactions``: the same for the stored payouts this block's transactions name
@@ -243,7 +244,12 @@ async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
     if context.spec.tier != "daily":  # a daily block's items belong to older orders too
         done = await context.done("orders")
         if covered(window, [Window(start=b.window_start, end=b.window_end) for b in done]):
-            orphaned = orphans(items, {o.order_id for o in stored})
+            # items dated outside the window (a bulk listing runs on past it) are not
+            # this window's; their orders lie in other months
+            dated = [
+                i for i in items if i.created_at and window.start <= i.created_at <= window.end
+            ]
+            orphaned = orphans(dated, {o.order_id for o in stored})
             links.counts["orphans"] = len(orphaned)
             links.problems += [orphans_problem(orphaned)] if orphaned else []
     return links
