@@ -76,6 +76,9 @@ def execute(options: Options, out: Path) -> dict:
     print(table(report, per_record, planned))
     for line in measured.errors[:10]:
         print(f"  ! {line}", file=sys.stderr)
+    for name, tally in measured.platforms.items():
+        for line in tally.parked[:3]:
+            print(f"  parked {name} {line}", file=sys.stderr)
     return report
 
 
