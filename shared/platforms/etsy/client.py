@@ -8,7 +8,8 @@ the same request), so a dropped record is never skipped. A network error or time
 ``MalformedPayloadError`` (platform, resource, field). The payload is the page as Etsy
 sent it; a windowed bulk order-items page holds transactions outside its window too,
 and its request's ``state["scope"]`` is what it must be normalized with to leave them
-out (``pagination``); its ``reported_count`` is None.
+out (``pagination``); its ``reported_count`` is None. Such a page whose creation times
+rise (not newest first: the chain's stop would not hold) raises ``MalformedPayloadError``.
 
 ``build(settings, credentials, account, transport=…, clock=…)``: ``settings.base_url`` is the
 API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox/etsy``),
@@ -109,6 +110,9 @@ class EtsyConnector:
         if classified.outcome is not Outcome.OK:
             return result
         _check(request, body)
+        disorder = pagination.misordered(request, body)
+        if disorder is not None:
+            raise MalformedPayloadError("etsy", request.resource, "results", disorder)
         if "results" in body:
             short = pagination.short_page(request, body)
             if short is not None:

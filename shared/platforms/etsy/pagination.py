@@ -21,6 +21,8 @@ order_items    paged: getShopReceipts of the window (step ``index``; created, or
                transactions newer or older than the window, which normalizing with
                that scope leaves out. Their ``count`` (the shop's every transaction)
                says nothing of the window: ``reported_count`` gives None for them.
+               The stop relies on the newest-first order: ``misordered`` names a
+               windowed page whose creation times rise (the client refuses it).
 transactions,  getShopPaymentAccountLedgerEntries, ``min_created``/``max_created``
 payouts        required and at most 31 days (2,678,400 s) apart: a longer window is a
                chain of sub-windows, oldest first, each <= 31 days, each paged.
@@ -51,6 +53,7 @@ fewer results than ``count`` promises: the caller retries it.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 from shared.errors import ConfigurationError
@@ -221,10 +224,28 @@ def _after_ledger(
     return following.model_copy(update={"params": params, "state": {"max": high}})
 
 
+def _stamps(body: dict[str, Any]) -> list[int]:
+    """Creation times of a transactions page, in page order (undated ones left out)."""
+    stamps = [r.get("created_timestamp", r.get("create_timestamp")) for r in body["results"]]
+    return [s for s in stamps if isinstance(s, int) and not isinstance(s, bool)]
+
+
 def _reached_below(body: dict[str, Any], low: int) -> bool:
-    stamps = [r.get("create_timestamp", r.get("created_timestamp")) for r in body["results"]]
-    stamps = [s for s in stamps if isinstance(s, int)]
+    stamps = _stamps(body)
     return bool(stamps) and min(stamps) < low
+
+
+def misordered(request: PageRequest, body: dict[str, Any]) -> str | None:
+    """Why a windowed bulk page (``state["stop_below"]``) is not newest first, else None.
+    Ties are fine (a receipt's transactions share its time); a rise means the chain
+    cannot tell where the window starts, and stopping there could skip its records."""
+    if "stop_below" not in request.state:
+        return None
+    stamps = _stamps(body)
+    for newer, older in pairwise(stamps):
+        if older > newer:
+            return f"transactions not newest first: created {newer} then {older}"
+    return None
 
 
 # --- fan-out: an index page names the records to ask for one by one --------------------

@@ -17,6 +17,7 @@ from shared.platforms.etsy.pagination import (
     LEDGER_WINDOW_S,
     bounds,
     first_request,
+    misordered,
     next_request,
     reported_count,
     short_page,
@@ -239,3 +240,25 @@ def test_requests_are_plain_json_without_secrets() -> None:
         request = first_request(SHOP, resource, span)
         assert PageRequest.model_validate_json(request.model_dump_json()) == request
         assert request.platform == "etsy" and request.method == "GET"
+
+
+@pytest.mark.parametrize(
+    ("stamps", "rise"),
+    [
+        ([30, 20, 20, 10], None),  # ties: one receipt's transactions
+        ([30, None, 10], None),  # an undated transaction is not judged
+        ([], None),
+        ([30, 10, 20], "created 10 then 20"),
+        ([10, None, 30], "created 10 then 30"),
+    ],
+)
+def test_a_windowed_bulk_page_must_be_newest_first(stamps, rise) -> None:
+    span = window(datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC))
+    results = [{"transaction_id": n, "create_timestamp": t} for n, t in enumerate(stamps)]
+    body = page(9, [{k: v for k, v in r.items() if v is not None} for r in results])
+    reason = misordered(first_request(SHOP, "order_items", span, bulk=True), body)
+    if rise is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.endswith(rise)
+    assert misordered(first_request(SHOP, "order_items", None, bulk=True), body) is None
