@@ -32,6 +32,7 @@ from sandbox.faults import PROFILES
 from sandbox.scenario import SCENARIOS
 from shared.ambassador.policies import PlatformPolicy
 from shared.ambassador.protocol import PER_APPLICATION
+from shared.flows.chains import BULK_HISTORY
 
 
 def real_policies(platforms) -> dict[str, PlatformPolicy]:
@@ -40,8 +41,8 @@ def real_policies(platforms) -> dict[str, PlatformPolicy]:
 
 
 def execute(options: Options, out: Path) -> dict:
+    from bench.smtp import SmtpServer
     from devhost.azurite import ensure_azurite
-    from tests.support.smtp import SmtpServer
 
     with ensure_azurite() as azurite, SmtpServer() as smtp:
         measured = asyncio.run(
@@ -52,10 +53,11 @@ def execute(options: Options, out: Path) -> dict:
     policies = real_policies(measured.platforms)
     tributary = floor(measured.census, policies, bulk=True)
     per_record = floor(measured.census, policies, bulk=False)
+    planned = floor(measured.census, policies, bulk=True, only=BULK_HISTORY)
     report = build_report(measured, tributary)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    details = sidecar(measured, tributary, per_record)
+    details = sidecar(measured, tributary, per_record, planned)
     out.with_name(out.stem + ".details.json").write_text(
         json.dumps(details, indent=2, default=str) + "\n"
     )
@@ -71,9 +73,12 @@ def execute(options: Options, out: Path) -> dict:
         title,
         scopes,
     )
-    print(table(report, per_record))
+    print(table(report, per_record, planned))
     for line in measured.errors[:10]:
         print(f"  ! {line}", file=sys.stderr)
+    for name, tally in measured.platforms.items():
+        for line in tally.parked[:3]:
+            print(f"  parked {name} {line}", file=sys.stderr)
     return report
 
 
@@ -133,8 +138,13 @@ def floors(scenario: str) -> str:
     census = take_census(world, platforms)
     policies = real_policies(platforms)
     lines = []
-    for label, bulk in (("tributary (bulk paths)", True), ("per record", False)):
-        f = floor(census, policies, bulk=bulk)
+    kinds = (
+        ("tributary (every bulk path)", True, None),
+        ("tributary's planned paths", True, BULK_HISTORY),
+        ("per record", False, None),
+    )
+    for label, bulk, only in kinds:
+        f = floor(census, policies, bulk=bulk, only=only)
         lines.append(f"{scenario}: floor of {label}: {f.seconds / 3600:.2f} h, {f.calls} calls")
         for b in sorted(f.buckets, key=lambda b: -b.seconds)[:8]:
             lines.append(

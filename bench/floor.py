@@ -41,13 +41,19 @@ Etsy (per application; 10/s and 10,000/day)
 Quiltt (per profile): the transactions connection, pages of 100.
 
 Every chain costs at least one call per window or slice even when it is empty.
+
+``only``: the (platform, resource) pairs allowed their bulk path (None: every path a
+platform offers). ``floor(..., bulk=True, only=BULK_HISTORY)`` is the floor of the paths
+Tributary's planner actually takes (``shared.flows.chains.BULK_HISTORY``): it differs
+from the all-paths floor where the product leaves a bulk path unused (Etsy's
+getShopReceiptTransactionsByShop; Shopify resources other than orders and items).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -123,14 +129,26 @@ def _add(out: dict[str, list[int]], lane: str, calls: int, units: int | None = N
     entry[1] += calls if units is None else units
 
 
-def amazon_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
+Paths = Collection[tuple[str, str]] | None
+
+
+def uses_bulk(platform: str, resource: str, bulk: bool, only: Paths = None) -> bool:
+    """Whether the strategy loads ``resource`` of ``platform`` through its bulk path."""
+    return bulk and (only is None or (platform, resource) in only)
+
+
+def amazon_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    reports = 1 if not bulk else 3  # returns always; orders and order items in bulk
+    orders_bulk = uses_bulk("amazon", "orders", bulk, only)
+    items_bulk = uses_bulk("amazon", "order_items", bulk, only)
+    reports = 1 + orders_bulk + items_bulk  # returns always (Amazon lists no returns)
     for lane in ("createReport", "getReport", "getReportDocument"):
         _add(out, lane, reports)
-    if not bulk:
-        order_pages = pages(c.counts["orders"], AMAZON_PAGE)
-        _add(out, "getOrders", 2 * order_pages)  # orders, and the items' driver
+    order_pages = pages(c.counts["orders"], AMAZON_PAGE)
+    paged = (not orders_bulk) + (not items_bulk)  # orders, and the items' driver
+    if paged:
+        _add(out, "getOrders", paged * order_pages)
+    if not items_bulk:
         items = sum(pages(n, AMAZON_ITEMS_PAGE) for n in c.per_parent["items_per_order"])
         _add(out, "getOrderItems", items)
     width = FINANCE_SLICE.total_seconds()
@@ -153,10 +171,10 @@ def shopify_points(resource: str, n: int) -> int:
     return full * q.cost(size) + (q.cost(rest) if rest or not full else 0)
 
 
-def shopify_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
+def shopify_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for resource, n in c.counts.items():
-        if bulk:
+        if uses_bulk("shopify", resource, bulk, only):
             _add(out, "graphql", 2, BULK_RUN_COST + BULK_POLL_COST)
         else:
             _add(
@@ -165,7 +183,7 @@ def shopify_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
     return out
 
 
-def ebay_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
+def ebay_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     lanes = {
         "orders": "fulfillment",
         "order_items": "fulfillment",
@@ -180,20 +198,21 @@ def ebay_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
     return out
 
 
-def etsy_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
+def etsy_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     receipts, lines, listings = c.counts["receipts"], c.counts["lines"], c.counts["listings"]
     receipt_pages = pages(receipts, ETSY_PAGE)
     windows = slices(c.start, c.end, float(LEDGER_WINDOW_S), c.times["ledger"])
     ledger = sum(pages(n, ETSY_PAGE) for n in windows)
     calls = receipt_pages  # orders
-    calls += pages(lines, ETSY_PAGE) if bulk else receipt_pages + receipts  # order items
+    items_bulk = uses_bulk("etsy", "order_items", bulk, only)
+    calls += pages(lines, ETSY_PAGE) if items_bulk else receipt_pages + receipts  # order items
     calls += 2 * ledger  # transactions, payouts
     calls += receipt_pages + receipts  # returns: a payment per receipt
     calls += pages(listings, ETSY_PAGE) + listings  # inventory
     return {"api": [calls, calls]}
 
 
-def quiltt_calls(c: PlatformCensus, *, bulk: bool) -> dict[str, list[int]]:
+def quiltt_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     n = pages(c.counts["bank_transactions"], QUILTT_PAGE)
     return {"api": [n, n]}
 
@@ -242,15 +261,18 @@ def lane_seconds(lane: LaneSpec, units: int, start: float) -> float:
     return worst
 
 
-def floor(census: Census, policies: Mapping[str, PlatformPolicy], *, bulk: bool) -> Floor:
-    """The floor of a strategy over ``census``: ``bulk=True`` is Tributary's (bulk paths
-    where a platform has one), ``bulk=False`` the per-record strategy."""
+def floor(
+    census: Census, policies: Mapping[str, PlatformPolicy], *, bulk: bool, only: Paths = None
+) -> Floor:
+    """The floor of a strategy over ``census``: ``bulk=True`` takes the bulk paths where a
+    platform has one (restricted to ``only`` when given), ``bulk=False`` is the
+    per-record strategy."""
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     starts: dict[str, float] = {}
     for (client, platform), c in census.items():
         scope = "application" if platform in PER_APPLICATION else client
         starts[platform] = min(starts.get(platform, c.end), c.end)
-        for lane, (calls, units) in CALLS[platform](c, bulk=bulk).items():
+        for lane, (calls, units) in CALLS[platform](c, bulk=bulk, only=only).items():
             entry = totals[(platform, scope, lane)]
             entry[0] += calls
             entry[1] += units

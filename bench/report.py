@@ -5,8 +5,10 @@ platform, the fields of ``PLATFORM_FIELDS`` that apply to one platform). Units: 
 of virtual time for ``makespan_s`` and ``floor_s``; ``efficiency`` = floor_s /
 makespan_s (None when nothing ran); ``requests`` counts every call the sandboxes served
 (token calls included), ``requests_minimal`` the calls the floor counts (no token calls).
-``sidecar(...)`` holds what the report has no field for: both floors bucket by bucket
-(Tributary's and the per-record strategy's), the devhost counters, unexpected records.
+``sidecar(...)`` holds what the report has no field for: the floors bucket by bucket
+(Tributary's with every bulk path a platform offers — the report's ``floor_s`` —, with
+the bulk paths its planner takes, and the per-record strategy's), the devhost counters,
+unexpected records.
 """
 
 from __future__ import annotations
@@ -129,10 +131,11 @@ def _floor_json(floor: Floor) -> dict[str, Any]:
     }
 
 
-def sidecar(m: Measured, tributary: Floor, per_record: Floor) -> dict[str, Any]:
+def sidecar(m: Measured, tributary: Floor, per_record: Floor, planned: Floor) -> dict[str, Any]:
     return {
         "floor_tributary": _floor_json(tributary),
         "floor_per_record": _floor_json(per_record),
+        "floor_planned_paths": _floor_json(planned),
         **measured_summary(m),
     }
 
@@ -142,8 +145,9 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def table(report: dict[str, Any], per_record: Floor) -> str:
-    """The report as a fixed-width table, one row per platform and a total."""
+def table(report: dict[str, Any], per_record: Floor, planned: Floor | None = None) -> str:
+    """The report as a fixed-width table, one row per platform and a total; ``planned``
+    (the floor of the bulk paths the planner takes) is noted below when it differs."""
     head = (
         f"{'platform':9} {'makespan':>10} {'floor':>10} {'per-rec':>10} {'eff':>6} "
         f"{'requests':>9} {'minimal':>8} {'429':>5} {'faults':>6} {'retry':>5} "
@@ -173,4 +177,11 @@ def table(report: dict[str, Any], per_record: Floor) -> str:
         f"{report['peak_rss_mb']:.0f} MB, history events replayed "
         f"{report['history_events_replayed']}, alerts {report['alerts']}"
     )
+    if planned is not None and round(planned.seconds, 1) != report["floor_s"]:
+        binding = planned.binding
+        where = f" ({binding.platform} {binding.lane}, {binding.calls} calls)" if binding else ""
+        lines.append(
+            f"floor of the bulk paths the planner takes: {_hms(planned.seconds)}{where}, "
+            f"{planned.calls} calls"
+        )
     return "\n".join(lines)

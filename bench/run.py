@@ -59,10 +59,11 @@ class Tally:
     alerts: int = 0
     retries: int = 0
     makespan_s: float = 0.0
+    parked: list[str] = field(default_factory=list)  # "resource block: last error"
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
-            if name != "makespan_s":
+            if name not in ("makespan_s", "parked"):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
         self.makespan_s = max(self.makespan_s, other.makespan_s)
 
@@ -168,7 +169,9 @@ async def _read_back(stack: BenchStack, truth: dict, ended: dict) -> dict[str, T
                 t.makespan_s = max(t.makespan_s, end - stack.started_at)
             mine = [b for b in blocks if b.platform == platform]
             t.blocks_total += len(mine)
-            t.blocks_parked += sum(1 for b in mine if b.state == BlockState.PARKED)
+            parked = [b for b in mine if b.state == BlockState.PARKED]
+            t.blocks_parked += len(parked)
+            t.parked += [f"{b.resource} {b.block_id}: {(b.last_error or '')[:200]}" for b in parked]
             t.blocks_unfinished += sum(
                 1 for b in mine if b.state not in (BlockState.DONE, BlockState.PARKED)
             )
@@ -244,12 +247,31 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
     )
 
 
+def lanes_used(m: Measured) -> dict[str, dict[str, dict[str, float]]]:
+    """platform -> bucket -> calls, units, 429s and the virtual seconds (since the start)
+    of its first and last request: where a platform's tail is (``status_429``: HTTP 429
+    only; Shopify throttles with a 200 and THROTTLED in the body)."""
+    out: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    for e in m.exchanges:
+        lane = out[e.platform].setdefault(
+            e.bucket, {"calls": 0, "units": 0, "status_429": 0, "first_s": e.at - m.started_at}
+        )
+        lane["calls"] += 1
+        lane["units"] += e.cost
+        lane["status_429"] += e.status == 429
+        lane["last_s"] = round(e.at - m.started_at, 1)
+        lane["first_s"] = round(min(lane["first_s"], e.at - m.started_at), 1)
+    return dict(out)
+
+
 def measured_summary(m: Measured) -> dict[str, Any]:
     """Plain facts of a run that the report does not carry (for the sidecar file)."""
     return {
+        "lanes_used": lanes_used(m),
         "devhost": m.devhost,
         "unexpected_records": {p: t.unexpected for p, t in m.platforms.items()},
         "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},
         "blocks_unfinished": {p: t.blocks_unfinished for p, t in m.platforms.items()},
+        "blocks_parked": {p: t.parked for p, t in m.platforms.items() if t.parked},
         "errors": m.errors,
     }

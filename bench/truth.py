@@ -3,9 +3,9 @@
 A stored record is identified by its natural key (``shared.models.Record``), which the
 app's normalizers derive from the platform's payloads. The ground truth is in the
 platform's own shapes, so it is wrapped in the pages the API would serve and normalized
-with the same normalizers — the connector tests' adapters (``tests/platforms/<p>/
-support.py``) for Amazon and eBay, the same few lines here for Shopify, Etsy and Quiltt
-(their test adapters are written for the tiny scenario's one client).
+with the same normalizers. ``amazon_records`` and ``ebay_records`` take any view with
+``truth(resource)``, ``account`` (and, for Amazon inventory, ``markets_by_sku()``): the
+connector tests (``tests/platforms/<p>/support.py``) use them as their ``truth_records``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.amazon.reports import RETURNS_BY_DATE, render
 from sandbox.world import World
 from shared.models import Record
 from shared.normalize import normalize
@@ -35,16 +36,77 @@ class ClientView:
         return {s.sku.sku: s.sku.marketplace.marketplace_id for s in stock.values()}
 
 
-def _amazon(view: ClientView, resource: str) -> list[Record]:
-    from tests.platforms.amazon.support import truth_records
+def amazon_records(view: Any, resource: str) -> list[Record]:
+    """Amazon's ground truth of ``resource`` as canonical records (KeyError: unknown)."""
+    rows, account = view.truth(resource), view.account
+    if resource == "orders":
+        return normalize("amazon", "orders", {"payload": {"Orders": rows}}, account=account)
+    if resource == "order_items":
+        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in rows:
+            pages[item["AmazonOrderId"]].append(
+                {k: v for k, v in item.items() if k != "AmazonOrderId"}
+            )
+        return [
+            r
+            for oid, items in pages.items()
+            for r in normalize(
+                "amazon",
+                "order_items",
+                {"payload": {"AmazonOrderId": oid, "OrderItems": items}},
+                account=account,
+            )
+        ]
+    if resource == "payouts":
+        page = {"payload": {"FinancialEventGroupList": rows}}
+        return normalize("amazon", "payouts", page, account=account)
+    if resource == "transactions":
+        out: list[Record] = []
+        for event in rows:
+            body = {
+                k: v for k, v in event.items() if k not in ("FinancialEventGroupId", "EventList")
+            }
+            page = {"payload": {"FinancialEvents": {event["EventList"]: [body]}}}
+            scope = event["FinancialEventGroupId"]
+            out += normalize("amazon", "transactions", page, account=account, scope=scope)
+        return out
+    if resource == "inventory":
+        markets = view.markets_by_sku()
+        out = []
+        for summary in rows:
+            market = markets[summary["sellerSku"]]
+            page = {
+                "payload": {
+                    "granularity": {"granularityType": "Marketplace", "granularityId": market},
+                    "inventorySummaries": [summary],
+                }
+            }
+            out += normalize("amazon", "inventory", page, account=account)
+        return out
+    if resource == "returns":
+        text = render(RETURNS_BY_DATE, rows).decode()
+        return normalize("amazon", "returns", text, account=account)
+    raise KeyError(resource)
 
-    return truth_records(view, resource)
+
+_EBAY_ENVELOPE = {
+    "orders": "orders",
+    "order_items": "orders",
+    "returns": "orders",
+    "transactions": "transactions",
+    "payouts": "payouts",
+    "inventory": "inventoryItems",
+}
 
 
-def _ebay(view: ClientView, resource: str) -> list[Record]:
-    from tests.platforms.ebay.support import truth_records
-
-    return truth_records(view, resource)
+def ebay_records(view: Any, resource: str) -> list[Record]:
+    """eBay's ground truth as canonical records. Items and returns are read from the
+    ground truth's orders (the API nests them there); the connector tests check their
+    keys against the ``order_items`` / ``returns`` ground truth."""
+    source = "orders" if _EBAY_ENVELOPE[resource] == "orders" else resource
+    rows = view.truth(source)
+    page = {_EBAY_ENVELOPE[resource]: rows, "total": len(rows)}
+    return normalize("ebay", resource, page, account=view.account)
 
 
 def _conn(nodes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -110,8 +172,8 @@ def _quiltt(view: ClientView, resource: str) -> list[Record]:
 
 
 ADAPTERS: dict[str, Callable[[ClientView, str], list[Record]]] = {
-    "amazon": _amazon,
-    "ebay": _ebay,
+    "amazon": amazon_records,
+    "ebay": ebay_records,
     "shopify": _shopify,
     "etsy": _etsy,
     "quiltt": _quiltt,

@@ -44,7 +44,9 @@ of pages. A bulk job costs the same few calls (create, poll, download) whatever 
 it covers, so the month / half-year / year split would only multiply jobs: a quiet
 seller's whole history is one job, a busy one's is cut evenly into jobs of about
 ``bulk_records`` records, newest first (the recent day still comes first, by the
-per-record path, and the newest history job next).
+per-record path, and the newest history job next). ``bulk_records=None`` makes the
+whole history one job whatever the density (a bulk listing without a date filter, which
+every job would read from its newest record down: Etsy's shop transactions).
 
 Invariants (property-tested):
 
@@ -146,16 +148,18 @@ def span_for(
     bulk: bool = False,
     page_size: int = PAGE_SIZE,
     target_pages: int = TARGET_PAGES,
-    bulk_records: int = BULK_RECORDS,
+    bulk_records: int | None = BULK_RECORDS,
 ) -> timedelta | None:
     """The longest block for ``density`` records/day (None: unbounded, no records
-    expected). Never shorter than ``MIN_SPAN``. Raises ValueError for a negative density."""
+    expected, or ``bulk`` with ``bulk_records`` None). Never shorter than ``MIN_SPAN``.
+    Raises ValueError for a negative density."""
     density = DEFAULT_DENSITY if density is None else density
     if density < 0 or math.isnan(density):
         raise ValueError(f"density must be records per day >= 0, got {density!r}")
-    if density == 0:
+    records = bulk_records if bulk else page_size * target_pages
+    if density == 0 or records is None:
         return None
-    days = (bulk_records if bulk else page_size * target_pages) / density
+    days = records / density
     return None if days >= MAX_SPAN_DAYS else max(MIN_SPAN, timedelta(days=days))
 
 
@@ -232,7 +236,7 @@ def plan_blocks(
     block_limit: int | None = None,
     page_size: int = PAGE_SIZE,
     target_pages: int = TARGET_PAGES,
-    bulk_records: int = BULK_RECORDS,
+    bulk_records: int | None = BULK_RECORDS,
     max_span: timedelta | None = None,
 ) -> list[PlannedBlock]:
     """The blocks loading ``resource`` over ``[history_start, now)``, newest first (see
@@ -240,10 +244,11 @@ def plan_blocks(
 
     ``density`` is records/day observed for the resource (None: ``DEFAULT_DENSITY``);
     ``bulk`` says the platform has a bulk path for its history (one ``history`` phase
-    before the recent day, in blocks of about ``bulk_records``); ``block_limit`` keeps only the
-    first blocks in load order (a demo or a first slice); ``max_span`` caps every block
-    (a platform's window rule). Returns [] when ``history_start >= now``. Raises
-    ValueError for naive datetimes, an empty resource, a negative density or limit."""
+    before the recent day, in blocks of about ``bulk_records``; None: one block);
+    ``block_limit`` keeps only the first blocks in load order (a demo or a first
+    slice); ``max_span`` caps every block (a platform's window rule). Returns [] when
+    ``history_start >= now``. Raises ValueError for naive datetimes, an empty resource,
+    a negative density or limit."""
     if not resource:
         raise ValueError("resource must be named")
     if block_limit is not None and block_limit < 0:

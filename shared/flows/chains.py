@@ -62,11 +62,11 @@ class BulkPath:
     phase; the recent day and daily windows stay on the per-record path).
 
     ``job`` names the platform's bulk path; ``records`` is how many records one job
-    should hold at most (the planner's ``bulk_records``); ``max_span`` the longest window
-    the platform accepts for one job (None: any)."""
+    should hold at most (the planner's ``bulk_records``; None: the whole history is one
+    job); ``max_span`` the longest window the platform accepts for one job (None: any)."""
 
     job: str
-    records: int = BULK_RECORDS
+    records: int | None = BULK_RECORDS
     max_span: timedelta | None = None
 
 
@@ -76,6 +76,7 @@ BULK_PATHS: dict[tuple[str, str], BulkPath] = {
     ("amazon", "returns"): BulkPath("GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"),
     ("shopify", "orders"): BulkPath("bulkOperationRunQuery"),
     ("shopify", "order_items"): BulkPath("bulkOperationRunQuery"),
+    ("etsy", "order_items"): BulkPath("getShopReceiptTransactionsByShop", records=None),
 }
 """(platform, resource) -> its bulk path for history.
 
@@ -87,9 +88,13 @@ fields (same natural keys). Shopify: one bulk query (orders with line items) ser
 orders and order items; a shop runs one bulk query at a time, and blocks of the two
 resources over the same window share the job (``shared.platforms.shopify.bulk``).
 Shopify returns stay paged: a bulk query allows no connection inside a list field, so
-bulk refunds would lose their refund lines. Etsy's getShopReceiptTransactionsByShop
-(every transaction of the shop, newest first) is not used: its pages reach beyond a
-block's window, which the block check refuses. eBay and Quiltt have no bulk path."""
+bulk refunds would lose their refund lines. Etsy: getShopReceiptTransactionsByShop
+lists every transaction of the shop, newest first, without a date filter, in pages of
+100 instead of one getShopReceiptTransactionsByReceipt call per receipt. A job over a
+window reads from the newest transaction down to the first page below the window and
+keeps the window's records only (``shared.platforms.etsy.pagination``), so every job
+would re-read the pages of the newer ones: the history is one job (``records=None``).
+eBay and Quiltt have no bulk path."""
 
 BULK_HISTORY: frozenset[tuple[str, str]] = frozenset(BULK_PATHS)
 """(platform, resource) loaded through the platform's bulk path for history."""

@@ -97,6 +97,8 @@ def judged_window(spec: BlockSpec) -> Window:
 # --- links between resources (shared.integrity, "Links between resources") ----------
 
 SEEK_CONCURRENCY = 8
+SCAN_FROM = 50
+"""Orders of one month from which reading the month's items beats a seek per order."""
 UNDATED_FIRST = frozenset({"amazon"})
 """Platforms whose items carry no date (Amazon getOrderItems): their rows sit in the
 undated partition, so that is where a seek looks first."""
@@ -119,7 +121,8 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
     - ``order_items``: every order stored so far with its creation in the block's window
       has an item stored (this block's or an earlier one's). Orders not stored yet are
       judged by their orders block, once this block is done. Once done ``orders``
-      blocks cover the window (backfill only), every item's order must be stored too.
+      blocks cover the window (backfill only), the order of every item dated in the
+      window must be stored too.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
       done blocks listed after its settlement cover equals their stored sum.
     - ``transactions``: the same for the stored payouts this block's transactions name
@@ -204,6 +207,17 @@ async def _with_items(context: _Context, orders: list[Order], found: Counter) ->
     return found
 
 
+async def _items_by_month(context: _Context, orders: list[Order]) -> Counter:
+    """Items per order id, read from the month partitions of the orders' creation when
+    there are enough orders to pay for a scan (items carry their order's date where the
+    payload gives it; the rest is left to seeks)."""
+    by_month = Counter(period_of(o.created_at) for o in orders)
+    wanted = {o.order_id for o in orders}
+    months_worth = [m for m, n in by_month.items() if n >= SCAN_FROM]
+    items = await context.stored("order_items", months_worth) if months_worth else []
+    return Counter(i.order_id for i in items if isinstance(i, OrderItem) and i.order_id in wanted)
+
+
 async def _orders_side(context: _Context, orders: list[Order]) -> Links:
     orders = [o for o in orders if needs_items(o)]
     if not orders:
@@ -212,7 +226,8 @@ async def _orders_side(context: _Context, orders: list[Order]) -> Links:
         Window(start=b.window_start, end=b.window_end) for b in await context.done("order_items")
     ]
     judged = [o for o in orders if any(w.start <= o.created_at < w.end for w in windows)]
-    found = await _with_items(context, judged, Counter())
+    found = await _items_by_month(context, judged)
+    found = await _with_items(context, judged, found)
     links = _items_links(judged, found, waiting=len(orders) - len(judged))
     links.problems = [
         f"{p} (their order_items blocks are done without them)" for p in links.problems
@@ -229,7 +244,12 @@ async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
     if context.spec.tier != "daily":  # a daily block's items belong to older orders too
         done = await context.done("orders")
         if covered(window, [Window(start=b.window_start, end=b.window_end) for b in done]):
-            orphaned = orphans(items, {o.order_id for o in stored})
+            # items dated outside the window (a bulk listing runs on past it) are not
+            # this window's; their orders lie in other months
+            dated = [
+                i for i in items if i.created_at and window.start <= i.created_at <= window.end
+            ]
+            orphaned = orphans(dated, {o.order_id for o in stored})
             links.counts["orphans"] = len(orphaned)
             links.problems += [orphans_problem(orphaned)] if orphaned else []
     return links

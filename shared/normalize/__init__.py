@@ -14,7 +14,9 @@ canonical records (``shared.models``). It is pure: no I/O, no clock, no settings
   listFinancialEventsByGroupId page. Amazon gives ServiceFee, LoanServicing and
   DebtRecovery events neither an id nor a date, so two months' identical subscription fees
   are byte-identical; the group id tells them apart (see the Amazon module). It is also
-  the transactions' ``payout_id``. Other platforms ignore it.
+  the transactions' ``payout_id``. Etsy order items: the creation bounds of a windowed
+  getShopReceiptTransactionsByShop page (its items outside them are left out; see the
+  Etsy module). Other platforms ignore it.
 - The result holds one record per thing in the page, in page order. Duplicates within a
   page (a platform listing the same object twice, two identical Amazon finance events)
   are returned as they come, with equal natural keys: de-duplication is the loader's

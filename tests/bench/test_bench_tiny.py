@@ -43,5 +43,9 @@ def test_bench_on_tiny_reports_every_field_and_loses_nothing(monkeypatch, azurit
     assert report["efficiency"] == pytest.approx(ratio, abs=1e-3)
     details = json.loads((tmp_path / "tiny.details.json").read_text())
     assert details["floor_per_record"]["floor_s"] >= details["floor_tributary"]["floor_s"]
+    planned = details["floor_planned_paths"]
+    assert details["floor_per_record"]["floor_s"] >= planned["floor_s"] >= report["floor_s"]
+    assert planned["calls"] >= report["requests_minimal"]
+    assert details["blocks_parked"] == {}  # nothing parked: no reasons listed
     assert details["floor_tributary"]["floor_s"] == report["floor_s"]
     assert (tmp_path / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

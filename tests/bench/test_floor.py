@@ -169,3 +169,29 @@ def test_per_account_buckets_serve_each_client_apart() -> None:
     result = floor(census, policies, bulk=False)
     assert result.seconds == pytest.approx((8000 - 30) / 0.5)  # in parallel, not 3x
     assert len({b.scope for b in result.buckets}) == 3
+
+
+def test_only_restricts_bulk_to_the_planned_paths() -> None:
+    amazon = _amazon(orders=250, items_each=12, groups=26, events_each=150)
+    only_orders = amazon_calls(amazon, bulk=True, only={("amazon", "orders")})
+    assert only_orders["createReport"][0] == 2  # returns, orders
+    assert only_orders["getOrders"][0] == 3  # the items' driver only
+    assert only_orders["getOrderItems"][0] == 250 * 2
+    planned = {("amazon", "orders"), ("amazon", "order_items")}
+    assert amazon_calls(amazon, bulk=True, only=planned) == amazon_calls(amazon, bulk=True)
+    etsy = _etsy("c1", 250)
+    assert etsy_calls(etsy, bulk=True, only=planned) == etsy_calls(etsy, bulk=False)
+    assert etsy_calls(etsy, bulk=True, only={("etsy", "order_items")}) == etsy_calls(
+        etsy, bulk=True
+    )
+
+
+def test_planned_floor_lies_between_every_bulk_path_and_per_record() -> None:
+    census: Census = {("c1", "etsy"): _etsy("c1", 6_000), ("c1", "amazon"): _amazon(800, 1, 5, 9)}
+    policies = {p: PlatformPolicy.from_settings(p, {}) for p in ("etsy", "amazon")}
+    best = floor(census, policies, bulk=True)
+    planned = floor(census, policies, bulk=True, only={("amazon", "orders")})
+    per_record = floor(census, policies, bulk=False)
+    assert best.calls < planned.calls < per_record.calls
+    # 6,000 receipts: item calls per receipt push Etsy past its 10,000 a day
+    assert best.per_platform_s["etsy"] < DAY <= planned.per_platform_s["etsy"]

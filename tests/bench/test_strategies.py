@@ -6,8 +6,8 @@ from __future__ import annotations
 from itertools import pairwise
 
 from bench.run import Options, run_bench
+from bench.smtp import SmtpServer
 from bench.strategies import UNIFORM_INTERVAL_S, free_policy, uniform_policy
-from tests.support.smtp import SmtpServer
 
 
 async def _run(azurite, **options):

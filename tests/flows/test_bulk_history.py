@@ -9,7 +9,8 @@ other fields than the Orders API (no OrderItemId, order subtotals), each record 
 the rendering of the path that loaded it (``report_truth``).
 
 The requests per platform are set against ``bench.floor``'s count for the same world
-(the floor counts no token calls); the figures are printed (``-s``) and bounded loosely
+(token calls left out, as the floor does; file downloads from report / bulk URLs are
+counted, the floor does not count them); the figures are printed and bounded loosely
 here, the benchmark reports them.
 """
 
@@ -18,15 +19,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from bench.census import take_census
 from bench.floor import floor
 from sandbox.amazon.reports import ORDERS_BY_DATE, ReportJob, render, report_rows
 from shared.ambassador.policies import PlatformPolicy
-from shared.flows.chains import BULK_HISTORY
+from shared.flows.chains import BULK_HISTORY, BULK_PATHS
 from shared.flows.models import BlockSpec, PlanInput, ResourceRun
 from shared.flows.store import FlowStore
 from shared.models import Record, record_from_json
@@ -42,7 +45,9 @@ ITEMS_PATH = re.compile(r"/orders/v0/orders/([^/]+)/orderItems$")
 
 
 class RequestLog(httpx.AsyncBaseTransport):
-    """Forwards to the sandbox and notes (method, path, GraphQL operation) of each call."""
+    """Forwards to the sandbox and notes (method, path, kind) of each call; the kind of a
+    GraphQL call is ``bulk_create``, ``bulk_poll`` (a job lookup: polls, and the one
+    before a download) or ``query`` (a paged query)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, calls: list) -> None:
         self.inner, self.calls = inner, calls
@@ -97,14 +102,23 @@ async def assert_stored_truth(stack: Stack, platform: str, resource: str) -> dic
 
 
 async def onboard(stack: Stack, platform: str) -> list[tuple[str, str, str]]:
+    return await onboard_all(stack, (platform,))
+
+
+async def onboard_all(stack: Stack, platforms) -> list[tuple[str, str, str]]:
+    """Connect every platform, run the onboardings to the end; the request log."""
     calls: list[tuple[str, str, str]] = []
     inner = stack.transport
     stack.transport = lambda name: RequestLog(inner(name), calls)
     async with stack.running():
-        response = await stack.connect(platform)
-        assert response.status_code == 202, response.get_body()
-        status = await stack.host.run_until_done(json.loads(response.get_body())["id"])
-        assert status["runtimeStatus"] == "Completed", status
+        ids = []
+        for platform in platforms:
+            response = await stack.connect(platform)
+            assert response.status_code == 202, response.get_body()
+            ids.append(json.loads(response.get_body())["id"])
+        for instance in ids:
+            status = await stack.host.run_until_done(instance)
+            assert status["runtimeStatus"] == "Completed", status
         blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
         assert blocks and all(b.state == BlockState.DONE for b in blocks), [
             (b.block_id, b.state, b.last_error) for b in blocks if b.state != BlockState.DONE
@@ -198,6 +212,28 @@ async def test_shopify_history_comes_from_a_bulk_operation(monkeypatch, azurite,
     with capsys.disabled():
         print(f"\nshopify tiny: {used} requests (floor {minimal}); {dict(kinds)}")
     assert used >= 1
+
+
+@pytest.mark.parametrize("platform", ["amazon", "shopify"])
+async def test_many_bulk_windows_meet_without_gap_or_overlap(
+    monkeypatch, azurite, platform
+) -> None:
+    """Small jobs (``BulkPath.records``) at the density of the recent day cut the history
+    into several report / bulk-operation windows: the records still equal the truth."""
+    for key in [k for k in BULK_PATHS if k[0] == platform and k[1] != "returns"]:
+        monkeypatch.setitem(BULK_PATHS, key, replace(BULK_PATHS[key], records=50))
+    stack = Stack(monkeypatch, azurite.connection_string, platforms=(platform,))
+    calls = await onboard(stack, platform)
+    planned = await plans(stack, platform, ("orders", "order_items"))
+    jobs = sum(len(plan) - 1 for plan in planned.values())
+    assert len(planned["orders"]) - 1 >= 3 and all(b.bulk for b in planned["orders"][1:])
+    if platform == "amazon":
+        ops = stack.world.accounting.calls
+        assert ops[("amazon", "createReport")] == jobs + 2  # + the two returns blocks
+    else:  # each block asks for its job (a busy shop answers OPERATION_IN_PROGRESS)
+        assert sum(1 for _, _, kind in calls if kind == "bulk_create") >= jobs
+    for resource in ("orders", "order_items"):
+        await assert_stored_truth(stack, platform, resource)
 
 
 def test_the_bulk_paths_are_the_ones_the_floor_assumes() -> None:

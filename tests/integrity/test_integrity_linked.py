@@ -127,6 +127,28 @@ async def test_an_orders_block_waits_for_the_items_block_then_needs_every_item(s
     assert (await world.linked(spec("ebay", "orders"), orders)).problems == []
 
 
+async def test_a_busy_month_is_read_whole_rather_than_sought(settings, monkeypatch):
+    import shared.flows.verdicts as verdicts
+
+    world = World(settings)
+    orders = [order(f"o{n:03d}") for n in range(verdicts.SCAN_FROM + 10)]
+    await world.put(*orders, *(item(o.order_id) for o in orders[1:]))
+    await world.block(spec("ebay", "order_items"), BlockState.DONE)
+    sought = []
+    real = verdicts._Context.seek_items
+
+    async def seek(self, o):
+        sought.append(o.order_id)
+        return await real(self, o)
+
+    monkeypatch.setattr(verdicts._Context, "seek_items", seek)
+    result = await world.linked(spec("ebay", "orders"), orders)
+    assert result.problems == [
+        f"1 of {len(orders)} orders have no items stored: o000" + AFTER_ITEMS
+    ]
+    assert sought == ["o000"]  # only the order the month's items lack
+
+
 async def test_orders_outside_every_done_items_window_wait(settings):
     world = World(settings)
     await world.block(spec("ebay", "order_items"), BlockState.DONE)

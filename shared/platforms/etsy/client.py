@@ -5,7 +5,11 @@ answers 401 (``FetchResult.refreshed_token``). Outcomes come from ``classify``; 
 page holding fewer results than its ``count`` promises is returned as ``transient`` (retry
 the same request), so a dropped record is never skipped. A network error or timeout is
 ``transient`` with status 0. An ok answer that is not the JSON Etsy documents raises
-``MalformedPayloadError`` (platform, resource, field).
+``MalformedPayloadError`` (platform, resource, field). The payload is the page as Etsy
+sent it; a windowed bulk order-items page holds transactions outside its window too,
+and its request's ``state["scope"]`` is what it must be normalized with to leave them
+out (``pagination``); its ``reported_count`` is None. Such a page whose creation times
+rise (not newest first: the chain's stop would not hold) raises ``MalformedPayloadError``.
 
 ``build(settings, credentials, account, transport=…, clock=…)``: ``settings.base_url`` is the
 API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox/etsy``),
@@ -106,6 +110,9 @@ class EtsyConnector:
         if classified.outcome is not Outcome.OK:
             return result
         _check(request, body)
+        disorder = pagination.misordered(request, body)
+        if disorder is not None:
+            raise MalformedPayloadError("etsy", request.resource, "results", disorder)
         if "results" in body:
             short = pagination.short_page(request, body)
             if short is not None:
@@ -117,7 +124,7 @@ class EtsyConnector:
             update={
                 "payload": body,
                 "next": pagination.next_request(request, body),
-                "reported_count": body.get("count") if "results" in body else None,
+                "reported_count": pagination.reported_count(request, body),
             }
         )
 

@@ -4,7 +4,13 @@ Inputs, one page each (JSON, or its text); list pages are ``{"count", "results":
 
     orders        getShopReceipts page (ShopReceipt results)
     order_items   getShopReceiptTransactions* page (ShopReceiptTransaction results), or a
-                  receipts page whose receipts carry ``transactions`` (newer API versions)
+                  receipts page whose receipts carry ``transactions`` (newer API versions).
+                  ``scope`` ``created:{min}..{max}`` (``created_scope``; inclusive unix
+                  seconds) keeps only the transactions created in those bounds, and
+                  those without a creation time: getShopReceiptTransactionsByShop has
+                  no date filter, so a windowed crawl of it reads pages that reach
+                  beyond its window (``pagination``) and is normalized with its
+                  window as scope. Empty scope: every transaction of the page.
     transactions  getPaymentAccountLedgerEntries page (PaymentAccountLedgerEntry results),
                   or a getPayments* page (Payment results)
     payouts       a ledger entries page: the entries that are disbursements (see below)
@@ -33,8 +39,9 @@ amount is the entry's amount negated (money leaving Etsy for the bank is positiv
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from shared.errors import ConfigurationError
 from shared.models import (
     InventoryLevel,
     Money,
@@ -139,7 +146,30 @@ def _order(ctx: Context, r: Node) -> Order:
     )
 
 
+SCOPE_CREATED = "created:"
+
+
+def created_scope(low: int, high: int) -> str:
+    """The ``scope`` that keeps the order items created in ``[low, high]`` (inclusive
+    unix seconds, as Etsy's own ``min_created`` / ``max_created``)."""
+    if high < low:
+        raise ConfigurationError(f"etsy: empty creation bounds {low}..{high}")
+    return f"{SCOPE_CREATED}{low}..{high}"
+
+
+def created_bounds(scope: str) -> tuple[int, int] | None:
+    """``(low, high)`` of a ``created_scope``; None for the empty scope. Raises
+    ConfigurationError for any other scope."""
+    if not scope:
+        return None
+    low, sep, high = scope.removeprefix(SCOPE_CREATED).partition("..")
+    if not scope.startswith(SCOPE_CREATED) or not sep or not low.isdigit() or not high.isdigit():
+        raise ConfigurationError(f"etsy order_items: unknown scope {scope!r}")
+    return int(low), int(high)
+
+
 def order_items(ctx: Context, payload: dict | str) -> list[OrderItem]:
+    bounds = created_bounds(ctx.scope)
     out = []
     for result in _results(ctx, payload):
         if result.has("transaction_id"):
@@ -148,7 +178,10 @@ def order_items(ctx: Context, payload: dict | str) -> list[OrderItem]:
             receipt_id = result.ident("receipt_id")
             txns = result.objs("transactions", required=True)
             out.extend(_item(ctx, receipt_id, t) for t in txns)
-    return out
+    if bounds is None:
+        return out
+    low, high = (datetime.fromtimestamp(b, UTC) for b in bounds)
+    return [i for i in out if i.created_at is None or low <= i.created_at <= high]
 
 
 def _item(ctx: Context, receipt_id: str, t: Node) -> OrderItem:

@@ -14,9 +14,15 @@ orders         getShopReceipts ``min_created``/``max_created`` (no window: every
 order_items    paged: getShopReceipts of the window (step ``index``; created, or modified
                with ``by_update``) -> for each receipt
                getShopReceiptTransactionsByReceipt (step ``page``).
-               bulk: getShopReceiptTransactionsByShop, newest first, every transaction;
-               with a window it stops after the first page reaching below the window's
-               start (pages may hold records newer than the window).
+               bulk: getShopReceiptTransactionsByShop, newest first, every transaction
+               (no date filter). With a window the chain stops after the first page
+               reaching below the window's start, and its pages carry the window as
+               ``state["scope"]`` (``normalize.created_scope``): they may hold
+               transactions newer or older than the window, which normalizing with
+               that scope leaves out. Their ``count`` (the shop's every transaction)
+               says nothing of the window: ``reported_count`` gives None for them.
+               The stop relies on the newest-first order: ``misordered`` names a
+               windowed page whose creation times rise (the client refuses it).
 transactions,  getShopPaymentAccountLedgerEntries, ``min_created``/``max_created``
 payouts        required and at most 31 days (2,678,400 s) apart: a longer window is a
                chain of sub-windows, oldest first, each <= 31 days, each paged.
@@ -47,10 +53,12 @@ fewer results than ``count`` promises: the caller retries it.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import PageRequest, Window
+from shared.platforms.etsy.normalize import created_scope
 
 PLATFORM = "etsy"
 ROUTE = "api"
@@ -121,7 +129,10 @@ def first_request(
             resource, f"{shop}/listings/active", None, params=page, step="index", state={}
         )
     if resource == "order_items" and bulk:
-        state = {"stop_below": bounds(window)[0]} if window is not None else {}
+        state = {}
+        if window is not None:
+            low, high = bounds(window)
+            state = {"stop_below": low, "scope": created_scope(low, high)}
         return _request(resource, f"{shop}/transactions", window, params=page, state=state)
     modified = resource == "returns" or by_update
     names = ("min_last_modified", "max_last_modified") if modified else None
@@ -172,6 +183,15 @@ def short_page(request: PageRequest, body: dict[str, Any]) -> str | None:
     return None
 
 
+def reported_count(request: PageRequest, body: dict[str, Any]) -> int | None:
+    """How many records the API says ``request``'s listing holds: a list page's
+    ``count``; None for other answers and for a windowed bulk page (its ``count`` is
+    every transaction of the shop, most of them outside the window)."""
+    if "results" not in body or request.state.get("scope"):
+        return None
+    return body.get("count")
+
+
 def next_request(request: PageRequest, body: dict[str, Any]) -> PageRequest | None:
     """The request after ``request`` answered ``body`` (ok), or None: chain complete."""
     following = request.model_copy(update={"page_number": request.page_number + 1})
@@ -204,10 +224,28 @@ def _after_ledger(
     return following.model_copy(update={"params": params, "state": {"max": high}})
 
 
+def _stamps(body: dict[str, Any]) -> list[int]:
+    """Creation times of a transactions page, in page order (undated ones left out)."""
+    stamps = [r.get("created_timestamp", r.get("create_timestamp")) for r in body["results"]]
+    return [s for s in stamps if isinstance(s, int) and not isinstance(s, bool)]
+
+
 def _reached_below(body: dict[str, Any], low: int) -> bool:
-    stamps = [r.get("create_timestamp", r.get("created_timestamp")) for r in body["results"]]
-    stamps = [s for s in stamps if isinstance(s, int)]
+    stamps = _stamps(body)
     return bool(stamps) and min(stamps) < low
+
+
+def misordered(request: PageRequest, body: dict[str, Any]) -> str | None:
+    """Why a windowed bulk page (``state["stop_below"]``) is not newest first, else None.
+    Ties are fine (a receipt's transactions share its time); a rise means the chain
+    cannot tell where the window starts, and stopping there could skip its records."""
+    if "stop_below" not in request.state:
+        return None
+    stamps = _stamps(body)
+    for newer, older in pairwise(stamps):
+        if older > newer:
+            return f"transactions not newest first: created {newer} then {older}"
+    return None
 
 
 # --- fan-out: an index page names the records to ask for one by one --------------------

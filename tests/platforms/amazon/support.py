@@ -11,13 +11,13 @@ shapes) into canonical records through the same normalizers, for exact compariso
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from sandbox.amazon.reports import RETURNS_BY_DATE, render
+from bench.truth import amazon_records
 from sandbox.clock import ManualClock
 from sandbox.faults import Faults
 from sandbox.scenario import load
@@ -221,54 +221,4 @@ async def crawl_bulk(env: AmazonEnv) -> dict[str, list[Record]]:
 
 # --- ground truth as canonical records ------------------------------------------------
 
-
-def truth_records(env: AmazonEnv, resource: str) -> list[Record]:
-    rows, account = env.truth(resource), env.account
-    if resource == "orders":
-        return normalize("amazon", "orders", {"payload": {"Orders": rows}}, account=account)
-    if resource == "order_items":
-        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for item in rows:
-            pages[item["AmazonOrderId"]].append(
-                {k: v for k, v in item.items() if k != "AmazonOrderId"}
-            )
-        return [
-            r
-            for oid, items in pages.items()
-            for r in normalize(
-                "amazon",
-                "order_items",
-                {"payload": {"AmazonOrderId": oid, "OrderItems": items}},
-                account=account,
-            )
-        ]
-    if resource == "payouts":
-        page = {"payload": {"FinancialEventGroupList": rows}}
-        return normalize("amazon", "payouts", page, account=account)
-    if resource == "transactions":
-        out: list[Record] = []
-        for event in rows:
-            body = {
-                k: v for k, v in event.items() if k not in ("FinancialEventGroupId", "EventList")
-            }
-            page = {"payload": {"FinancialEvents": {event["EventList"]: [body]}}}
-            scope = event["FinancialEventGroupId"]
-            out += normalize("amazon", "transactions", page, account=account, scope=scope)
-        return out
-    if resource == "inventory":
-        markets = env.markets_by_sku()
-        out = []
-        for summary in rows:
-            market = markets[summary["sellerSku"]]
-            page = {
-                "payload": {
-                    "granularity": {"granularityType": "Marketplace", "granularityId": market},
-                    "inventorySummaries": [summary],
-                }
-            }
-            out += normalize("amazon", "inventory", page, account=account)
-        return out
-    if resource == "returns":
-        text = render(RETURNS_BY_DATE, rows).decode()
-        return normalize("amazon", "returns", text, account=account)
-    raise KeyError(resource)
+truth_records = amazon_records  # the bench's adapter (bench.truth): ground truth as records

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.truth import ebay_records
 from sandbox.clock import ManualClock
 from sandbox.faults import Faults
 from sandbox.scenario import load
@@ -104,21 +105,4 @@ def records(results: list[FetchResult], resource: str, account: str) -> list[Rec
     ]
 
 
-_ENVELOPE = {
-    "orders": "orders",
-    "order_items": "orders",
-    "returns": "orders",
-    "transactions": "transactions",
-    "payouts": "payouts",
-    "inventory": "inventoryItems",
-}
-
-
-def truth_records(env: EbayEnv, resource: str) -> list[Record]:
-    """The ground truth as canonical records. Items and returns are read from the ground
-    truth's orders (the API nests them there); their keys are checked against the
-    ``order_items`` / ``returns`` ground truth by the tests."""
-    source = "orders" if _ENVELOPE[resource] == "orders" else resource
-    rows = env.truth(source)
-    page = {_ENVELOPE[resource]: rows, "total": len(rows)}
-    return normalize("ebay", resource, page, account=env.account)
+truth_records = ebay_records  # the bench's adapter (bench.truth): ground truth as records

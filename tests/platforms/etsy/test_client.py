@@ -130,3 +130,17 @@ async def test_registry_builds_the_connector_from_settings() -> None:
     finally:
         await conn.aclose()
     assert result.classified.outcome is Outcome.OK and result.payload["count"] > 0
+
+
+async def test_a_windowed_bulk_page_out_of_order_is_malformed() -> None:
+    rising = {"count": 2, "results": [{"create_timestamp": 1_767_300_000 + n} for n in (0, 5)]}
+    conn = mocked(lambda _r: httpx.Response(200, json=rising))
+    span = Window(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2, tzinfo=UTC))
+    try:
+        with pytest.raises(MalformedPayloadError, match="not newest first") as caught:
+            await conn.fetch(conn.first_request("order_items", span, bulk=True))
+        whole = await conn.fetch(conn.first_request("order_items", None, bulk=True))
+    finally:
+        await conn.aclose()
+    assert caught.value.field == "results"
+    assert whole.classified.outcome is Outcome.OK and whole.payload == rising

@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import PageRequest, Window
+from shared.platforms.etsy.normalize import created_bounds
 from shared.platforms.etsy.pagination import (
     EARLIEST,
     LEDGER_WINDOW_S,
     bounds,
     first_request,
+    misordered,
     next_request,
+    reported_count,
     short_page,
 )
 
@@ -197,6 +200,20 @@ def test_bulk_items_stop_once_a_page_reaches_below_the_window() -> None:
     assert next_request(everything, older) is not None
 
 
+def test_windowed_bulk_pages_carry_their_window_and_report_no_count() -> None:
+    span = window(datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 20, 0, 0, 0, 1, tzinfo=UTC))
+    low, high = bounds(span)
+    request = first_request(SHOP, "order_items", span, bulk=True, limit=2)
+    assert created_bounds(request.state["scope"]) == (low, high)
+    second = next_request(request, page(10, [{"create_timestamp": high + 9}] * 2))
+    assert second is not None and second.state["scope"] == request.state["scope"]
+    assert reported_count(request, page(10)) is None
+    everything = first_request(SHOP, "order_items", None, bulk=True, limit=2)
+    assert "scope" not in everything.state and reported_count(everything, page(10)) == 10
+    paged = first_request(SHOP, "order_items", span)
+    assert reported_count(paged, page(7)) == 7 and reported_count(paged, {"x": 1}) is None
+
+
 @pytest.mark.parametrize(
     ("offset", "count", "results", "short"),
     [
@@ -223,3 +240,25 @@ def test_requests_are_plain_json_without_secrets() -> None:
         request = first_request(SHOP, resource, span)
         assert PageRequest.model_validate_json(request.model_dump_json()) == request
         assert request.platform == "etsy" and request.method == "GET"
+
+
+@pytest.mark.parametrize(
+    ("stamps", "rise"),
+    [
+        ([30, 20, 20, 10], None),  # ties: one receipt's transactions
+        ([30, None, 10], None),  # an undated transaction is not judged
+        ([], None),
+        ([30, 10, 20], "created 10 then 20"),
+        ([10, None, 30], "created 10 then 30"),
+    ],
+)
+def test_a_windowed_bulk_page_must_be_newest_first(stamps, rise) -> None:
+    span = window(datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC))
+    results = [{"transaction_id": n, "create_timestamp": t} for n, t in enumerate(stamps)]
+    body = page(9, [{k: v for k, v in r.items() if v is not None} for r in results])
+    reason = misordered(first_request(SHOP, "order_items", span, bulk=True), body)
+    if rise is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.endswith(rise)
+    assert misordered(first_request(SHOP, "order_items", None, bulk=True), body) is None

@@ -1,0 +1,85 @@
+"""An Etsy backfill loads the order items' history through getShopReceiptTransactionsByShop
+(the shop's transactions, newest first, pages of 100) in one block, and only the
+recent day through getShopReceiptTransactionsByReceipt, one call per receipt.
+
+On the tiny world, through the whole product (devhost, Azurite, the Etsy sandbox): the
+plan, the requests made (a log of every call), the ledger rows and the stored records
+against the ground truth; the request count against ``bench.floor``'s for the same
+world (token calls left out, as the floor does)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+
+from shared.flows.chains import BULK_HISTORY, BULK_PATHS
+from shared.planning import plan_blocks
+from shared.storage.ledger import Ledger
+from tests.flows.harness import Stack
+from tests.flows.test_bulk_history import (
+    api_calls,
+    assert_bulk_plan,
+    assert_stored_truth,
+    floor_calls,
+    onboard,
+    plans,
+)
+from tests.flows.truth import truth
+
+BY_RECEIPT = re.compile(r"/shops/\d+/receipts/(\d+)/transactions$")
+BY_SHOP = re.compile(r"/shops/\d+/transactions$")
+PAGE = 100
+
+
+def test_the_whole_history_is_one_bulk_block_whatever_the_density() -> None:
+    path = BULK_PATHS[("etsy", "order_items")]
+    assert ("etsy", "order_items") in BULK_HISTORY and path.records is None
+    now = datetime(2026, 10, 9, 12, tzinfo=UTC)
+    start = now - timedelta(days=3 * 365)
+    for density in (0.5, 100.0, 50_000.0):
+        plan = plan_blocks(
+            "order_items",
+            start,
+            now,
+            density=density,
+            bulk=True,
+            bulk_records=path.records,
+            max_span=path.max_span,
+        )
+        assert [(b.phase, b.bulk) for b in plan] == [("recent_day", False), ("history", True)]
+        assert plan[1].window.start == start and plan[1].window.end == plan[0].window.start
+
+
+async def test_etsy_item_history_comes_from_the_shop_transactions(
+    monkeypatch, azurite, capsys
+) -> None:
+    stack = Stack(monkeypatch, azurite.connection_string, platforms=("etsy",))
+    calls = await onboard(stack, "etsy")
+    plan = (await plans(stack, "etsy", ("order_items",)))["order_items"]
+    assert_bulk_plan(plan, "order_items")
+    assert len(plan) == 2, plan
+    recent, history = plan[0].window, plan[1].window
+
+    items = await assert_stored_truth(stack, "etsy", "order_items")
+    await assert_stored_truth(stack, "etsy", "orders")
+
+    # the history: the shop's transactions, every page once, from the newest down
+    lines = truth(stack, "etsy", "order_items")
+    assert sum(1 for _, path, _ in calls if BY_SHOP.search(path)) == math.ceil(len(lines) / PAGE)
+    # the recent day: one call per receipt created in it, none for older receipts
+    orders = truth(stack, "etsy", "orders")
+    asked = [m.group(1) for _, path, _ in calls if (m := BY_RECEIPT.search(path))]
+    assert len(asked) == len(set(asked))
+    assert set(asked) == {o for o, r in orders.items() if recent.start <= r.created_at}
+    assert len(asked) < len(orders) / 2
+
+    rows = await Ledger(stack.settings).list_blocks(stack.client_id, "etsy", stack.account("etsy"))
+    row = next(b for b in rows if b.resource == "order_items" and b.window_start == history.start)
+    older = [k for k, i in items.items() if i.created_at < history.end]
+    assert row.records == len(older) > 0 and row.reported is None
+
+    used, minimal = api_calls(calls), floor_calls(stack, "etsy")
+    with capsys.disabled():
+        print(f"\netsy tiny: {used} requests (floor {minimal}), {len(asked)} by receipt")
+    assert minimal <= used <= 1.1 * minimal
