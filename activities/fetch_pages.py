@@ -14,8 +14,9 @@ other permits), at a request with ``not_before_s``, at a permit further off than
 The payloads never enter orchestration history: a data page (a ``page`` or
 ``bulk_download`` step of the block's own resource) goes to Blob storage as raw page
 ``page`` of the block and its normalized records to Table storage; the writes overlap
-the next request, and all are done before the activity returns. A driver page (another resource leading to the block's pages, see
-``shared.flows.chains``) is not stored; its dependent chain goes on the stack. What comes
+the next request, and all are done before the activity returns. A driver page (another
+resource leading to the block's pages, see ``shared.flows.chains``) is not stored; its
+dependent chain goes on the stack. What comes
 back is the chain left, counts, each response's limit feedback, and the summary of a
 response that stopped the run. Credentials are resolved here from the ledger.
 
@@ -157,6 +158,8 @@ async def _fetch_one(
     the write goes on ``writes`` and overlaps the next request."""
     try:
         result = await connector.fetch(request)
+    except MalformedPayloadError as exc:  # the page cannot be trusted: the attempt fails
+        return FetchSummary(outcome=Outcome.PERMANENT, status=0, reason=str(exc)[:300])
     except Exception as exc:  # a connector bug or a broken transport: retry like a 5xx
         reason = f"{type(exc).__name__}: {str(exc)[:300]}"
         return FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=reason)
