@@ -125,6 +125,15 @@ def shared_clients(settings: Settings) -> StorageClients:
     return per_loop[connection]
 
 
+async def close_shared_clients(settings: Settings) -> None:
+    """Close and forget the running loop's clients for ``settings`` (the end of a run
+    that shares its loop with later ones: a test session, a bench series)."""
+    per_loop = _SHARED.get(asyncio.get_running_loop(), {})
+    clients = per_loop.pop(settings.storage_connection.get_secret_value(), None)
+    if clients is not None:
+        await clients.close()
+
+
 @contextlib.contextmanager
 def storage_errors() -> Iterator[None]:
     """Re-raise the SDK's network faults, timeouts, 5xx and throttling as
