@@ -33,7 +33,6 @@ from shared.flows.chains import SETTLE
 from shared.flows.clock import use_clock
 from shared.flows.connections import close_connectors, use_transport
 from shared.settings import get_settings
-from shared.storage.clients import shared_clients
 from shared.vault import generate_key
 
 HISTORY_MARGIN = timedelta(days=31)  # finance groups open before the first order
@@ -161,7 +160,6 @@ class BenchStack:
                 yield self
             finally:
                 await close_connectors()
-                await shared_clients(self.settings).close()  # the run's loop ends here
 
 
 def _platforms_of(scenario: Scenario) -> tuple[str, ...]:
