@@ -34,7 +34,7 @@ async def verify_block(payload: dict) -> dict:
     pages = await read_pages(settings, spec)
     problems, records, reported = check(spec, pages, task.pages)
     if not problems:
-        links = await linked(settings, spec, [r for p in pages for r in p.records])
+        links = await linked(settings, spec, [r for p in pages for r in p.records], now=task.now)
         problems += links.problems
         if links.counts:
             log.info("links of %s %s: %s", spec.resource, spec.block_id, links.counts)

@@ -23,7 +23,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shared.flows.chains import WINDOW_SLACK
@@ -112,7 +112,9 @@ class Links:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> Links:
+async def linked(
+    settings: Settings, spec: BlockSpec, records: list[Record], *, now: datetime | None = None
+) -> Links:
     """The link checks of ``spec``'s block, whose (verified) ``records`` are stored:
 
     - ``orders``: every order needing items (``integrity.needs_items``) whose creation a
@@ -128,11 +130,12 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
     - ``transactions``: the same for the stored payouts this block's transactions name
       or whose span (``PayoutScope.cover``) meets its window, counting this block done.
 
-    Demo runs load orders only and are not cross-checked."""
+    ``now`` is the verification's instant (the block being verified finished its listing
+    by then). Demo runs load orders only and are not cross-checked."""
     if spec.tier == "demo":
         return Links()
     unique, _ = deduplicate(records)
-    context = _Context(settings, spec)
+    context = _Context(settings, spec, now)
     if spec.resource == "orders":
         return await _orders_side(context, [r for r in unique if isinstance(r, Order)])
     if spec.resource == "order_items":
@@ -146,8 +149,9 @@ async def linked(settings: Settings, spec: BlockSpec, records: list[Record]) -> 
 
 
 class _Context:
-    def __init__(self, settings: Settings, spec: BlockSpec) -> None:
+    def __init__(self, settings: Settings, spec: BlockSpec, now: datetime | None) -> None:
         self.spec, self.ledger, self.store = spec, Ledger(settings), RecordStore(settings)
+        self.now = now
 
     async def blocks(self, resource: str) -> list[Block]:
         spec = self.spec
@@ -283,6 +287,14 @@ async def _transactions_side(context: _Context, transactions: list[Transaction])
     return await _check_payouts(context, payouts, blocks)
 
 
+def _finished(block: Block, context: _Context) -> datetime:
+    """When ``block``'s listing was over at the latest: when it was marked done, or now
+    for the block being verified (its ledger row still says running)."""
+    if block.state != BlockState.DONE:
+        return context.now or datetime.max.replace(tzinfo=UTC)
+    return block.updated_at
+
+
 def _meets(scope: PayoutScope | None, window: Window) -> bool:
     return scope is not None and scope.cover.start < window.end and window.start < scope.cover.end
 
@@ -297,6 +309,7 @@ async def _check_payouts(context: _Context, payouts: list[Payout], blocks: list[
             Window(start=b.window_start, end=b.window_end)
             for b in blocks
             if b.created_at >= scope.settled_at
+            and (scope.listed_by is None or _finished(b, context) <= scope.listed_by)
         ]
         if covered(scope.cover, listed):
             ready.append((payout, scope))

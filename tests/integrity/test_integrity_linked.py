@@ -20,6 +20,7 @@ CLIENT, ACCOUNT = "c1", "acct-1"
 JUNE = Window(start=datetime(2026, 6, 1, tzinfo=UTC), end=datetime(2026, 7, 1, tzinfo=UTC))
 IN_JUNE = datetime(2026, 6, 15, 12, tzinfo=UTC)
 IN_JULY = datetime(2026, 7, 2, tzinfo=UTC)
+DAY = timedelta(days=1)
 AFTER_ITEMS = " (their order_items blocks are done without them)"
 
 
@@ -306,6 +307,33 @@ async def test_amazon_groups_add_up_with_their_undated_fees(settings):
     open_group = group.model_copy(update={"period_end": None, "amount": usd("1")})
     result = await world.linked(spec("amazon", "payouts"), [open_group])
     assert result.problems == [] and result.counts["payouts_checked"] == 0
+
+
+async def test_amazon_groups_listed_after_two_years_are_not_compared(settings):
+    world = World(settings)
+    start, end = datetime(2024, 6, 3, tzinfo=UTC), datetime(2024, 6, 17, tzinfo=UTC)
+    group = Payout(
+        platform="amazon",
+        account=ACCOUNT,
+        natural_key="G0",
+        payout_id="G0",
+        amount=usd("80.01"),
+        period_start=start,
+        period_end=end,
+    )
+    await world.put(group)  # Amazon showed no events: the group started over two years ago
+    window = Window(start=start, end=end)
+    await world.block(spec("amazon", "transactions", window), BlockState.DONE, start + 731 * DAY)
+    result = await world.linked(spec("amazon", "payouts"), [group])
+    assert result.problems == [] and result.counts["payouts_settled_waiting"] == 1
+
+    within = spec("amazon", "transactions", window, "transactions.early")
+    await world.block(within, BlockState.DONE, start + 729 * DAY)
+    result = await world.linked(spec("amazon", "payouts"), [group])
+    assert result.problems == [
+        "1 payouts differ from the sum of their transactions: "
+        "G0 (80.01 USD against transactions 0 USD)"
+    ]
 
 
 async def test_demo_blocks_are_not_linked(settings):
