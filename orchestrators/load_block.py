@@ -56,7 +56,7 @@ from shared.platforms.base import Outcome
 bp = df.Blueprint()
 NAME = "load_block"
 PAGES_PER_EXECUTION = 400
-TURNS_PER_EXECUTION = 40
+TURNS_PER_EXECUTION = 25
 INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
 MAX_FAILURES = 3
@@ -128,6 +128,8 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
             times = yield from permits.batch(request)
         except Refused as exc:
             return f"{exc.code}: {exc}", False
+        if not times:
+            continue
         if times[0] > context.current_utc_datetime + INLINE_WAIT:
             yield context.create_timer(times[0])
         task = FetchRun(

@@ -31,6 +31,7 @@ from shared.platforms.base import PageRequest
 
 ENTITY_NAME = "ambassador"
 BATCH = 20
+WAITS_PER_BATCH = 4
 FIRST_ASK = 2  # enough to learn the lane's spacing
 DEFAULT_PACE_S = 0.3
 PACE_WEIGHT = 0.3
@@ -84,7 +85,9 @@ class Permits:
 
     def batch(self, request: PageRequest):
         """Generator: wait as the ambassador says; returns the batch's permit times still
-        usable for ``request`` (at least one; the first may lie in the future)."""
+        usable for ``request`` (the first may lie in the future); none after
+        ``WAITS_PER_BATCH`` waits in vain."""
+        waited = 0
         while True:
             now = self._now()
             if self.key == (request.route, request.cost):
@@ -111,6 +114,9 @@ class Permits:
                 self.waits += 1
                 retry = answer.retry_at or now + timedelta(seconds=1)
                 yield self.context.create_timer(max(retry, now + MIN_WAIT))
+                waited += 1
+                if waited >= WAITS_PER_BATCH:
+                    return []  # the caller counts a turn: its history must not grow unbounded
 
     def spend(self, used: int) -> None:
         """The first ``used`` times of the batch were used (or expired)."""
