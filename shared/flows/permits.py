@@ -169,6 +169,11 @@ class Permits:
             )
             messages.append(message.model_dump(mode="json"))
         self.context.signal_entity(self.entity, "observe_many", {"observations": messages})
+        refunded = any(
+            (seen.feedback.get("actual") or seen.charged) < seen.charged for seen in observations
+        )
+        if refunded:  # the platform charged less than the permits planned: the lane has room
+            self.release()  # sooner than the batch's later times, so ask again
 
     def release(self) -> None:
         """Give back the batch's unused permits (fire and forget)."""
