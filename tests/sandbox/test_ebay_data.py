@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -107,12 +106,10 @@ def test_world_is_live_future_activity_appears_as_the_clock_moves() -> None:
     assert statuses["PAYOUT"] and statuses["FUNDS_PROCESSING"]
 
 
-def test_reference_is_about_20000_records_and_generates_in_seconds() -> None:
+def test_reference_is_about_20000_records() -> None:
     spec = load("reference").client("c-ref")
-    started = time.perf_counter()
     history = generate(42, "c-ref", spec.seed, spec.history_start, spec.history_end, 7.0)
     ledger = build_ledger(42, "c-ref", history)
-    elapsed = time.perf_counter() - started
     now = spec.history_end
     orders = [o for o in history.orders if o.created <= now]
     records = (
@@ -123,4 +120,3 @@ def test_reference_is_about_20000_records_and_generates_in_seconds() -> None:
         + len(history.skus)
     )
     assert 18_000 <= records <= 30_000, records
-    assert elapsed < 5, elapsed

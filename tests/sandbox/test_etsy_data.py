@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from sandbox.clock import ManualClock
@@ -92,12 +91,10 @@ def test_world_is_live_future_activity_appears_as_the_clock_moves() -> None:
     assert all(r["update_timestamp"] <= world.clock.now() for r in receipts)
 
 
-def test_reference_size_and_generation_time() -> None:
+def test_reference_size() -> None:
     spec = load("reference").client("c-ref")
-    started = time.perf_counter()
     history = generate(42, "c-ref", spec.seed, spec.history_start, spec.history_end, 6.0)
     ledger = build_ledger(42, "c-ref", history)
-    elapsed = time.perf_counter() - started
     now = spec.history_end
     receipts = [r for r in history.receipts if r.created <= now]
     core = (
@@ -106,4 +103,3 @@ def test_reference_size_and_generation_time() -> None:
         + sum(1 for e in ledger.entries if e.at <= now)
     )
     assert 20_000 <= core <= 40_000, core
-    assert elapsed < 5, elapsed

@@ -7,7 +7,6 @@ not depend on the other platforms' sandboxes.
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,12 +66,10 @@ def test_history_is_deterministic_and_per_client() -> None:
     )
 
 
-def test_reference_generates_fast_with_the_expected_volume() -> None:
+def test_reference_has_the_expected_volume() -> None:
     scenario = load("reference")
-    began = time.perf_counter()
     w = World(scenario, platforms=("quiltt",))
     truth = w.ground_truth("c-ref", "quiltt", "bank_transactions")
-    assert time.perf_counter() - began < 3.0
     spec = scenario.client("c-ref")
     days = (spec.history_end - spec.history_start) / DAY
     assert 0.8 * days * spec.volume["quiltt"] < len(truth) < 1.3 * days * spec.volume["quiltt"]
