@@ -10,7 +10,9 @@ inline up to ``INLINE_WAIT``, stores pages and records and returns counts and th
 left: payloads never enter this history), feed the responses' limit headers back to
 the ambassador in one signal, and act on the response that stopped the run, if any:
 throttled -> wait Retry-After, ask again; transient -> back off and retry (at most
-``MAX_TRANSIENT`` in a row); permanent -> the attempt fails. One turn costs about three
+``MAX_TRANSIENT`` in a row); permanent -> the attempt fails. A run whose activity
+failed (storage unreachable) is run again from the same chain after a backoff, up to
+``MAX_FAILED_RUNS`` times in a row. One turn costs about three
 episodes however many pages it fetched (a page per turn cost seven).
 
 Pacing ``reactive`` (``Settings.pacing``, via ``begin_block``; the benchmark's
@@ -59,6 +61,7 @@ PAGES_PER_EXECUTION = 400
 TURNS_PER_EXECUTION = 25
 INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
+MAX_FAILED_RUNS = 20  # the fetch activity itself failed (storage unreachable): more patience
 MAX_FAILURES = 3
 RETRY_WAIT = timedelta(minutes=5)
 BACKOFF_CAP_S = 60.0
@@ -147,9 +150,15 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
         try:
             raw = yield context.call_activity(fetch_pages.NAME, task.model_dump(mode="json"))
             run = FetchRunResult.model_validate(raw)
-        except Exception as exc:  # the activity failed (storage down, a bug): transient
-            stopped = FetchSummary(outcome=Outcome.TRANSIENT, status=0, reason=str(exc)[:300])
-            run = FetchRunResult(chain=p.chain, stopped=stopped)
+        except Exception as exc:  # the activity failed (storage down, a bug): run it again
+            p.retries += 1
+            p.failed_runs_in_a_row += 1
+            if p.failed_runs_in_a_row > MAX_FAILED_RUNS:
+                return f"gave up after {MAX_FAILED_RUNS} failed fetch runs: {str(exc)[:300]}", False
+            permits.spend(len(permits.times))  # maybe used: never reused, left to expire
+            yield _wait(context, min(BACKOFF_CAP_S, 2.0 ** min(p.failed_runs_in_a_row, 6)))
+            continue
+        p.failed_runs_in_a_row = 0
         permits.spend(run.used)
         permits.observe(run.observations)
         p.chain = list(run.chain)

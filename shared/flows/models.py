@@ -89,6 +89,7 @@ class BlockProgress(BaseModel):
     retries: int = 0
     transient_in_a_row: int = 0
     throttled_in_a_row: int = 0
+    failed_runs_in_a_row: int = 0  # the fetch activity raised (storage down, a bug)
     pacing: str = "ambassador"  # from Begun: "reactive" is the benchmark's no-pacing loop
     execution: int = 0  # continue_as_new generation, for idempotent progress rows
     pace: dict[str, float] = Field(default_factory=dict)  # route -> response time (s)
