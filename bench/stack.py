@@ -117,22 +117,8 @@ class BenchStack:
     def quiet_start(self, after: float, quiet_for: float) -> float:
         """The first instant >= ``after`` every client's sandboxes find quiet for
         ``quiet_for`` seconds after it and ``SETTLE`` before it (the onboarding plans up to
-        ``SETTLE`` before its start; the ground truth is taken at the start). Quiltt's bank
-        moves by the marketplaces' payouts."""
-        settle = SETTLE.total_seconds()
-        start = after
-        for _ in range(5000):
-            moved = start
-            for spec in self.scenario.clients:
-                for name in self.platforms:
-                    sandbox = self.world.platforms[name]
-                    if hasattr(sandbox, "quiet_time"):
-                        t = sandbox.quiet_time(spec.client_id, moved - settle, quiet_for + settle)
-                        moved = max(moved, t + settle)
-            if moved == start:
-                return start
-            start = moved
-        raise RuntimeError(f"no quiet stretch of {quiet_for} s common to every client")
+        ``SETTLE`` before its start; the ground truth is taken at the start)."""
+        return self.world.quiet_start(after, quiet_for, SETTLE.total_seconds())
 
     def history_start(self, client_id: str) -> date:
         spec = self.scenario.client(client_id)

@@ -91,19 +91,9 @@ class Stack:
         self.host = self.new_host()
 
     def quiet_start(self, after: float, quiet_for: float) -> float:
-        """The first instant >= ``after`` that every marketplace sandbox finds quiet for
-        ``quiet_for`` seconds (Quiltt's bank moves by the marketplaces' payouts)."""
-        start = after
-        for _ in range(200):
-            moved = start
-            for name in self.platforms:
-                sandbox = self.world.platforms[name]
-                if hasattr(sandbox, "quiet_time"):
-                    moved = max(moved, sandbox.quiet_time(self.client_id, moved, quiet_for))
-            if moved == start:
-                return start
-            start = moved
-        raise AssertionError(f"no common quiet stretch of {quiet_for} s")
+        """The first instant >= ``after`` that every sandbox finds quiet for ``quiet_for``
+        seconds (``World.quiet_start``)."""
+        return self.world.quiet_start(after, quiet_for)
 
     def new_host(self) -> DevHost:
         """A fresh devhost (empty instance and entity state) on the same clock and storage:
