@@ -15,7 +15,10 @@ because the June 2021 file lags the API the sandbox serves:
   get ``null`` in the enum: OpenAPI 3.0.3 requires it for a null to validate, and the API
   answers null for them;
 - PaymentAccountLedgerEntry may carry ``ledger_type``, ``reference_type`` and
-  ``reference_id`` (added to Etsy's ledger entries after 2021, etsy/open-api #442).
+  ``reference_id`` (added to Etsy's ledger entries after 2021, etsy/open-api #442);
+- ShopReceipt may carry ``refunds``, a list of ShopRefund (``amount`` Money,
+  ``created_timestamp``, nullable ``reason``, ``note_from_issuer``, ``status``), as
+  Etsy's current ShopReceipt does.
 
 Statuses a path does not declare (401, 429, 504 and some 400s) are checked against the
 spec's ``ErrorSchema``. Every served object may only hold properties its schema declares,
@@ -57,6 +60,19 @@ NEWER_LEDGER_FIELDS = {
     "reference_type": {"type": "string"},
     "reference_id": {"type": "string"},
 }
+SHOP_REFUND = {
+    "type": "object",
+    "properties": {
+        "amount": {"allOf": [{"$ref": "#/components/schemas/Money"}]},
+        "created_timestamp": {"type": "integer", "minimum": 946684800},
+        "reason": {"type": "string", "nullable": True},
+        "note_from_issuer": {"type": "string", "nullable": True},
+        "status": {"type": "string", "nullable": True},
+    },
+}
+NEWER_RECEIPT_FIELDS = {
+    "refunds": {"type": "array", "items": {"$ref": "#/components/schemas/ShopRefund"}},
+}
 
 
 @cache
@@ -74,6 +90,8 @@ def spec() -> tuple[OpenAPI, dict[str, Any]]:
     listing["state"]["enum"] = ["active", "inactive", "sold_out", "draft", "expired"]
     listing["listing_type"] = {"type": "string", "enum": ["physical", "download", "both"]}
     schemas["PaymentAccountLedgerEntry"]["properties"].update(NEWER_LEDGER_FIELDS)
+    schemas["ShopRefund"] = copy.deepcopy(SHOP_REFUND)
+    schemas["ShopReceipt"]["properties"].update(copy.deepcopy(NEWER_RECEIPT_FIELDS))
     for schema in schemas.values():
         for prop in schema.get("properties", {}).values():
             if prop.get("nullable") and "enum" in prop and None not in prop["enum"]:

@@ -186,6 +186,28 @@ def test_inventory_and_returns_fan_out_to_their_own_operations() -> None:
     assert next_request(returns, page(0)) is None
 
 
+def test_returns_visit_only_receipts_with_refunds_or_silent_on_them() -> None:
+    returns = first_request(SHOP, "returns", None, limit=4)
+    listed = [
+        {"receipt_id": 1, "refunds": []},
+        {"receipt_id": 2, "refunds": [{"created_timestamp": 1_700_000_000}]},
+        {"receipt_id": 3},  # an older API version: no refunds field, so visited
+        {"receipt_id": 4, "refunds": []},
+    ]
+    item = next_request(returns, page(6, listed))
+    visited = []
+    while item is not None and item.step == "page":
+        visited.append(item.path.split("/")[-2])
+        item = next_request(item, page(1))
+    assert visited == ["2", "3"]
+    assert item.step == "index" and item.params["offset"] == 4
+    # a page without refunds moves straight to the next index page, then ends
+    assert next_request(item, page(6, [{"receipt_id": 5, "refunds": []}])) is None
+    # order items and inventory never skip on a refunds field
+    items = first_request(SHOP, "order_items", None)
+    assert next_request(items, page(1, [{"receipt_id": 9, "refunds": []}])).step == "page"
+
+
 def test_bulk_items_stop_once_a_page_reaches_below_the_window() -> None:
     span = window(datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC))
     low = bounds(span)[0]
