@@ -34,8 +34,12 @@ returns        getShopReceipts by ``min_last_modified``/``max_last_modified`` (a
                themselves. A receipt names its refunds (``refunds``, ShopRefund, in
                Etsy's current ShopReceipt): one whose list is empty has no adjustment
                and is not visited; one without the field (older API versions) is.
-inventory      findAllActiveListingsByShop (step ``index``, the window is ignored:
-               inventory is a snapshot) -> getListingInventory per listing (``page``).
+inventory      getListingsByShop ``state=active``, ``includes=Inventory`` (Etsy's
+               current API): each listing carries its ListingInventory, so a page of
+               100 listings is one call (the window is ignored: inventory is a
+               snapshot). Chains begun by earlier versions still run as they started:
+               findAllActiveListingsByShop (``index``) -> getListingInventory per
+               listing (``page``).
 =============  =========================================================================
 
 Only ``page`` steps carry records for ``shared.normalize``; an ``index`` page says which
@@ -128,9 +132,8 @@ def first_request(
             resource, f"{shop}/payment-account/ledger-entries", window, params=params, state=state
         )
     if resource == "inventory":
-        return _request(
-            resource, f"{shop}/listings/active", None, params=page, step="index", state={}
-        )
+        params = {"state": "active", "includes": "Inventory", **page}
+        return _request(resource, f"{shop}/listings", None, params=params, state={})
     if resource == "order_items" and bulk:
         state = {}
         if window is not None:

@@ -53,14 +53,10 @@ def _keyed(records: list[Any], key: Any, latest: bool = False) -> dict[Any, Any]
 
 
 def _raw(drained: Drained, resource: str) -> list[dict[str, Any]]:
-    pages = drained.payloads()
-    if resource == "inventory":
-        paths = [r.request.path for r in drained.pages if r.request.step == "page"]
-        return [
-            {"listing_id": int(path.split("/")[-2]), **page}
-            for path, page in zip(paths, pages, strict=True)
-        ]
-    return [result for page in pages for result in page["results"]]
+    results = [result for page in drained.payloads() for result in page["results"]]
+    if resource == "inventory":  # listings with their inventory attached
+        return [{"listing_id": r["listing_id"], **r["inventory"]} for r in results]
+    return results
 
 
 def _normalized(resource: str, pages: list[Any], latest: bool = False) -> dict[str, Any]:

@@ -174,9 +174,21 @@ def test_fan_out_visits_each_listed_receipt_once_then_the_next_index_page() -> N
     assert next_request(item, page(1)) is None
 
 
+def test_inventory_is_the_listings_with_their_inventory_attached() -> None:
+    inventory = first_request(SHOP, "inventory", None, limit=2)
+    assert inventory.path == f"/v3/application/shops/{SHOP}/listings"
+    assert inventory.window is None and inventory.step == "page"
+    assert inventory.params == {"state": "active", "includes": "Inventory", "limit": 2, "offset": 0}
+    second = next_request(inventory, page(3, [{"listing_id": 1}, {"listing_id": 2}]))
+    assert second.step == "page" and second.params == {**inventory.params, "offset": 2}
+    assert next_request(second, page(3, [{"listing_id": 3}])) is None
+
+
 def test_inventory_and_returns_fan_out_to_their_own_operations() -> None:
-    inventory = first_request(SHOP, "inventory", None)
-    assert inventory.path.endswith("/listings/active") and inventory.window is None
+    # an inventory chain begun by an earlier version: active listings, then one by one
+    inventory = first_request(SHOP, "inventory", None).model_copy(
+        update={"path": f"/v3/application/shops/{SHOP}/listings/active", "step": "index"}
+    )
     item = next_request(inventory, page(1, [{"listing_id": 77}]))
     assert item.path == "/v3/application/listings/77/inventory" and item.params == {}
     returns = first_request(SHOP, "returns", None)
