@@ -18,6 +18,7 @@ block's current state (``latest``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -27,6 +28,7 @@ from shared.platforms.base import Window
 from shared.settings import Settings
 from shared.storage.blocks import Block, BlockState
 
+log = logging.getLogger(__name__)
 GENERATION = "~"
 DAILY = "daily."
 """Id prefix of a daily block (``plan_resource``): not in any stored plan."""
@@ -99,18 +101,31 @@ def respec(
     return BlockSpec(**common, tier="backfill", phase=planned.phase, bulk=planned.bulk)
 
 
+def claim(asking: BlockSpec, attempt: int | None = None) -> str:
+    """What a re-load's planned row says about why it exists (its ``last_error`` until
+    an attempt of it fails its check): who asked, after which attempt (None: the prefix
+    common to every ask of ``asking``)."""
+    head = f"planned: re-load asked by {asking.block_id} after its attempt "
+    return head if attempt is None else f"{head}{attempt}"
+
+
 async def reopen(
-    settings: Settings, asking: BlockSpec, suspects: Iterable[Block], now: datetime
+    settings: Settings, asking: BlockSpec, attempt: int, suspects: Iterable[Block], now: datetime
 ) -> list[BlockSpec]:
     """Plan a new generation of each block ``suspects`` names (done blocks on the other
-    end of ``asking``'s failed link) and return the specs to load them with.
+    end of the link that ``asking``'s ``attempt`` failed) and return the specs to load
+    them with.
 
     Per base, only when its newest generation is done or failed, and only the
     generation this call inserted into the ledger: two checks asking at once plan it
     once, and only the first loads it (the other retries later). A base whose newest
-    generation is planned, running (being loaded) or parked (given up on, alerted) is
-    left alone. A re-load (``asking.heals`` set) asks for nothing: healing never
-    cascades. At most ``MAX_REOPENED`` blocks."""
+    generation is running (being loaded), parked (given up on, alerted) or planned is
+    left alone — except a planned row of this very ask (``claim``: the activity ran
+    again after its answer was lost: it is handed out again), and a row still running
+    for an earlier ask of ``asking`` (its load ended without a verdict: the asking
+    block waits for its re-loads before retrying, so nothing loads it any more). A
+    re-load (``asking.heals`` set) asks for nothing: healing never cascades. At most
+    ``MAX_REOPENED`` blocks."""
     from shared.flows.store import FlowStore
     from shared.storage.ledger import Ledger
 
@@ -125,22 +140,34 @@ async def reopen(
     plans: dict[str, list[PlannedBlock] | None] = {}
     out: list[BlockSpec] = []
     seen: set[tuple[str, str]] = set()
+    reason = claim(asking, attempt)
     for suspect in suspects:
         key = (suspect.resource, base_of(suspect.block_id)[0])
         current = newest.get(key)
-        if key in seen or current is None or current.state not in REOPENABLE:
+        if key in seen or current is None:
             continue
         seen.add(key)
+        ours = current.state == BlockState.PLANNED and current.last_error == reason
+        stale = current.state == BlockState.RUNNING and (current.last_error or "").startswith(
+            claim(asking)
+        )
+        if current.state not in REOPENABLE and not (ours or stale):
+            continue
         if suspect.resource not in plans:
             plans[suspect.resource] = await FlowStore(settings).get_plan(
                 asking.client, asking.platform, asking.account, suspect.resource
             )
-        spec = respec(
-            current,
-            plans[suspect.resource],
-            block_id=successor_id(current.block_id),
-            heals=asking.block_id,
-        )
+        block_id = current.block_id if ours else successor_id(current.block_id)
+        try:
+            spec = respec(
+                current, plans[suspect.resource], block_id=block_id, heals=asking.block_id
+            )
+        except ValueError as exc:  # not loadable as it was: left to the next run's plan
+            log.warning("not re-loading %s: %s", current.block_id, exc)
+            continue
+        if ours:
+            out.append(spec)
+            continue
         row = current.model_copy(
             update={
                 "block_id": spec.block_id,
@@ -149,7 +176,7 @@ async def reopen(
                 "pages": 0,
                 "records": 0,
                 "reported": None,
-                "last_error": None,
+                "last_error": reason,
                 "created_at": now,
                 "updated_at": now,
             }

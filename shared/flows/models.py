@@ -175,12 +175,16 @@ class FetchRunResult(_Model):
 
 
 class VerifyInput(_Model):
-    """Input of ``verify_block``: check the attempt's stored pages, record the verdict."""
+    """Input of ``verify_block``: check the attempt's stored pages, record the verdict.
+
+    ``heal``: the block is retried if this attempt fails, so a failed link may plan the
+    re-load of its other end (``Verdict.reload``), loaded before that retry."""
 
     spec: BlockSpec
     attempt: int
     pages: int
     now: AwareDatetime
+    heal: bool = False
 
 
 class Verdict(_Model):
