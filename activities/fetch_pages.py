@@ -226,8 +226,9 @@ def _prepare(spec: BlockSpec, request: PageRequest, result: Any, *, empty: bool)
 
 
 async def _write(settings, spec: BlockSpec, page: int, payload, metadata, records) -> None:
-    """The raw page to Blob, its records to Table (both idempotent)."""
-    await RawPageStore(settings).put(
+    """The raw page to Blob and its records to Table, side by side (both idempotent; if
+    either fails the run fails and is run again, rewriting both)."""
+    raw = RawPageStore(settings).put(
         spec.client,
         spec.platform,
         spec.account,
@@ -237,4 +238,7 @@ async def _write(settings, spec: BlockSpec, page: int, payload, metadata, record
         payload,
         metadata=metadata,
     )
-    await RecordStore(settings).upsert(spec.client, records)
+    table = RecordStore(settings).upsert(spec.client, records)
+    for outcome in await asyncio.gather(raw, table, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
