@@ -11,7 +11,10 @@ items block is done and the orders end of the link judges every order.
     again as a new generation (``~2``, on its bulk path like the original) before the
     orders block's retry, and the retry passes. Stored records equal the ground truth;
     no alert.
-(b) getOrderItems answers one order with no items, every time (items on the per-record
+(b) A settled payout's transaction is lost from Table storage between a transactions run
+    and a payouts run: the payouts block fails the money check, the transactions block
+    holding the settlement group's start is loaded again, and the retry adds up.
+(c) getOrderItems answers one order with no items, every time (items on the per-record
     path here). The re-loaded items block sees the order stored without items and fails
     (a re-load is not retried or parked on its own); the orders block asks again on its
     second failure, is parked on its third — exactly one alert, naming the order — and
@@ -28,10 +31,12 @@ import pytest
 
 from shared.flows.chains import BULK_PATHS
 from shared.flows.store import FlowStore
-from shared.integrity import needs_items
-from shared.models import Order
+from shared.integrity import needs_items, payout_scope
+from shared.models import Order, Payout, Transaction, record_from_json
 from shared.storage.blocks import Block, BlockState
+from shared.storage.clients import shared_clients
 from shared.storage.ledger import Ledger
+from shared.storage.records import RecordStore
 from tests.flows.harness import Stack
 from tests.flows.test_integrity_checks import forget_items
 from tests.flows.test_onboarding import assert_matches_truth
@@ -154,6 +159,62 @@ async def test_a_link_failed_by_the_other_end_heals_by_loading_it_again(
         assert all(b.attempts == 1 and b.state == BlockState.DONE for b in others)
         await assert_matches_truth(stack, "amazon", ["orders", "order_items"])
         assert await Ledger(stack.settings).list_alerts(stack.client_id) == []
+        assert smtp.messages == []
+
+
+async def forget(stack: Stack, row: dict) -> None:
+    store = RecordStore(stack.settings)
+    entity = store.to_entity(stack.client_id, row)
+    table = await shared_clients(stack.settings).table(store.table_name)
+    await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+
+
+async def test_a_payout_off_by_a_lost_transaction_heals_by_loading_it_again(
+    monkeypatch, azurite, smtp
+) -> None:
+    stack = Stack(monkeypatch, azurite.connection_string)
+    async with stack.running():
+        request = await stopped_onboarding(stack)
+        await run_narrowed(stack, request, "transactions")
+        settled = {
+            p.payout_id: p
+            for p in truth(stack, "amazon", "payouts").values()
+            if isinstance(p, Payout) and payout_scope(p)
+        }
+        rows = sorted(await stack.stored("amazon", "transactions"), key=lambda r: r["natural_key"])
+        counted = [
+            r
+            for r in rows
+            if isinstance(t := record_from_json(r), Transaction)
+            and t.payout_id in settled
+            and t.amount is not None
+            and t.amount.amount != 0
+        ]
+        assert counted, "the tiny world has settled groups with events"
+        lost = counted[len(counted) // 2]
+        group = settled[lost["payout_id"]]
+        await forget(stack, lost)
+
+        await run_narrowed(stack, request, "payouts")
+        blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
+        [retried] = [b for b in blocks if b.attempts > 1]
+        assert retried.resource == "payouts" and retried.state == BlockState.DONE
+        assert retried.attempts == 2, "one failure, then healed"
+        assert f"payouts differ from the sum of their transactions: {group.payout_id}" in (
+            retried.last_error or ""
+        )
+        reloads = [b for b in blocks if "~" in b.block_id]
+        holding_start = {
+            b.block_id
+            for b in blocks
+            if b.resource == "transactions"
+            and "~" not in b.block_id
+            and b.window_start <= group.period_start < b.window_end
+        }
+        assert {b.block_id.partition("~")[0] for b in reloads} == holding_start
+        assert all(b.state == BlockState.DONE and b.attempts == 1 for b in reloads)
+        assert all(b.state == BlockState.DONE for b in blocks)
+        await assert_matches_truth(stack, "amazon", ["payouts", "transactions"])
         assert smtp.messages == []
 
 
