@@ -19,8 +19,11 @@ history no longer than the recent day plan at once (default density).
 
 Daily: one block ``daily_window(watermark, now, overlap)`` once the watermark exists.
 Every run also picks up the backfill blocks not done yet; a parked block gets a
-successor (``<block_id>~<n>``) so the next run retries it — except a block this run
-loaded already (``PlanInput.loaded``). Done blocks are skipped.
+successor (``<block_id>~<n>``, ``shared.flows.generations``) so the next run retries
+it — except a block this run loaded already (``PlanInput.loaded``). Done blocks are
+skipped. A plan's blocks (successors too) load as the plan has them, whatever run
+loads them: tier ``backfill`` (a daily run's tier is its daily block's only), the
+plan's bulk path and phase.
 
 Output: ``{"blocks": [BlockSpec…], "total": n, "done": n, "final": bool}`` (plain
 JSON); ``final`` is False for the recent stage's provisional answer.
@@ -33,7 +36,8 @@ from datetime import datetime, timedelta
 import azure.durable_functions as df
 
 from shared.flows.chains import BULK_PATHS, daily_overlap
-from shared.flows.models import BlockSpec, PlanInput, ResourceRun
+from shared.flows.generations import DAILY, latest, plan_tier, successor_id
+from shared.flows.models import BlockSpec, PlanInput, ResourceRun, Tier
 from shared.flows.store import FlowStore
 from shared.planning import PlannedBlock, daily_window, observed_density, plan_blocks
 from shared.planning import block_id as make_block_id
@@ -45,23 +49,7 @@ bp = df.Blueprint()
 NAME = "plan_resource"
 DEFAULT_HISTORY = timedelta(days=3 * 365)
 DEMO_HISTORY = timedelta(days=30)
-GENERATION = "~"
 PROVISIONAL = "~recent"
-
-
-def _base(block_id: str) -> tuple[str, int]:
-    base, _, gen = block_id.partition(GENERATION)
-    return base, int(gen) if gen.isdigit() else 1
-
-
-def _latest(blocks: list[Block]) -> dict[str, Block]:
-    """Base block id -> its latest generation in the ledger."""
-    latest: dict[str, tuple[int, Block]] = {}
-    for block in blocks:
-        base, gen = _base(block.block_id)
-        if base not in latest or latest[base][0] < gen:
-            latest[base] = (gen, block)
-    return {base: block for base, (_, block) in latest.items()}
 
 
 def _row(run: ResourceRun, block_id: str, window, now) -> Block:
@@ -78,7 +66,7 @@ def _row(run: ResourceRun, block_id: str, window, now) -> Block:
     )
 
 
-def _spec(run: ResourceRun, block_id: str, planned: PlannedBlock, **extra) -> BlockSpec:
+def _spec(run: ResourceRun, block_id: str, planned: PlannedBlock, tier: Tier, **extra) -> BlockSpec:
     return BlockSpec(
         client=run.client,
         platform=run.platform,
@@ -86,7 +74,7 @@ def _spec(run: ResourceRun, block_id: str, planned: PlannedBlock, **extra) -> Bl
         resource=run.resource,
         block_id=block_id,
         window=planned.window,
-        tier=run.tier,
+        tier=tier,
         phase=planned.phase,
         bulk=planned.bulk,
         **extra,
@@ -134,7 +122,7 @@ class _Plans:
         """Records per day the recent-day block held (None: it was not loaded)."""
         run = self.run
         rows = await self.ledger.list_blocks(run.client, run.platform, run.account)
-        row = _latest([b for b in rows if b.resource == run.resource]).get(recent.block_id)
+        row = latest(b for b in rows if b.resource == run.resource).get(recent.block_id)
         if row is None or row.state != BlockState.DONE:
             return None
         return observed_density(row.records, recent.window)
@@ -180,11 +168,11 @@ async def plan_resource(payload: dict) -> dict:
         stored = await store.get_plan(run.client, run.platform, run.account, run.resource)
         planned = stored or []
     existing = await ledger.list_blocks(run.client, run.platform, run.account)
-    latest = _latest([b for b in existing if b.resource == run.resource])
+    newest = latest(b for b in existing if b.resource == run.resource)
     todo: list[BlockSpec] = []
     done = 0
     for block in planned:
-        current = latest.get(block.block_id)
+        current = newest.get(block.block_id)
         block_id = block.block_id if current is None else current.block_id
         if current is not None and current.state == BlockState.DONE:
             done += 1
@@ -192,15 +180,15 @@ async def plan_resource(payload: dict) -> dict:
         if block_id in loaded:  # this run tried it already (parked): the next run retries
             continue
         if current is not None and current.state == BlockState.PARKED:
-            _, gen = _base(current.block_id)
-            block_id = f"{block.block_id}{GENERATION}{gen + 1}"
+            block_id = successor_id(current.block_id)
             await ledger.plan_blocks([_row(run, block_id, block.window, run.now)])
-        todo.append(_spec(run, block_id, block, advances_watermark=block.order == 0))
+        tier = plan_tier(run.tier)
+        todo.append(_spec(run, block_id, block, tier, advances_watermark=block.order == 0))
     total = len(planned)
     if watermark is not None:
         overlap = daily_overlap(run.resource)
         window = daily_window(min(watermark.value, run.now), run.now, overlap)
-        daily_id = "daily." + make_block_id(run.resource, window)
+        daily_id = DAILY + make_block_id(run.resource, window)
         await ledger.plan_blocks([_row(run, daily_id, window, run.now)])
         current = await ledger.list_blocks(run.client, run.platform, run.account)
         state = next((b.state for b in current if b.block_id == daily_id), None)
@@ -211,7 +199,7 @@ async def plan_resource(payload: dict) -> dict:
             daily = PlannedBlock(
                 block_id=daily_id, resource=run.resource, window=window, phase="recent_day", order=0
             )
-            todo.insert(0, _spec(run, daily_id, daily, advances_watermark=True))
+            todo.insert(0, _spec(run, daily_id, daily, "daily", advances_watermark=True))
     return {
         "blocks": [b.model_dump(mode="json") for b in todo],
         "total": total,

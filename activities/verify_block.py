@@ -6,6 +6,12 @@ items, payouts with their transactions: ``shared.flows.verdicts.linked``) — an
 the ledger row: done (counts recorded; the watermark advanced to the
 window's end when the spec says so — only ever after the check passed) or failed with
 the problems as its error. A block found done already (a repeated activity) is ok.
+
+A failed link check with ``VerifyInput.heal`` plans new generations of the done blocks
+on the link's other end that may hold the hole (``Links.suspects``,
+``shared.flows.generations.reopen``) and returns them as ``Verdict.reload``: the block
+orchestration loads them before its retry, so the retry re-checks against a fresh
+other end.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import logging
 
 import azure.durable_functions as df
 
-from shared.flows.models import Verdict, VerifyInput
+from shared.flows.generations import reopen
+from shared.flows.models import BlockSpec, Verdict, VerifyInput
 from shared.flows.pages import read_pages
 from shared.flows.verdicts import check, linked
 from shared.settings import get_settings
@@ -33,11 +40,17 @@ async def verify_block(payload: dict) -> dict:
     spec, settings = task.spec, get_settings()
     pages = await read_pages(settings, spec)
     problems, records, reported = check(spec, pages, task.pages)
+    reload: list[BlockSpec] = []
     if not problems:
         links = await linked(settings, spec, [r for p in pages for r in p.records], now=task.now)
         problems += links.problems
         if links.counts:
             log.info("links of %s %s: %s", spec.resource, spec.block_id, links.counts)
+        if links.problems and task.heal:
+            reload = await reopen(settings, spec, task.attempt, links.suspects, task.now)
+            if reload:
+                names = [s.block_id for s in reload]
+                log.info("links of %s %s: re-loading %s", spec.resource, spec.block_id, names)
     key = BlockKey(spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
     ledger = Ledger(settings)
     ok = not problems
@@ -54,11 +67,10 @@ async def verify_block(payload: dict) -> dict:
     except BlockRejected as exc:
         if exc.current.state != BlockState.DONE:
             raise
-        ok, problems = True, []
+        ok, problems, reload = True, [], []
     if ok and spec.advances_watermark:
         await ledger.advance_watermark(
             spec.client, spec.platform, spec.account, spec.resource, spec.window.end, now=task.now
         )
-    return Verdict(ok=ok, problems=problems, records=records, pages=len(pages)).model_dump(
-        mode="json"
-    )
+    verdict = Verdict(ok=ok, problems=problems, records=records, pages=len(pages), reload=reload)
+    return verdict.model_dump(mode="json")

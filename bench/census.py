@@ -76,6 +76,7 @@ def _etsy(world: World, c: PlatformCensus) -> None:
     c.counts.update(
         receipts=len(gt("orders")), lines=len(gt("order_items")), listings=len(gt("inventory"))
     )
+    c.counts["refunded"] = len({r["receipt_id"] for r in gt("returns")})  # receipts with refunds
     entries = gt("transactions")
     c.times["ledger"] = [_epoch(e["create_date"]) for e in entries]
 

@@ -36,8 +36,8 @@ Etsy (per application; 10/s and 10,000/day)
     (100); per record: the receipts, then getShopReceiptTransactionsByReceipt per
     receipt. transactions and payouts: ledger entries in windows of at most 31 days,
     pages of 100, each resource its own chain. returns: receipts by last modified, then
-    getShopPaymentByReceiptId per receipt. inventory: active listings (100), then
-    getListingInventory per listing.
+    getShopPaymentByReceiptId per receipt with refunds. inventory: getListingsByShop
+    with the inventory included (100).
 Quiltt (per profile): the transactions connection, pages of 100.
 
 Every chain costs at least one call per window or slice even when it is empty.
@@ -207,8 +207,8 @@ def etsy_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str
     items_bulk = uses_bulk("etsy", "order_items", bulk, only)
     calls += pages(lines, ETSY_PAGE) if items_bulk else receipt_pages + receipts  # order items
     calls += 2 * ledger  # transactions, payouts
-    calls += receipt_pages + receipts  # returns: a payment per receipt
-    calls += pages(listings, ETSY_PAGE) + listings  # inventory
+    calls += receipt_pages + c.counts["refunded"]  # returns: a payment per refunded receipt
+    calls += pages(listings, ETSY_PAGE)  # inventory: listings with their inventory
     return {"api": [calls, calls]}
 
 

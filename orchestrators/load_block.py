@@ -22,12 +22,16 @@ Retry-After says.
 
 At the chain's end ``verify_block`` checks the stored pages and marks the block done.
 A failed attempt is retried after ``RETRY_WAIT`` (times the failures so far); the third
-failure parks the block and alerts client support (``park_block``). Every
+failure parks the block and alerts client support (``park_block``). A failed link's
+other end (``Verdict.reload``: new generations of done blocks of another resource) is
+loaded first, as sub-orchestrations of this one, so the retry checks against it; such
+a re-load (``BlockSpec.heals``) makes one attempt and ends ``failed`` instead of
+retrying or parking: the block that asked retries and parks. Every
 ``TURNS_PER_EXECUTION`` turns (permit waits included) or ``PAGES_PER_EXECUTION``
 requests, and before each new attempt, the orchestration continues as new, so its
 history stays a few hundred events.
 
-Output: ``{"block_id", "state": done|parked|capped|skipped, "records", "pages",
+Output: ``{"block_id", "state": done|parked|capped|skipped|failed, "records", "pages",
 "attempts", "error"}``.
 """
 
@@ -197,6 +201,23 @@ def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
     return f"permanent: {summary.status} {summary.reason}"
 
 
+def _heal(context, p: BlockProgress, specs: list[BlockSpec]):
+    """Generator: load the other ends of a failed link again, side by side; their
+    outcomes (none if one crashed: the retry then finds the link as it stands)."""
+    tasks = [
+        context.call_sub_orchestrator(
+            NAME,
+            BlockRun(spec=s).model_dump(mode="json"),
+            f"{context.instance_id}|heal{p.failures}|{s.block_id}",
+        )
+        for s in specs
+    ]
+    try:
+        return (yield context.task_all(tasks))
+    except Exception:
+        return []
+
+
 @bp.orchestration_trigger(context_name="context", orchestration=NAME)
 def load_block(context: df.DurableOrchestrationContext):
     run = BlockRun.model_validate(context.get_input())
@@ -235,10 +256,16 @@ def load_block(context: df.DurableOrchestrationContext):
     if error is not None and error.startswith("demo_cap") and spec.tier == "demo":
         yield _progress(context, spec, p)
         return _result(spec, "capped", p, error)
+    reload: list[BlockSpec] = []
     if error is None:
         _status(context, spec, p, "verifying")
+        retried = spec.heals is None and p.failures + 1 < MAX_FAILURES
         check = VerifyInput(
-            spec=spec, attempt=p.attempt, pages=p.pages, now=context.current_utc_datetime
+            spec=spec,
+            attempt=p.attempt,
+            pages=p.pages,
+            now=context.current_utc_datetime,
+            heal=retried,
         )
         try:
             raw = yield context.call_activity(verify_block.NAME, check.model_dump(mode="json"))
@@ -251,9 +278,13 @@ def load_block(context: df.DurableOrchestrationContext):
             _status(context, spec, p, "done")
             return _result(spec, "done", p)
         error = "integrity: " + "; ".join(verdict.problems)
+        reload = verdict.reload
     p.failures += 1
     p.last_error = error
     yield _progress(context, spec, p)
+    if spec.heals is not None:  # a re-load: the block that asked for it retries
+        _status(context, spec, p, "failed")
+        return _result(spec, "failed", p, error)
     if p.failures >= MAX_FAILURES:
         park = ParkInput(
             spec=spec, attempt=p.attempt, error=error, now=context.current_utc_datetime
@@ -261,6 +292,9 @@ def load_block(context: df.DurableOrchestrationContext):
         yield context.call_activity(park_block.NAME, park.model_dump(mode="json"))
         _status(context, spec, p, "parked")
         return _result(spec, "parked", p, error)
+    if reload:
+        _status(context, spec, p, "healing")
+        yield from _heal(context, p, reload)
     _status(context, spec, p, "retry-wait")
     yield _wait(context, RETRY_WAIT.total_seconds() * p.failures)
     retry = _next_execution(p, attempt=0, chain=[], pages=0, records=0)

@@ -14,9 +14,15 @@ may be at most 31 days (2,678,400 s, ``ledger_window_s``) apart; newest first
 (create_date, then sequence_number, descending).
 
 Payments: by receipt, by ``payment_ids`` or by ``ledger_entry_ids`` (comma-separated).
-Listings: findAllActiveListingsByShop (every listing created by now, oldest first) and
-getListingInventory. Page faults: ``short_page`` (one result fewer, ``count`` unchanged)
-and ``duplicate`` (a page after the first repeats the previous page's last result).
+Listings: findAllActiveListingsByShop (every listing created by now, oldest first),
+getListingInventory, and getListingsByShop (Etsy's current API): ``state`` (default
+``active``; every listing here is active, so another state lists none), ``sort_on``
+``created`` / ``updated`` / ``price`` / ``score`` (default created; score as created),
+``sort_order`` (default desc), ``includes`` (comma-separated or repeated; ``Inventory``
+attaches each listing's ListingInventory as ``inventory``; the other associations Etsy
+offers are refused with a 400: this sandbox does not serve them). Page faults:
+``short_page`` (one result fewer, ``count`` unchanged) and ``duplicate`` (a page after
+the first repeats the previous page's last result).
 """
 
 from __future__ import annotations
@@ -228,3 +234,63 @@ def get_listing_inventory(call: Call) -> Reply:
     if stock is None or stock.listing.created > call.now:
         raise EtsyError(404, f"Could not find a Listing with listing_id = {listing_id}")
     return 200, inventory_payload(stock.listing, stock.quantity(call.now))
+
+
+LISTING_STATES = ("active", "inactive", "sold_out", "draft", "expired")
+LISTING_SORTS = ("created", "updated", "price", "score")
+SORT_ORDERS = {"asc": False, "ascending": False, "up": False}
+SORT_ORDERS |= {"desc": True, "descending": True, "down": True}
+INCLUDES = ("Shipping", "Images", "Shop", "User", "Translations", "Videos", "Inventory")
+INCLUDES += ("Personalization",)
+
+
+def _choice(call: Call, name: str, default: str, allowed) -> str:
+    value = call.query.get(name) or default
+    if value not in allowed:
+        raise EtsyError(400, f"{name} must be one of {', '.join(allowed)}, got {value!r}.")
+    return value
+
+
+def _includes(call: Call) -> set[str]:
+    names = {n.strip() for raw in call.query.getlist("includes") for n in raw.split(",")}
+    names.discard("")
+    unknown = sorted(names - set(INCLUDES))
+    if unknown:
+        raise EtsyError(400, f"includes must be among {', '.join(INCLUDES)}, got {unknown}.")
+    unserved = sorted(names - {"Inventory"})
+    if unserved:
+        raise EtsyError(400, f"this sandbox serves no {', '.join(unserved)} association.")
+    return names
+
+
+_SORT_KEYS = {
+    "created": lambda listing: listing["original_creation_timestamp"],
+    "score": lambda listing: listing["original_creation_timestamp"],
+    "updated": lambda listing: listing["last_modified_timestamp"],
+    "price": lambda listing: listing["price"]["amount"],
+}
+
+
+def get_shop_listings(call: Call) -> Reply:
+    """getListingsByShop. "created" sorts by first creation (a renewal does not move a
+    listing while it is paged through)."""
+    data, now = call.data, call.now
+    state = _choice(call, "state", "active", LISTING_STATES)
+    sort_key = _SORT_KEYS[_choice(call, "sort_on", "created", LISTING_SORTS)]
+    descending = SORT_ORDERS[_choice(call, "sort_order", "desc", tuple(SORT_ORDERS))]
+    with_inventory = "Inventory" in _includes(call)
+    shop, user = data.history.shop_id, data.history.user_id
+    rows = [
+        (listing_payload(s.listing, s.quantity(now), now, shop, user), s)
+        for s in data.stock.values()
+        if s.listing.created <= now and state == "active"
+    ]
+    rows.sort(key=lambda row: (sort_key(row[0]), row[0]["listing_id"]), reverse=descending)
+    chosen, count = _page(call, rows)
+    results = [
+        {**listing, "inventory": inventory_payload(s.listing, s.quantity(now))}
+        if with_inventory
+        else listing
+        for listing, s in chosen
+    ]
+    return 200, {"count": count, "results": results}

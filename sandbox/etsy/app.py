@@ -13,10 +13,12 @@ Routes (Etsy's own paths):
     GET  /v3/application/shops/{shop_id}/payment-account/ledger-entries
     GET  /v3/application/shops/{shop_id}/payment-account/ledger-entries/payments
     GET  /v3/application/shops/{shop_id}/listings/active                findAllActiveListingsByShop
+    GET  /v3/application/shops/{shop_id}/listings                       getListingsByShop
     GET  /v3/application/listings/{listing_id}/inventory                getListingInventory
 
 (The June 2021 spec puts getShopReceiptTransactionsByShop at ``/v3/application/
-transactions``; Etsy's current path, served here, is under the shop.)
+transactions``; Etsy's current path, served here, is under the shop. getListingsByShop is
+in Etsy's current API only.)
 
 Every ``/v3/application`` request goes through one pipeline:
 
@@ -248,6 +250,7 @@ def build_app(sandbox: EtsySandbox) -> Starlette:
         route(f"{shop}/payment-account/ledger-entries", api.get_ledger_entries),
         route(f"{shop}/payment-account/ledger-entries/payments", api.get_ledger_entry_payments),
         route(f"{shop}/listings/active", api.get_active_listings, private=False),
+        route(f"{shop}/listings", api.get_shop_listings),
         route(f"{APP}/listings/{{listing_id}}/inventory", api.get_listing_inventory),
     ]
     handlers = {404: unknown, 405: unknown}

@@ -2,15 +2,17 @@
 
 Payloads carry the fields the spec's schemas require (ShopReceipt, ShopReceiptTransaction,
 Payment, PaymentAccountLedgerEntry, ShopListing, ListingInventory) and nothing the spec
-does not declare, except the ledger's ``ledger_type``, ``reference_type`` and
-``reference_id`` (see ledger.py). Every builder is pure.
+does not declare, except fields of Etsy's current API that the June 2021 file predates:
+the ledger's ``ledger_type``, ``reference_type`` and ``reference_id`` (see ledger.py),
+and a receipt's ``refunds`` (ShopRefund: ``amount``, ``created_timestamp``, ``reason``,
+``note_from_issuer``, ``status``; one per refund issued by ``t``). Every builder is pure.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox.etsy.data import DAY, Line, Listing, Receipt
+from sandbox.etsy.data import DAY, Line, Listing, Receipt, Refund
 from sandbox.etsy.ledger import Entry, fee_adjustment, processing_fee
 
 CURRENCY = "USD"
@@ -68,6 +70,18 @@ def receipt_payload(receipt: Receipt, t: float, seller_user_id: int) -> dict[str
         ]
         if shipped
         else [],
+        "refunds": [refund_payload(r) for r in receipt.refunds if r.at <= t],
+    }
+
+
+def refund_payload(refund: Refund) -> dict[str, Any]:
+    """A ShopRefund as a receipt lists it (the same refund as its payment adjustment)."""
+    return {
+        "amount": money(refund.amount),
+        "created_timestamp": refund.at,
+        "reason": refund.reason,
+        "note_from_issuer": None,
+        "status": "COMPLETED",
     }
 
 

@@ -9,7 +9,9 @@ Rules, as Shopify documents them:
   ``edges``, ``node``, ``nodes``, ``cursor`` and ``pageInfo`` are part of the connection
   and cost nothing themselves (``edges { node }`` and ``nodes`` count a node once);
 * a plain list of objects counts its ``first`` argument (if any, else 1) objects
-  requested, and the objects returned actually;
+  requested, and the (non-null) objects returned actually; ``nodes(ids:)`` counts one
+  object per id requested (our reading: Shopify sizes a list by the arguments that bound
+  it, and a ``nodes`` of 250 ids is not one object's work);
 * an interface or a fragment costs the maximum of its possible selections;
 * a mutation field costs 10.
 
@@ -36,6 +38,7 @@ from graphql import (
     is_leaf_type,
     is_list_type,
     is_non_null_type,
+    is_object_type,
     value_from_ast_untyped,
 )
 
@@ -64,15 +67,18 @@ class _Walk:
                 return value_from_ast_untyped(argument.value, self.variables)
         return None
 
-    def fields(self, parent: Any, selection: SelectionSetNode | None) -> list[list[FieldNode]]:
-        """The fields of a selection, one list per alternative (fragments on other types)."""
+    def fields(
+        self, parent: Any, selection: SelectionSetNode | None
+    ) -> list[list[tuple[Any, FieldNode]]]:
+        """The fields of a selection with the type each is read on, one list per
+        alternative (fragments on other types: an interface's possible objects)."""
         if selection is None:
             return [[]]
-        plain: list[FieldNode] = []
-        alternatives: list[list[FieldNode]] = []
+        plain: list[tuple[Any, FieldNode]] = []
+        alternatives: list[list[tuple[Any, FieldNode]]] = []
         for sel in selection.selections:
             if isinstance(sel, FieldNode):
-                plain.append(sel)
+                plain.append((parent, sel))
                 continue
             if isinstance(sel, FragmentSpreadNode):
                 fragment = self.fragments[sel.name.value]
@@ -80,8 +86,9 @@ class _Walk:
             else:
                 assert isinstance(sel, InlineFragmentNode)
                 condition, sub = sel.type_condition, sel.selection_set
-            options = self.fields(parent, sub)
             same = condition is None or condition.name.value == getattr(parent, "name", None)
+            on = parent if same else self.schema.get_type(condition.name.value) or parent
+            options = self.fields(on, sub)
             if same:
                 plain += max(options, key=len)
             else:
@@ -93,9 +100,11 @@ class _Walk:
     ) -> int:
         best = 0
         for alternative in self.fields(parent, selection):
+            if not requested and isinstance(data, dict) and not _applies(alternative, data):
+                continue
             total = 0
-            for node in alternative:
-                total += self.field(parent, node, data, requested)
+            for on, node in alternative:
+                total += self.field(on, node, data, requested)
             best = max(best, total)
         return best
 
@@ -115,19 +124,24 @@ class _Walk:
         inner = field_type.of_type if is_non_null_type(field_type) else field_type
         if is_list_type(inner):
             if requested:
-                count = self.arg(node, "first") or 1
+                ids = self.arg(node, "ids")  # nodes(ids:): one node per id asked for
+                count = len(ids) if isinstance(ids, list) else self.arg(node, "first") or 1
                 return count * (1 + self.selection(named, node.selection_set, None, True))
-            return sum(1 + self.selection(named, node.selection_set, v, False) for v in value)
+            return sum(
+                1 + self.selection(named, node.selection_set, v, False)
+                for v in value
+                if v is not None
+            )
         return 1 + self.selection(named, node.selection_set, value, requested)
 
     def connection(self, conn: Any, node: FieldNode, value: Any, requested: bool) -> int:
         node_type = get_named_type(conn.fields["nodes"].type)
         per_node: list[tuple[SelectionSetNode | None, str]] = []
-        for part in self.fields(conn, node.selection_set)[0]:
+        for _, part in self.fields(conn, node.selection_set)[0]:
             if part.name.value == "nodes":
                 per_node.append((part.selection_set, "nodes"))
             elif part.name.value == "edges" and part.selection_set is not None:
-                for edge_part in self.fields(None, part.selection_set)[0]:
+                for _, edge_part in self.fields(None, part.selection_set)[0]:
                     if edge_part.name.value == "node":
                         alias = (
                             (part.alias or part.name).value,
@@ -143,6 +157,14 @@ class _Walk:
             items = _items(value, where)
             total += sum(1 + self.selection(node_type, selection, item, False) for item in items)
         return total
+
+
+def _applies(alternative: list[tuple[Any, FieldNode]], data: dict[str, Any]) -> bool:
+    """Whether an alternative read on object types may be the one ``data`` answered:
+    an answer that names its type (``__typename``) counts only its own fragment."""
+    kind = data.get("__typename")
+    types = {getattr(on, "name", None) for on, _ in alternative if is_object_type(on)}
+    return kind is None or not types or kind in types
 
 
 def _items(value: dict[str, Any], where: str) -> list[Any]:

@@ -12,6 +12,9 @@ GraphQL does), ``financial_status`` (paid / partially_refunded / refunded),
 (= ``transactionDate``), ``payout_status``, ``transaction_type``; payouts ``issued_at``,
 ``status``; inventory items ``sku``, ``created_at``, ``updated_at``; inventory levels
 ``updated_at``. Unknown terms become ``extensions.search`` warnings (see ``search.py``).
+
+``node(id:)`` and ``nodes(ids:)`` (at most 250 ids) resolve orders, inventory items,
+locations and bulk operations by global id; an unknown id is null.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ TXN_FIELDS = {"processed_at": DATE, "payout_status": TEXT, "transaction_type": T
 PAYOUT_FIELDS = {"issued_at": DATE, "status": TEXT}
 ITEM_FIELDS = {"sku": TEXT, "created_at": DATE, "updated_at": DATE}
 LEVEL_FIELDS = {"updated_at": DATE}
+MAX_NODES = 250  # ids one ``nodes`` query may ask for (S-LIM: input arrays)
 
 
 def _args(kw: dict[str, Any]) -> paging.Args:
@@ -340,6 +344,16 @@ class Root:
         if kind == "Location":
             return self.location(info, id)
         return None
+
+    def nodes(self, info: Any, ids: list[str]) -> list[dict[str, Any] | None]:
+        """One node (or null) per id, in order; at most ``MAX_NODES`` ids (S-LIM: input
+        arrays hold at most 250 items)."""
+        if len(ids) > MAX_NODES:
+            raise GraphQLError(
+                f"The input array size of {len(ids)} is greater than the maximum allowed "
+                f"of {MAX_NODES}."
+            )
+        return [self.node(info, i) for i in ids]
 
     def currentBulkOperation(self, _info: Any, type: str = "QUERY") -> dict[str, Any] | None:
         if self.bulk_ops is None or type != "QUERY":

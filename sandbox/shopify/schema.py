@@ -279,6 +279,7 @@ type BulkOperationCancelPayload {
 type Query {
   shop: Shop!
   node(id: ID!): Node
+  nodes(ids: [ID!]!): [Node]!
   orders("""
     + _PAGING
     + """, sortKey: OrderSortKeys = ID, query: String): OrderConnection!

@@ -59,7 +59,13 @@ class BlockSpec(_Model):
     """One block to load: its ledger identity, its window and how to load it.
 
     ``advances_watermark``: once verified, the resource's watermark moves to
-    ``window.end`` (the newest block of a backfill, every daily block)."""
+    ``window.end`` (the newest block of a backfill, every daily block).
+
+    ``heals``: the block whose failed link check asked for this one (a new generation
+    of a done block on the other end of the link, ``shared.flows.generations.reopen``)
+    to be loaded again; None for the blocks of a plan. A re-load makes one attempt per
+    ask and is neither retried nor parked on its own: the asking block retries (asking
+    again) and is parked, with its one alert, if the link never heals."""
 
     client: str
     platform: str
@@ -71,6 +77,7 @@ class BlockSpec(_Model):
     phase: str = ""
     bulk: bool = False
     advances_watermark: bool = False
+    heals: str | None = None
 
 
 class BlockProgress(BaseModel):
@@ -168,19 +175,27 @@ class FetchRunResult(_Model):
 
 
 class VerifyInput(_Model):
-    """Input of ``verify_block``: check the attempt's stored pages, record the verdict."""
+    """Input of ``verify_block``: check the attempt's stored pages, record the verdict.
+
+    ``heal``: the block is retried if this attempt fails, so a failed link may plan the
+    re-load of its other end (``Verdict.reload``), loaded before that retry."""
 
     spec: BlockSpec
     attempt: int
     pages: int
     now: AwareDatetime
+    heal: bool = False
 
 
 class Verdict(_Model):
+    """``reload``: when a link check failed, the blocks on its other end to load again
+    before the retry (new generations, planned in the ledger; see ``BlockSpec.heals``)."""
+
     ok: bool
     problems: list[str] = Field(default_factory=list)
     records: int = 0
     pages: int = 0
+    reload: list[BlockSpec] = Field(default_factory=list)
 
 
 class BeginInput(_Model):

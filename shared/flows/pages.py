@@ -8,6 +8,7 @@ was stored, not what an orchestrator remembered.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from shared.settings import Settings
 from shared.storage.clients import shared_clients, storage_errors
 from shared.storage.keys import container_name
 from shared.storage.raw_pages import RawPageStore, page_path
+
+DOWNLOADS_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,27 @@ class StoredPage:
 
 
 async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
-    """Every stored page of the block, ascending by number."""
+    """Every stored page of the block, ascending by number. Downloads overlap (at most
+    ``DOWNLOADS_IN_FLIGHT``); decoding and normalizing run in page order."""
     parts = (spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
     numbers = await RawPageStore(settings).list_pages(*parts)
     container = await shared_clients(settings).container(container_name(settings.raw_container))
+    slots = asyncio.Semaphore(DOWNLOADS_IN_FLIGHT)
+
+    async def download(number: int) -> tuple[bytes, dict[str, str]]:
+        async with slots:
+            with storage_errors():
+                blob = await container.download_blob(page_path(*parts, number), decompress=False)
+                return await blob.readall(), dict(blob.properties.metadata or {})
+
+    downloads = [asyncio.ensure_future(download(n)) for n in numbers]
+    try:
+        blobs = await asyncio.gather(*downloads)
+    finally:
+        for pending in downloads:
+            pending.cancel()
     pages = []
-    for number in numbers:
-        with storage_errors():
-            download = await container.download_blob(page_path(*parts, number), decompress=False)
-            data = await download.readall()
-        metadata = dict(download.properties.metadata or {})
+    for number, (data, metadata) in zip(numbers, blobs, strict=True):
         text = gzip.decompress(data).decode()
         kind = metadata.get("format")
         payload = text if kind == "text" else json.loads(text)

@@ -13,6 +13,13 @@ block is verified last checks the link in full, and no check judges half-loaded 
 blocks run side by side (``sync_client``), in any order. The rules are
 ``shared.integrity``'s ("Links between resources").
 
+A failed link names its *suspects* (``Links.suspects``): the done blocks on the other
+end whose windows hold a record the check found lacking (the items blocks of an order
+without items, the orders blocks of an orphan item's date, the transactions blocks
+covering a payout that does not add up). The block itself may be the incomplete side
+too, and its retry re-loads it; the suspects are loaded again as new generations
+before that retry (``shared.flows.generations.reopen``), so a hole on either side heals.
+
 Known gap: if both ends are verified at the same moment, each may find the other not
 done yet and the link goes unchecked (never falsely failed).
 """
@@ -106,10 +113,13 @@ undated partition, so that is where a seek looks first."""
 
 @dataclass
 class Links:
-    """What the cross-resource checks of one block found; ``counts`` for the log."""
+    """What the cross-resource checks of one block found; ``counts`` for the log;
+    ``suspects``: with problems, the done blocks on the other end that may hold the hole
+    (their window holds a record found lacking; never the block checked)."""
 
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    suspects: list[Block] = field(default_factory=list)
 
 
 async def linked(
@@ -187,6 +197,20 @@ class _Context:
         return 0
 
 
+def _holding(blocks: Iterable[Block], instants: Iterable[datetime]) -> list[Block]:
+    """The ``blocks`` whose window holds one of ``instants``."""
+    wanted = sorted(set(instants))
+    return [b for b in blocks if any(b.window_start <= t < b.window_end for t in wanted)]
+
+
+def _meeting(blocks: Iterable[Block], spans: Iterable[Window]) -> list[Block]:
+    """The ``blocks`` whose window overlaps one of ``spans``."""
+    spans = list(spans)
+    return [
+        b for b in blocks if any(b.window_start < s.end and s.start < b.window_end for s in spans)
+    ]
+
+
 def months(window: Window) -> list[str]:
     """The ``yyyy-mm`` periods ``[window.start, window.end]`` touches, oldest first."""
     first = window.start.astimezone(UTC)
@@ -226,9 +250,8 @@ async def _orders_side(context: _Context, orders: list[Order]) -> Links:
     orders = [o for o in orders if needs_items(o)]
     if not orders:
         return Links()
-    windows = [
-        Window(start=b.window_start, end=b.window_end) for b in await context.done("order_items")
-    ]
+    done = await context.done("order_items")
+    windows = [Window(start=b.window_start, end=b.window_end) for b in done]
     judged = [o for o in orders if any(w.start <= o.created_at < w.end for w in windows)]
     found = await _items_by_month(context, judged)
     found = await _with_items(context, judged, found)
@@ -236,6 +259,9 @@ async def _orders_side(context: _Context, orders: list[Order]) -> Links:
     links.problems = [
         f"{p} (their order_items blocks are done without them)" for p in links.problems
     ]
+    if links.problems:
+        bare = set(orders_lacking_items(judged, found))
+        links.suspects = _holding(done, (o.created_at for o in judged if o.order_id in bare))
     return links
 
 
@@ -255,7 +281,11 @@ async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
             ]
             orphaned = orphans(dated, {o.order_id for o in stored})
             links.counts["orphans"] = len(orphaned)
-            links.problems += [orphans_problem(orphaned)] if orphaned else []
+            if orphaned:
+                links.problems.append(orphans_problem(orphaned))
+                lost = set(orphaned)  # their orders blocks may lack them
+                dates = (i.created_at for i in dated if i.order_id in lost and i.created_at)
+                links.suspects = _holding(done, dates)
     return links
 
 
@@ -325,4 +355,9 @@ async def _check_payouts(context: _Context, payouts: list[Payout], blocks: list[
         sums.setdefault(payout.payout_id, Money(amount=Decimal(0), currency=payout.amount.currency))
     wrong, checked, _ = payouts_off([p for p, _ in ready], sums)
     counts["payouts_checked"] = checked
-    return Links([money_problem(wrong)] if wrong else [], counts)
+    if not wrong:
+        return Links([], counts)
+    off = [scope.cover for payout, scope in ready if payouts_off([payout], sums)[0]]
+    own = context.spec.block_id
+    listings = [b for b in blocks if b.state == BlockState.DONE and b.block_id != own]
+    return Links([money_problem(wrong)], counts, _meeting(listings, off))

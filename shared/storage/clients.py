@@ -10,6 +10,9 @@ account and the running event loop (aiohttp sessions belong to one loop), so act
 can build stores per call without opening connections per call. Tests and scripts make
 their own with ``StorageClients(connection_string)`` and close it.
 
+Sessions do not trust the environment wholesale (``_without_netrc``): its proxy
+settings are applied explicitly, its netrc is not consulted.
+
 ``storage_errors()`` turns the SDK's retryable failures into ``TransientError`` /
 ``ThrottledError`` (shared.errors) so callers can tell "try later" from a bug.
 """
@@ -20,6 +23,9 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from azure.core.exceptions import (
     HttpResponseError,
@@ -55,14 +61,32 @@ def _expand(connection_string: str) -> str:
     return connection_string
 
 
+def _without_netrc(kind: Any, connection_string: str) -> Any:
+    """A service client whose HTTP session does not trust the environment, with the
+    environment's proxy for its host (``HTTPS_PROXY`` …, unless ``NO_PROXY`` exempts
+    it) read here once and passed explicitly.
+
+    Why: with ``trust_env`` (the SDK's default) aiohttp looks up ``~/.netrc`` on a worker
+    thread before every request that carries no ``auth`` — every storage request, since
+    the SDK signs with a header. That thread hop cost about 0.5 ms of CPU per request
+    (half a small query's cost) and netrc has nothing to say to Azure Storage. Proxies
+    from the environment are still honoured, as before."""
+    client = kind.from_connection_string(connection_string, use_env_settings=False)
+    host = urlsplit(client.url).hostname or ""
+    proxies = {k: v for k, v in getproxies().items() if k in ("http", "https")}
+    if not proxies or proxy_bypass(host):
+        return client
+    return kind.from_connection_string(connection_string, use_env_settings=False, proxies=proxies)
+
+
 class StorageClients:
     """Service clients for one storage account, plus the tables and containers known to
     exist. Use as ``async with StorageClients(conn) as clients:`` or call ``close()``."""
 
     def __init__(self, connection_string: str) -> None:
         connection_string = _expand(connection_string)
-        self.tables = TableServiceClient.from_connection_string(connection_string)
-        self.blobs = BlobServiceClient.from_connection_string(connection_string)
+        self.tables = _without_netrc(TableServiceClient, connection_string)
+        self.blobs = _without_netrc(BlobServiceClient, connection_string)
         self._tables: dict[str, TableClient] = {}
         self._containers: dict[str, ContainerClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}

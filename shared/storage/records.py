@@ -39,6 +39,9 @@ Throughput
 ``MAX_BATCH_OPS`` operations and ``MAX_BATCH_BYTES`` (estimated; Azure's cap is 4 MiB),
 and submits them concurrently, at most ``concurrency`` in flight (semaphore). On Azurite
 this gives about 2,000 records/s with 4-8 in flight (see scripts/bench_storage.py).
+Transactions are written by ``transactions.submit_upserts`` and queries read by
+``queries.query`` — the SDK's pipeline without its ``email``-based multipart code and
+generated deserializer, which cost more CPU than storage itself.
 """
 
 from __future__ import annotations
@@ -49,14 +52,15 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
 from shared.settings import Settings
-from shared.storage.clients import StorageClients, shared_clients, storage_errors
+from shared.storage.clients import StorageClients, shared_clients
 from shared.storage.codec import decode_fields, encode_fields, entity_bytes
 from shared.storage.keys import MAX_KEY_BYTES, bounded_key, join_key, prefix_range, table_name
+from shared.storage.queries import literal, query
+from shared.storage.transactions import submit_upserts
 
 TABLE_SUFFIX = "records"
 MAX_BATCH_OPS = 100
@@ -188,17 +192,15 @@ class RecordStore:
         return len(entities)
 
     async def _submit(self, table: TableClient, batch: list[Entity]) -> None:
-        operations = [("upsert", entity, {"mode": UpdateMode.REPLACE}) for entity in batch]
         async with self._in_flight:
-            with storage_errors():
-                await table.submit_transaction(operations)
+            await submit_upserts(table, batch)
 
-    def _query(self, client: str, platform: str, resource: str, period: str | None):
+    def _query(self, client: str, platform: str, resource: str, period: str | None) -> str:
         prefix = resource_prefix(client, platform, resource)
         if period is not None:
-            return "PartitionKey eq @pk", {"pk": prefix + period}
+            return f"PartitionKey eq {literal(prefix + period)}"
         low, high = prefix_range(prefix)
-        return "PartitionKey ge @low and PartitionKey lt @high", {"low": low, "high": high}
+        return f"PartitionKey ge {literal(low)} and PartitionKey lt {literal(high)}"
 
     async def iter_records(
         self, client: str, platform: str, resource: str, *, period: str | None = None
@@ -207,10 +209,8 @@ class RecordStore:
         (``yyyy-mm`` or ``UNDATED``) if given — as the fields it was written with,
         partition by partition, each in RowKey order."""
         table = await self._table()
-        query, parameters = self._query(client, platform, resource, period)
-        with storage_errors():
-            async for entity in table.query_entities(query, parameters=parameters):
-                yield decode_fields(entity)
+        async for entity in query(table, self._query(client, platform, resource, period)):
+            yield decode_fields(entity)
 
     async def read(
         self, client: str, platform: str, resource: str, *, period: str | None = None
@@ -229,13 +229,12 @@ class RecordStore:
         low = join_key(account, head)
         high = low[:-1] + chr(ord(low[-1]) + 1)
         partition = resource_prefix(client, platform, resource) + period
-        query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
-        parameters = {"pk": partition, "low": low, "high": high}
+        condition = (
+            f"PartitionKey eq {literal(partition)} "
+            f"and RowKey ge {literal(low)} and RowKey lt {literal(high)}"
+        )
         table = await self._table()
-        with storage_errors():
-            rows = [
-                decode_fields(e) async for e in table.query_entities(query, parameters=parameters)
-            ]
+        rows = [decode_fields(e) async for e in query(table, condition)]
         return [r for r in rows if r.get("account") == account]
 
     async def count(
@@ -244,9 +243,5 @@ class RecordStore:
         """How many records of (client, platform, resource[, period]) are stored. Scans
         the keys (Table storage keeps no counts): about a second per 10,000 rows."""
         table = await self._table()
-        query, parameters = self._query(client, platform, resource, period)
-        total = 0
-        with storage_errors():
-            async for _ in table.query_entities(query, parameters=parameters, select="RowKey"):
-                total += 1
-        return total
+        condition = self._query(client, platform, resource, period)
+        return sum([1 async for _ in query(table, condition, select="RowKey")])

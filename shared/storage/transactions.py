@@ -41,6 +41,7 @@ from shared.errors import TransientError, TributaryError
 from shared.storage.clients import storage_errors
 
 API_VERSION = "2019-02-02"
+MAX_OPERATIONS = 100
 _STATUS_LINE = re.compile(r"^HTTP/1\.1 (\d{3})", re.MULTILINE)
 _ERROR_BODY = re.compile(r"\{.*\}", re.DOTALL)
 _PART_HEADERS = (
@@ -144,7 +145,11 @@ def lean_available(table: TableClient) -> bool:
 async def submit_upserts(table: TableClient, entities: Sequence[Mapping[str, Any]]) -> None:
     """Upsert (replace) ``entities`` — one partition, at most 100, distinct RowKeys — in
     one transaction: all are written or none. Raises TransactionRejected for content the
-    service refuses, TransientError / ThrottledError for faults worth retrying."""
+    service refuses, TransientError / ThrottledError for faults worth retrying;
+    ValueError for more than 100 entities or more than one partition (nothing is sent:
+    Azurite would take a mixed batch that Azure refuses)."""
+    if len(entities) > MAX_OPERATIONS or len({e["PartitionKey"] for e in entities}) > 1:
+        raise ValueError("a transaction holds at most 100 entities of one partition")
     if not lean_available(table):
         operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities]
         with storage_errors():

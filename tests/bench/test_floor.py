@@ -139,7 +139,7 @@ def test_shopify_points_charge_each_page_its_requested_cost() -> None:
 
 def _etsy(client: str, receipts: int) -> PlatformCensus:
     c = PlatformCensus(client, "etsy", START - 62 * DAY, START)
-    c.counts.update(receipts=receipts, lines=2 * receipts, listings=40)
+    c.counts.update(receipts=receipts, lines=2 * receipts, listings=40, refunded=receipts // 20)
     c.times["ledger"] = [c.start + i * 3600 for i in range(300)]  # all in the first window
     return c
 
@@ -148,13 +148,14 @@ def test_etsy_calls_count_the_per_receipt_fan_outs() -> None:
     c = _etsy("c1", 250)
     bulk, per_record = etsy_calls(c, bulk=True)["api"][0], etsy_calls(c, bulk=False)["api"][0]
     ledger = 3 + 1  # 62 days: two 31-day windows; 300 entries in the first, pages of 100
-    common = 3 + 2 * ledger + (3 + 250) + (1 + 40)  # orders, ledger x2, returns, inventory
+    # orders, ledger x2, returns (a payment per refunded receipt), inventory (one page)
+    common = 3 + 2 * ledger + (3 + 12) + 1
     assert bulk == common + 5  # transactions by shop, pages of 100
     assert per_record == common + 3 + 250  # receipts, then one call per receipt
 
 
 def test_per_application_buckets_add_up_every_client() -> None:
-    census: Census = {(f"c{i}", "etsy"): _etsy(f"c{i}", 2000) for i in range(5)}
+    census: Census = {(f"c{i}", "etsy"): _etsy(f"c{i}", 4000) for i in range(5)}
     policies = {"etsy": PlatformPolicy.from_settings("etsy", {})}
     result = floor(census, policies, bulk=False)
     [bucket] = result.buckets
@@ -187,11 +188,11 @@ def test_only_restricts_bulk_to_the_planned_paths() -> None:
 
 
 def test_planned_floor_lies_between_every_bulk_path_and_per_record() -> None:
-    census: Census = {("c1", "etsy"): _etsy("c1", 6_000), ("c1", "amazon"): _amazon(800, 1, 5, 9)}
+    census: Census = {("c1", "etsy"): _etsy("c1", 11_000), ("c1", "amazon"): _amazon(800, 1, 5, 9)}
     policies = {p: PlatformPolicy.from_settings(p, {}) for p in ("etsy", "amazon")}
     best = floor(census, policies, bulk=True)
     planned = floor(census, policies, bulk=True, only={("amazon", "orders")})
     per_record = floor(census, policies, bulk=False)
     assert best.calls < planned.calls < per_record.calls
-    # 6,000 receipts: item calls per receipt push Etsy past its 10,000 a day
+    # 11,000 receipts: item calls per receipt push Etsy past its 10,000 a day
     assert best.per_platform_s["etsy"] < DAY <= planned.per_platform_s["etsy"]

@@ -9,6 +9,9 @@
     storage: then its orders block names it.
 (b) eBay answering an order without its line items: the block that sees it fails each
     attempt with the items problem, is parked after three, and one alert mail says so.
+    When that block is the orders block, the items block at the other end of its link
+    is loaded again before each retry (``~2``, ``~3``) and fails the same way: the link
+    cannot heal, and nothing else is parked or mailed.
 """
 
 from __future__ import annotations
@@ -192,7 +195,15 @@ async def test_an_order_without_items_fails_its_block_until_parked(
         problem = f"orders have no items stored: {victim}"
         assert problem in (block.last_error or ""), block.last_error
         assert block.last_error.startswith("integrity: 1 of ")
-        others = [b for b in blocks if b is not block]
+        reloads = [b for b in blocks if "~" in b.block_id]
+        if block.resource == "orders":  # its items end was loaded again, in vain
+            assert [b.block_id.rpartition("~")[2] for b in reloads] == ["2", "3"], reloads
+            assert all(b.resource == "order_items" for b in reloads)
+            assert all(b.state == BlockState.FAILED for b in reloads)
+            assert all(problem in (b.last_error or "") for b in reloads)
+        else:  # the items block fails its own check: its retries load it again
+            assert reloads == []
+        others = [b for b in blocks if b is not block and b not in reloads]
         assert others and all(b.state == BlockState.DONE for b in others)
         stored = {r["order_id"] for r in await stack.stored("ebay", "order_items")}
         assert victim not in stored and len(stored) >= 50

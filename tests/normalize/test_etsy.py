@@ -318,6 +318,26 @@ def test_listing_inventory() -> None:
     assert (deleted.natural_key, deleted.available) == ("556", 0)
 
 
+def test_listings_with_their_inventory_attached() -> None:
+    other = {"products": [{**INVENTORY["products"][0], "product_id": 777, "sku": "CAP"}]}
+    page = {
+        "count": 2,
+        "results": [
+            {"listing_id": 1, "inventory": INVENTORY},
+            {"listing_id": 2, "inventory": other},
+        ],
+    }
+    records = normalize("etsy", "inventory", page)
+    assert [(r.natural_key, r.sku, r.available) for r in records] == [
+        ("555", "HAT-RED", 4),
+        ("556", "HAT-OLD", 0),
+        ("777", "CAP", 4),
+    ]
+    assert records[:2] == normalize("etsy", "inventory", INVENTORY)  # same records either way
+    with pytest.raises(MalformedPayloadError, match="inventory"):
+        normalize("etsy", "inventory", {"count": 1, "results": [{"listing_id": 1}]})
+
+
 @pytest.mark.parametrize(
     ("resource", "page", "field"),
     [

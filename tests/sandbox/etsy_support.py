@@ -15,7 +15,14 @@ because the June 2021 file lags the API the sandbox serves:
   get ``null`` in the enum: OpenAPI 3.0.3 requires it for a null to validate, and the API
   answers null for them;
 - PaymentAccountLedgerEntry may carry ``ledger_type``, ``reference_type`` and
-  ``reference_id`` (added to Etsy's ledger entries after 2021, etsy/open-api #442).
+  ``reference_id`` (added to Etsy's ledger entries after 2021, etsy/open-api #442);
+- ShopReceipt may carry ``refunds``, a list of ShopRefund (``amount`` Money,
+  ``created_timestamp``, nullable ``reason``, ``note_from_issuer``, ``status``), as
+  Etsy's current ShopReceipt does;
+- getListingsByShop (``GET /v3/application/shops/{shop_id}/listings``, Etsy's current
+  API; ``add_listings_by_shop``): ``state``, ``limit``, ``offset``, ``sort_on``,
+  ``sort_order``, ``includes``, ``legacy``; it answers ShopListings whose listings may
+  carry ``inventory`` (a ListingInventory) when ``includes=Inventory``.
 
 Statuses a path does not declare (401, 429, 504 and some 400s) are checked against the
 spec's ``ErrorSchema``. Every served object may only hold properties its schema declares,
@@ -57,6 +64,67 @@ NEWER_LEDGER_FIELDS = {
     "reference_type": {"type": "string"},
     "reference_id": {"type": "string"},
 }
+SHOP_REFUND = {
+    "type": "object",
+    "properties": {
+        "amount": {"allOf": [{"$ref": "#/components/schemas/Money"}]},
+        "created_timestamp": {"type": "integer", "minimum": 946684800},
+        "reason": {"type": "string", "nullable": True},
+        "note_from_issuer": {"type": "string", "nullable": True},
+        "status": {"type": "string", "nullable": True},
+    },
+}
+NEWER_RECEIPT_FIELDS = {
+    "refunds": {"type": "array", "items": {"$ref": "#/components/schemas/ShopRefund"}},
+}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def add_listings_by_shop(raw: dict[str, Any]) -> None:
+    """Add Etsy's current getListingsByShop (GET) and its answer's schemas to ``raw``."""
+    schemas = raw["components"]["schemas"]
+    with_associations = copy.deepcopy(schemas["ShopListing"])
+    with_associations["properties"]["inventory"] = {
+        "allOf": [{"$ref": "#/components/schemas/ListingInventory"}]
+    }
+    schemas["ShopListingWithAssociations"] = with_associations
+    listings = copy.deepcopy(schemas["ShopListings"])
+    listings["properties"]["results"]["items"]["allOf"] = [
+        {"$ref": "#/components/schemas/ShopListingWithAssociations"}
+    ]
+    schemas["ShopListingsWithAssociations"] = listings
+    active = raw["paths"]["/v3/application/shops/{shop_id}/listings/active"]["get"]
+    shop_id, limit, offset = (copy.deepcopy(p) for p in active["parameters"][:3])
+    states = ["active", "inactive", "sold_out", "draft", "expired"]
+    sorts = ["created", "price", "updated", "score"]
+    orders = ["asc", "ascending", "desc", "descending", "up", "down"]
+    associations = ["Shipping", "Images", "Shop", "User", "Translations", "Inventory"]
+    associations += ["Videos", "Personalization"]
+    includes = {"type": "array", "items": {"type": "string", "enum": associations}}
+    answer = {"$ref": "#/components/schemas/ShopListingsWithAssociations"}
+    raw["paths"]["/v3/application/shops/{shop_id}/listings"]["get"] = {
+        "operationId": "getListingsByShop",
+        "parameters": [
+            shop_id,
+            _query("state", {"type": "string", "enum": states}),
+            limit,
+            offset,
+            _query("sort_on", {"type": "string", "enum": sorts}),
+            _query("sort_order", {"type": "string", "enum": orders}),
+            {**_query("includes", includes), "style": "form", "explode": False},
+            _query("legacy", {"type": "boolean"}),
+        ],
+        "responses": {
+            "200": {
+                "description": "A list of Listings",
+                "content": {"application/json": {"schema": answer}},
+            }
+        },
+        "security": [{"api_key": [], "oauth2": ["listings_r"]}],
+    }
 
 
 @cache
@@ -74,6 +142,9 @@ def spec() -> tuple[OpenAPI, dict[str, Any]]:
     listing["state"]["enum"] = ["active", "inactive", "sold_out", "draft", "expired"]
     listing["listing_type"] = {"type": "string", "enum": ["physical", "download", "both"]}
     schemas["PaymentAccountLedgerEntry"]["properties"].update(NEWER_LEDGER_FIELDS)
+    schemas["ShopRefund"] = copy.deepcopy(SHOP_REFUND)
+    schemas["ShopReceipt"]["properties"].update(copy.deepcopy(NEWER_RECEIPT_FIELDS))
+    add_listings_by_shop(raw)
     for schema in schemas.values():
         for prop in schema.get("properties", {}).values():
             if prop.get("nullable") and "enum" in prop and None not in prop["enum"]:

@@ -266,3 +266,27 @@ async def test_listings_and_their_inventory(api: Api) -> None:
     inventory = (await api.get(f"{APP}/listings/{first['listing_id']}/inventory")).json()
     offering = inventory["products"][0]["offerings"][0]
     assert offering["quantity"] == first["quantity"] and offering["price"] == first["price"]
+
+
+async def test_listings_by_shop_attach_their_inventory(api: Api) -> None:
+    truth = api.world.platforms["etsy"].ground_truth(CLIENT, "inventory")
+    got = (await api.get(f"{api.shop}/listings", includes="Inventory", limit="100")).json()
+    assert got["count"] == len(truth) == len(got["results"])
+    created = [r["original_creation_timestamp"] for r in got["results"]]
+    assert created == sorted(created, reverse=True)  # newest first by default
+    attached = {r["listing_id"]: r["inventory"] for r in got["results"]}
+    assert attached == {
+        t["listing_id"]: {k: v for k, v in t.items() if k != "listing_id"} for t in truth
+    }
+    bare = (await api.get(f"{api.shop}/listings", sort_order="asc", limit="2", offset="1")).json()
+    assert [r["listing_id"] for r in bare["results"]] == [t["listing_id"] for t in truth[1:3]]
+    assert all("inventory" not in r for r in bare["results"])
+    assert (await api.get(f"{api.shop}/listings", state="draft")).json() == {
+        "count": 0,
+        "results": [],
+    }
+    for params in ({"includes": "Images"}, {"includes": "Stock"}, {"state": "gone"}):
+        refused = await api.get(f"{api.shop}/listings", **params)
+        assert refused.status_code == 400, params
+    anonymous = await api.get(f"{api.shop}/listings", {"x-api-key": api.headers["x-api-key"]})
+    assert anonymous.status_code == 401  # private: the seller's OAuth token is needed

@@ -310,3 +310,28 @@ def test_cost_bucket_never_overdraws(steps: list[tuple[float, int, int]]) -> Non
         else:
             assert before < requested
         assert 0 <= bucket.available(now) <= 2000
+
+
+NODES = (
+    "query N($ids: [ID!]!) { nodes(ids: $ids) "
+    "{ ... on Order { id totalPriceSet { shopMoney { amount } } } } }"
+)
+
+
+async def test_nodes_cost_one_node_per_id_asked_and_the_nodes_found() -> None:
+    world = _world()
+    _pause(world)
+    async with httpx.AsyncClient(transport=world.transport(), base_url="http://sandbox") as http:
+        c = Client(world, http)
+        page = (await c.gql("{ orders(first: 3) { nodes { id } } }")).json()
+        ids = [o["id"] for o in page["data"]["orders"]["nodes"]]
+        unknown = "gid://shopify/Order/1"
+        body = (await c.gql(NODES, {"ids": [*ids, unknown]})).json()
+        assert [n and n["id"] for n in body["data"]["nodes"]] == [*ids, None]
+        cost = body["extensions"]["cost"]
+        # per id: the order 1 + totalPriceSet 1 + shopMoney 1; actual: the orders found
+        assert cost["requestedQueryCost"] == 4 * 3
+        assert cost["actualQueryCost"] == 3 * 3
+        many = (await c.gql(NODES, {"ids": [unknown] * 251})).json()
+        assert "data" not in many or many["data"] is None
+        assert "greater than the maximum allowed of 250" in many["errors"][0]["message"]

@@ -144,11 +144,12 @@ def _json(response: httpx.Response) -> Any:
 
 
 def _check(request: PageRequest, body: Any) -> None:
-    """An ok body must be an object; a list page ``{count: int, results: [objects]}``."""
+    """An ok body must be an object; a list page ``{count: int, results: [objects]}``;
+    a getListingInventory answer ``{products: [...]}``."""
     resource = request.resource
     if not isinstance(body, dict):
         raise MalformedPayloadError("etsy", resource, "$", "expected a JSON object")
-    if request.resource == "inventory" and request.step == "page":
+    if request.resource == "inventory" and request.path.endswith("/inventory"):
         if not isinstance(body.get("products"), list):
             raise MalformedPayloadError("etsy", resource, "products", "expected a list")
         return

@@ -15,7 +15,9 @@ Inputs, one page each (JSON, or its text); list pages are ``{"count", "results":
                   or a getPayments* page (Payment results)
     payouts       a ledger entries page: the entries that are disbursements (see below)
     returns       a getPayments* page: each payment's ``payment_adjustments`` (refunds)
-    inventory     getListingInventory response ``{"products": [...]}``
+    inventory     getListingsByShop page with ``includes=Inventory`` (each listing's
+                  ``inventory``: a ListingInventory), or a getListingInventory response
+                  ``{"products": [...]}``
 
 Money: Etsy Money ``{amount, divisor, currency_code}`` is ``amount / divisor`` exactly (JPY
 has divisor 1); ledger ``amount`` and payment-adjustment amounts are integers in the
@@ -341,7 +343,13 @@ def _return(ctx: Context, p: Node, adj: Node, currency: str) -> Return:
 
 def inventory(ctx: Context, payload: dict | str) -> list[InventoryLevel]:
     page = ctx.node(load_json(ctx, payload) if isinstance(payload, str) else payload)
-    return [_level(ctx, product) for product in page.objs("products", required=True)]
+    if not page.has("results"):
+        return [_level(ctx, product) for product in page.objs("products", required=True)]
+    out = []
+    for listing in page.objs("results", required=True):
+        stock = listing.obj("inventory")
+        out.extend(_level(ctx, product) for product in stock.objs("products", required=True))
+    return out
 
 
 def _level(ctx: Context, product: Node) -> InventoryLevel:

@@ -29,10 +29,17 @@ payouts        required and at most 31 days (2,678,400 s) apart: a longer window
                (payouts are the DISBURSE2 entries: the normalizer picks them out.)
 returns        getShopReceipts by ``min_last_modified``/``max_last_modified`` (a refund
                or cancellation modifies its receipt; step ``index``) -> for each receipt
-               getShopPaymentByReceiptId (step ``page``): the payments carry their
-               ``payment_adjustments``. Etsy lists no adjustments by themselves.
-inventory      findAllActiveListingsByShop (step ``index``, the window is ignored:
-               inventory is a snapshot) -> getListingInventory per listing (``page``).
+               with refunds getShopPaymentByReceiptId (step ``page``): the payments
+               carry their ``payment_adjustments``. Etsy lists no adjustments by
+               themselves. A receipt names its refunds (``refunds``, ShopRefund, in
+               Etsy's current ShopReceipt): one whose list is empty has no adjustment
+               and is not visited; one without the field (older API versions) is.
+inventory      getListingsByShop ``state=active``, ``includes=Inventory`` (Etsy's
+               current API): each listing carries its ListingInventory, so a page of
+               100 listings is one call (the window is ignored: inventory is a
+               snapshot). Chains begun by earlier versions still run as they started:
+               findAllActiveListingsByShop (``index``) -> getListingInventory per
+               listing (``page``).
 =============  =========================================================================
 
 Only ``page`` steps carry records for ``shared.normalize``; an ``index`` page says which
@@ -125,9 +132,8 @@ def first_request(
             resource, f"{shop}/payment-account/ledger-entries", window, params=params, state=state
         )
     if resource == "inventory":
-        return _request(
-            resource, f"{shop}/listings/active", None, params=page, step="index", state={}
-        )
+        params = {"state": "active", "includes": "Inventory", **page}
+        return _request(resource, f"{shop}/listings", None, params=params, state={})
     if resource == "order_items" and bulk:
         state = {}
         if window is not None:
@@ -260,13 +266,22 @@ def _item_path(resource: str, index_path: str, ident: int) -> str:
     return f"{index_path}/{ident}/{tail}"  # index_path: .../shops/{shop_id}/receipts
 
 
+def _worth_visiting(resource: str, result: dict[str, Any]) -> bool:
+    """Whether an index entry leads to records: a returns receipt only when it has
+    refunds (or does not say: no ``refunds`` field)."""
+    if resource != "returns" or "refunds" not in result:
+        return True
+    return result["refunds"] != []
+
+
 def _fan_out(
     index: PageRequest, following: PageRequest, body: dict[str, Any]
 ) -> PageRequest | None:
     key = _INDEX_KEYS[index.resource]
     seen = set(index.state.get("previous", []))
     listed = [result[key] for result in body["results"]]
-    ids = [ident for ident in dict.fromkeys(listed) if ident not in seen]
+    wanted = {r[key] for r in body["results"] if _worth_visiting(index.resource, r)}
+    ids = [ident for ident in dict.fromkeys(listed) if ident in wanted and ident not in seen]
     more = _next_offset(index, body)
     parent = {"path": index.path, "params": more, "previous": listed, "count": body["count"]}
     return _visit(following, parent, ids)

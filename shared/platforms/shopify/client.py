@@ -21,6 +21,10 @@ Shopify sent it (parsed JSON; the JSONL text for a bulk download) for ``page`` a
 hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQL's
 ``actualQueryCost``; ``reported_count`` the window's ``ordersCount`` (orders pages).
 
+Returns on the paged GraphQL path are an index of the window's orders followed, for the
+orders with refunds, by their refunds (``refunds``): index pages with orders are not
+handed out (ok, ``payload=None``).
+
 A page whose nested line items / refund lines / inventory levels do not fit in their
 nested page would be a partial result: it is not handed out (ok, ``payload=None``) and
 ``next`` asks for the same page again with the nested connections twice as large (up
@@ -39,7 +43,7 @@ import httpx
 from shared.errors import AuthExpiredError, MalformedPayloadError, TransientError
 from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
 from shared.platforms.shopify import bulk as bulk_ops
-from shared.platforms.shopify import pagination
+from shared.platforms.shopify import pagination, refunds
 from shared.platforms.shopify.auth import TOKEN_HEADER, TOKEN_PATH, ShopifyAuth, TokenCache
 from shared.platforms.shopify.classify import classify, cost_extension
 from shared.platforms.shopify.queries import MAX_QUERY_COST
@@ -102,7 +106,7 @@ class ShopifyConnector:
             return pagination.rest_first(
                 resource, window, by_update=by_update, version=self.version, limit=self.rest_limit
             )
-        return pagination.graphql_first(
+        request = pagination.graphql_first(
             resource,
             window,
             by_update=by_update,
@@ -110,6 +114,7 @@ class ShopifyConnector:
             budget=self.budget,
             nested=self.nested,
         )
+        return refunds.first(request, self.nested) if resource == refunds.RESOURCE else request
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         refreshed = False
@@ -173,6 +178,8 @@ class ShopifyConnector:
         if step == "page" and request.route == "rest":
             nxt = pagination.rest_next(request, response.headers.get("link"), body)
             return result.model_copy(update={"payload": body, "next": nxt})
+        if step == "page" and request.resource == refunds.RESOURCE:
+            return self._returns(request, body, result)
         if step == "page":
             partial = pagination.truncated(request.resource, body)
             if partial is not None:
@@ -191,6 +198,21 @@ class ShopifyConnector:
         if step == "bulk_download":
             return await self._download(request, body, result)
         raise MalformedPayloadError("shopify", request.resource, "step", f"unknown step {step!r}")
+
+    def _returns(self, request: PageRequest, body: Any, result: FetchResult) -> FetchResult:
+        """The returns chain (``refunds``): index pages lead to details pages."""
+        if not refunds.is_details(request):
+            payload, nxt = refunds.after_index(request, body)
+            return result.model_copy(update={"payload": payload, "next": nxt})
+        partial = refunds.truncated(body)
+        if partial is None:
+            return result.model_copy(
+                update={"payload": body, "next": refunds.after_details(request)}
+            )
+        wider = refunds.widened(request)
+        if wider is None:
+            return _with(result, Outcome.PERMANENT, f"{partial}: too many refund lines")
+        return result.model_copy(update={"payload": None, "next": wider})
 
     async def _download(self, request: PageRequest, body: Any, result: FetchResult) -> FetchResult:
         url, roots = bulk_ops.download_target(request, body)

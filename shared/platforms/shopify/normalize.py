@@ -5,9 +5,11 @@ Inputs, one page or one bulk result each:
     orders, order_items, returns
         a GraphQL page ``{"data": {"orders": {"edges": [{"node": order}], "pageInfo"}}}``
         (``nodes`` instead of ``edges`` is accepted) with ``lineItems`` and ``refunds``
-        nested; a REST page ``{"orders": [...]}`` (``/orders.json``); or the JSONL text of
-        a bulk operation, where line items and refunds may be child lines carrying
-        ``__parentId``. Items are the orders' line items; returns are their refunds.
+        nested; a ``nodes(ids:)`` answer ``{"data": {"nodes": [order | null]}}`` (the
+        returns chain's details pages); a REST page ``{"orders": [...]}``
+        (``/orders.json``); or the JSONL text of a bulk operation, where line items and
+        refunds may be child lines carrying ``__parentId``. Items are the orders' line
+        items; returns are their refunds.
     transactions  ``{"data": {"shopifyPaymentsAccount": {"balanceTransactions": conn}}}``
     payouts       ``{"data": {"shopifyPaymentsAccount": {"payouts": conn}}}``
     inventory     ``{"data": {"inventoryItems": conn}}`` with nested ``inventoryLevels``,
@@ -124,12 +126,21 @@ def _order_docs(ctx: Context, payload: dict | str) -> list[_OrderDoc] | list[Nod
         return _bulk_docs(page)
     if not page.has("data"):
         return page.objs("orders", required=True)
+    data = page.obj("data")
     docs = []
-    for order in page.obj("data").connection("orders"):
+    for order in _nodes(data) if "nodes" in data.data else data.connection("orders"):
         _no_more(order, "lineItems")
         refunds = [(r, _refund_lines(r)) for r in order.objs("refunds")]
         docs.append(_OrderDoc(order, order.connection("lineItems", required=False), refunds))
     return docs
+
+
+def _nodes(data: Node) -> list[Node]:
+    """The orders of a ``nodes(ids:)`` answer; an id that found nothing is null."""
+    found = data.req("nodes")
+    if not isinstance(found, list):
+        data.fail("nodes", f"expected an array, got {type(found).__name__}")
+    return [data.ctx.node(o, f"{data.at('nodes')}[{i}]") for i, o in enumerate(found) if o]
 
 
 def _refund_lines(refund: Node) -> list[Node]:

@@ -129,8 +129,7 @@ REFUND_FIELDS = (
 BALANCE_FIELDS = (
     *scalars("id", "type", "test", "transactionDate", "sourceType"),
     money("amount"),
-    money("fee"),
-    money("net"),
+    money("fee"),  # net = amount - fee: not asked for (1 point a node)
     f("associatedOrder", Sel("id")),
     f("associatedPayout", *scalars("id", "status")),
 )
@@ -278,11 +277,9 @@ QUERIES: dict[str, Query] = {
         *scalars("id", "createdAt"),
         conn("lineItems", NESTED_PAGE, *LINE_ITEM_FIELDS),
     ),
-    "returns": _orders(
-        "returns",
-        *scalars("id", "createdAt"),
-        f("refunds", *REFUND_FIELDS),
-    ),
+    # the returns index: which orders of a window have refunds (2 points an order); their
+    # refunds come from ``details_text`` (``refunds.py``: 26 points an order with refunds)
+    "returns": _orders("returns", Sel("id"), f("refunds", Sel("id"))),
     "transactions": Query(
         "transactions",
         Sel("balanceTransactions", BALANCE_FIELDS, connection=True),
@@ -326,6 +323,43 @@ BULK_ORDERS = Query(
     ),
     bulk=True,
 )
+
+
+# --- refund details -----------------------------------------------------------------------
+
+REFUNDED_ORDER = Sel("order", (*scalars("id", "createdAt"), f("refunds", *REFUND_FIELDS)))
+"""What the returns chain asks of each order the index found with refunds: the order's
+refunds whole, refund lines as a connection of ``NESTED_PAGE`` (resized when truncated)."""
+
+
+def details_node_cost(nested: int = NESTED_PAGE) -> int:
+    """Requested points of one order in ``details_text``: ``nodes`` counts one node per id
+    (1 + the selection); ``refunds`` (a list without ``first``) counts one refund."""
+    return _resize(REFUNDED_ORDER, nested).cost()
+
+
+def details_fit(nested: int = NESTED_PAGE, budget: int = MAX_QUERY_COST) -> int:
+    """How many orders one details query may ask for within ``budget`` (at most 250, the
+    cap on ``nodes(ids:)``); ConfigurationError when not even one fits."""
+    size = min(MAX_PAGE, budget // details_node_cost(nested))
+    if size < 1:
+        raise ConfigurationError(f"shopify returns: one order's refunds cost more than {budget}")
+    return size
+
+
+def details_max_nested(budget: int = MAX_QUERY_COST) -> int:
+    """The widest refund-lines connection with which one order still fits ``budget``."""
+    low, high = 1, MAX_PAGE
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if details_node_cost(mid) <= budget else (low, mid - 1)
+    return low
+
+
+def details_text(nested: int = NESTED_PAGE) -> str:
+    """``nodes(ids: $ids) { ... on Order { id createdAt refunds { … } } }``."""
+    inner = " ".join(_render(c, paged=True) for c in _resize(REFUNDED_ORDER, nested).children)
+    return f"query Refunds($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Order {{ {inner} }} }} }}"
 
 
 def query(resource: str) -> Query:

@@ -174,9 +174,21 @@ def test_fan_out_visits_each_listed_receipt_once_then_the_next_index_page() -> N
     assert next_request(item, page(1)) is None
 
 
+def test_inventory_is_the_listings_with_their_inventory_attached() -> None:
+    inventory = first_request(SHOP, "inventory", None, limit=2)
+    assert inventory.path == f"/v3/application/shops/{SHOP}/listings"
+    assert inventory.window is None and inventory.step == "page"
+    assert inventory.params == {"state": "active", "includes": "Inventory", "limit": 2, "offset": 0}
+    second = next_request(inventory, page(3, [{"listing_id": 1}, {"listing_id": 2}]))
+    assert second.step == "page" and second.params == {**inventory.params, "offset": 2}
+    assert next_request(second, page(3, [{"listing_id": 3}])) is None
+
+
 def test_inventory_and_returns_fan_out_to_their_own_operations() -> None:
-    inventory = first_request(SHOP, "inventory", None)
-    assert inventory.path.endswith("/listings/active") and inventory.window is None
+    # an inventory chain begun by an earlier version: active listings, then one by one
+    inventory = first_request(SHOP, "inventory", None).model_copy(
+        update={"path": f"/v3/application/shops/{SHOP}/listings/active", "step": "index"}
+    )
     item = next_request(inventory, page(1, [{"listing_id": 77}]))
     assert item.path == "/v3/application/listings/77/inventory" and item.params == {}
     returns = first_request(SHOP, "returns", None)
@@ -184,6 +196,28 @@ def test_inventory_and_returns_fan_out_to_their_own_operations() -> None:
     assert item.path == f"/v3/application/shops/{SHOP}/receipts/5/payments"
     assert next_request(item, page(1)) is None
     assert next_request(returns, page(0)) is None
+
+
+def test_returns_visit_only_receipts_with_refunds_or_silent_on_them() -> None:
+    returns = first_request(SHOP, "returns", None, limit=4)
+    listed = [
+        {"receipt_id": 1, "refunds": []},
+        {"receipt_id": 2, "refunds": [{"created_timestamp": 1_700_000_000}]},
+        {"receipt_id": 3},  # an older API version: no refunds field, so visited
+        {"receipt_id": 4, "refunds": []},
+    ]
+    item = next_request(returns, page(6, listed))
+    visited = []
+    while item is not None and item.step == "page":
+        visited.append(item.path.split("/")[-2])
+        item = next_request(item, page(1))
+    assert visited == ["2", "3"]
+    assert item.step == "index" and item.params["offset"] == 4
+    # a page without refunds moves straight to the next index page, then ends
+    assert next_request(item, page(6, [{"receipt_id": 5, "refunds": []}])) is None
+    # order items and inventory never skip on a refunds field
+    items = first_request(SHOP, "order_items", None)
+    assert next_request(items, page(1, [{"receipt_id": 9, "refunds": []}])).step == "page"
 
 
 def test_bulk_items_stop_once_a_page_reaches_below_the_window() -> None:

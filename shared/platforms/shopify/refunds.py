@@ -1,0 +1,142 @@
+"""The paged returns chain: an index of the window's orders, then the refunds of those
+that have any. Pure.
+
+Refunds have no connection of their own in the Admin API (``Order.refunds`` is a list,
+``RefundConnection`` hangs under ``Return`` only), so a returns window is read through
+its orders. Asking every order for its refunds whole would cost 26 points an order (one
+refund of ``REFUND_FIELDS`` with five refund lines, 22 of them for the lines) while
+fewer than one order in ten has a refund, and Shopify debits the requested cost before
+it refunds the difference. So the chain alternates two kinds of request, both on route
+``graphql`` and step ``page``:
+
+index    ``queries.QUERIES["returns"]``: ``orders(first: 250, query: <window>) { id
+         refunds { id } }`` (2 points an order; cursors and the confirming empty page as
+         every paged chain, ``pagination.graphql_next``). An index page with orders holds
+         no records of its own and is not handed out (``payload`` None); the last one,
+         empty, is: it stores as the block's (possibly only) page, with no records.
+details  ``queries.details_text``: ``nodes(ids: [...]) { ... on Order { id createdAt
+         refunds { … refundLineItems(first: n) } } }`` for the orders of the index page
+         before it that have refunds, ``queries.details_fit`` orders a request (26 points
+         each). Its page is the data page (``normalize.returns`` reads ``data.nodes``).
+         Refund lines that do not fit (``hasNextPage``) make the same orders be asked
+         again with the lines twice as wide (``widened``), up to what one order allows.
+
+``state`` of a details request: ``ids`` (all the orders still to ask for, the first
+``len(body ids)`` being this request's), ``nested`` (refund lines asked), ``resume`` (the
+index request that follows, as JSON); the index requests carry ``details_nested``, the
+refund-lines size details requests start from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.platforms.base import PageRequest
+from shared.platforms.shopify import pagination
+from shared.platforms.shopify.queries import (
+    MAX_QUERY_COST,
+    NESTED_PAGE,
+    details_fit,
+    details_max_nested,
+    details_node_cost,
+    details_text,
+)
+
+RESOURCE = "returns"
+
+
+def first(request: PageRequest, nested: int | None = None) -> PageRequest:
+    """The chain's first index request, from ``pagination.graphql_first("returns", …)``;
+    ``nested`` is the refund-lines size details requests start from."""
+    state = {**request.state, "details_nested": nested or NESTED_PAGE}
+    return request.model_copy(update={"state": state})
+
+
+def is_details(request: PageRequest) -> bool:
+    return request.resource == RESOURCE and "resume" in request.state
+
+
+def refunded(body: Any) -> list[str]:
+    """The ids of the orders of an index page that have refunds, in page order."""
+    found = pagination.nodes(pagination.connection(RESOURCE, body))
+    return [str(o["id"]) for o in found if isinstance(o.get("refunds"), list) and o["refunds"]]
+
+
+def after_index(request: PageRequest, body: Any) -> tuple[Any, PageRequest | None]:
+    """(payload to hand out, next request) after an index page."""
+    following = pagination.graphql_next(request, body)
+    ids = refunded(body)
+    if ids and following is not None:
+        nested = int(request.state.get("details_nested", NESTED_PAGE))
+        return None, _details(request, ids, nested, following)
+    if following is None:  # the confirming empty page ends the chain: store it
+        return body, None
+    return None, following
+
+
+def after_details(request: PageRequest) -> PageRequest:
+    """The request after a complete details page: more details, else the index again."""
+    asked = len(request.body["variables"]["ids"])
+    rest = request.state["ids"][asked:]
+    resume = PageRequest.model_validate(request.state["resume"])
+    if rest:
+        base = int(resume.state.get("details_nested", NESTED_PAGE))
+        return _details(request, rest, base, resume)
+    return resume.model_copy(update={"page_number": request.page_number + 1})
+
+
+def truncated(body: Any) -> str | None:
+    """Where a details page's refund lines say they have more than the page holds."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    orders = data.get("nodes") if isinstance(data, Mapping) else None
+    for order in orders if isinstance(orders, list) else []:
+        for refund in _objects(order.get("refunds") if isinstance(order, Mapping) else None):
+            lines = refund.get("refundLineItems")
+            info = lines.get("pageInfo") if isinstance(lines, Mapping) else None
+            if isinstance(info, Mapping) and info.get("hasNextPage") is True:
+                return f"refund {refund.get('id')}: refundLineItems has more than one page"
+    return None
+
+
+def widened(request: PageRequest) -> PageRequest | None:
+    """The same orders again with refund lines twice as wide (fewer orders fit; the rest
+    follow), or None when they already are as wide as one order allows."""
+    budget = int(request.state.get("budget", MAX_QUERY_COST))
+    current, largest = int(request.state["nested"]), details_max_nested(budget)
+    if current >= largest:
+        return None
+    resume = PageRequest.model_validate(request.state["resume"])
+    return _details(request, request.state["ids"], min(largest, 2 * current), resume, same=True)
+
+
+def _details(
+    before: PageRequest,
+    ids: list[str],
+    nested: int,
+    resume: PageRequest,
+    *,
+    same: bool = False,
+) -> PageRequest:
+    budget = int(before.state.get("budget", MAX_QUERY_COST))
+    asked = ids[: details_fit(nested, budget)]
+    number = before.page_number if same else before.page_number + 1
+    state = {
+        "by_update": before.state.get("by_update", False),
+        "budget": budget,
+        "nested": nested,
+        "ids": list(ids),
+        "resume": resume.model_copy(update={"page_number": 0}).model_dump(mode="json"),
+    }
+    return before.model_copy(
+        update={
+            "body": {"query": details_text(nested), "variables": {"ids": asked}},
+            "cost": len(asked) * details_node_cost(nested),
+            "state": state,
+            "page_number": number,
+        }
+    )
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
