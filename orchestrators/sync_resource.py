@@ -4,11 +4,12 @@ The plan comes from ``plan_resource`` (pure planner + ledger: done blocks are sk
 A backfill not planned yet is planned in two steps, so block sizes follow the density
 actually observed: the recent-day block is planned and loaded first (phase
 ``measuring``), then the rest is planned with the records per day it held (stage
-``rest``); a stored plan is used as it is. Blocks run ``WAVE`` at a time as
-``load_block`` sub-orchestrations (they share one ambassador lane, so more in parallel
-would only queue there); after each wave the orchestration continues as new with the
-rest, so its history stays short however long the plan. A block that fails is
-reported, never fails the resource.
+``rest``); a stored plan is used as it is. Blocks run as ``load_block`` sub-
+orchestrations, ``IN_FLIGHT`` at a time (they share one ambassador lane, so more in
+parallel would only queue there): as soon as one ends the next starts, so a slow block
+does not hold the lane's other slots idle. After ``STARTS_PER_EXECUTION`` blocks (and
+their end) the orchestration continues as new with the rest, so its history stays
+short however long the plan. A block that fails is reported, never fails the resource.
 
 Input: ``ResourceRun`` plus, after the first wave, ``queue`` and ``tally``.
 Output / custom status: ``{"phase", "blocks_total", "blocks_done", "parked",
@@ -25,7 +26,8 @@ from shared.flows.models import BlockRun, BlockSpec, PlanInput, ResourceRun
 
 bp = df.Blueprint()
 NAME = "sync_resource"
-WAVE = 4
+IN_FLIGHT = 4
+STARTS_PER_EXECUTION = 24
 
 
 def _tally(total: int = 0, done: int = 0) -> dict:
@@ -47,21 +49,26 @@ def _count(tally: dict, outcomes: list, *, done: bool = True) -> None:
             tally["records"] += (outcome or {}).get("records", 0)
 
 
-def _load(context: df.DurableOrchestrationContext, wave: list):
-    """Generator: the wave's blocks as sub-orchestrations; their outcomes."""
-    tasks = []
-    for item in wave:
-        spec = BlockSpec.model_validate(item)
-        child = f"{context.instance_id}|{spec.block_id}"
-        tasks.append(
-            context.call_sub_orchestrator(
-                load_block.NAME, BlockRun(spec=spec).model_dump(mode="json"), child
-            )
-        )
-    try:
-        return (yield context.task_all(tasks))
-    except Exception:  # a block orchestration crashed: the wave counts as not done
-        return []
+def _start(context: df.DurableOrchestrationContext, item: dict):
+    spec = BlockSpec.model_validate(item)
+    child = f"{context.instance_id}|{spec.block_id}"
+    return context.call_sub_orchestrator(
+        load_block.NAME, BlockRun(spec=spec).model_dump(mode="json"), child
+    )
+
+
+def _load(context: df.DurableOrchestrationContext, items: list):
+    """Generator: ``items``' blocks as sub-orchestrations, ``IN_FLIGHT`` at a time, the
+    next started as soon as one ends; their outcomes (None for a block orchestration
+    that crashed: it counts as not done)."""
+    queue, running, outcomes = list(items), [], []
+    while queue or running:
+        while queue and len(running) < IN_FLIGHT:
+            running.append(_start(context, queue.pop(0)))
+        ended = yield context.task_any(running)  # a crashed child ends it too, no raise
+        running.remove(ended)
+        outcomes.append(None if isinstance(ended.result, Exception) else ended.result)
+    return outcomes
 
 
 def _plan(context: df.DurableOrchestrationContext, run: ResourceRun):
@@ -94,9 +101,9 @@ def sync_resource(context: df.DurableOrchestrationContext):
     if queue is None:
         queue, tally = yield from _plan(context, run)
     context.set_custom_status({"phase": "loading", **tally})
-    wave, rest = queue[:WAVE], queue[WAVE:]
-    if wave:
-        _count(tally, (yield from _load(context, wave)))
+    batch, rest = queue[:STARTS_PER_EXECUTION], queue[STARTS_PER_EXECUTION:]
+    if batch:
+        _count(tally, (yield from _load(context, batch)))
     if rest:
         context.continue_as_new({"run": given["run"], "queue": rest, "tally": tally})
         return None

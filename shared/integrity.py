@@ -412,19 +412,15 @@ settlement group), eBay (``payoutId``), Shopify (``associatedPayout``). Etsy's p
 are ledger disbursements that name no entries, Quiltt has no payouts."""
 UNDATED_TRANSACTIONS = frozenset({"amazon"})
 """Platforms with transactions that carry no date (Amazon service fees)."""
-AMAZON_GROUP_EVENTS_FOR = timedelta(days=730)
-"""listFinancialEventsByGroupId shows a group's events only while the group started
-less than two years ago (financesV0): a listing after that finds none."""
 
 
 class PayoutScope(BaseModel):
     """Where to look for a settled payout's transactions.
 
-    A transactions listing made at or after ``settled_at`` (and finished by
-    ``listed_by``, where the platform hides old transactions) sees the payout's final
-    set; listings of that kind (done blocks, planned at or after ``settled_at``, done by
-    ``listed_by``) must cover ``cover`` before the sum can be compared; the transactions
-    are posted in ``read`` (both ends included), or undated where ``undated``."""
+    A transactions listing made at or after ``settled_at`` sees the payout's final set;
+    listings of that kind (done blocks planned at or after ``settled_at``) must cover
+    ``cover`` before the sum can be compared; the transactions are posted in ``read``
+    (both ends included), or undated where ``undated``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -432,7 +428,6 @@ class PayoutScope(BaseModel):
     cover: Window
     read: Window
     undated: bool = False
-    listed_by: datetime | None = None
 
 
 def payout_scope(payout: Payout) -> PayoutScope | None:
@@ -440,9 +435,10 @@ def payout_scope(payout: Payout) -> PayoutScope | None:
     payouts and states an amount; None otherwise (not checkable, or not yet).
 
     Amazon lists a settlement group's events through the group, selected by the group's
-    start: the block whose window holds ``period_start`` has them all, if it listed them
-    within two years of that start. eBay and Shopify
-    list transactions by posting date: every day of ``PAYOUT_LOOKBACK`` before the issue."""
+    start: the block whose window holds ``period_start`` has them all (a group too old
+    for ByGroupId is listed by posted date over its span: the same set). eBay and
+    Shopify list transactions by posting date: every day of ``PAYOUT_LOOKBACK`` before
+    the issue."""
     settled = SETTLED.get(payout.platform)
     if settled is None or not settled(payout) or payout.amount is None:
         return None
@@ -457,7 +453,6 @@ def payout_scope(payout: Payout) -> PayoutScope | None:
             cover=cover,
             read=Window(start=start, end=end),
             undated=undated,
-            listed_by=start + AMAZON_GROUP_EVENTS_FOR,
         )
     if payout.issued_at is None:
         return None

@@ -317,14 +317,6 @@ async def _transactions_side(context: _Context, transactions: list[Transaction])
     return await _check_payouts(context, payouts, blocks)
 
 
-def _finished(block: Block, context: _Context) -> datetime:
-    """When ``block``'s listing was over at the latest: when it was marked done, or now
-    for the block being verified (its ledger row still says running)."""
-    if block.state != BlockState.DONE:
-        return context.now or datetime.max.replace(tzinfo=UTC)
-    return block.updated_at
-
-
 def _meets(scope: PayoutScope | None, window: Window) -> bool:
     return scope is not None and scope.cover.start < window.end and window.start < scope.cover.end
 
@@ -339,7 +331,6 @@ async def _check_payouts(context: _Context, payouts: list[Payout], blocks: list[
             Window(start=b.window_start, end=b.window_end)
             for b in blocks
             if b.created_at >= scope.settled_at
-            and (scope.listed_by is None or _finished(b, context) <= scope.listed_by)
         ]
         if covered(scope.cover, listed):
             ready.append((payout, scope))

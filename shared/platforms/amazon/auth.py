@@ -124,6 +124,10 @@ class LwaAuth:
     def _now(self) -> float:
         return self._clock().timestamp()
 
+    def now(self) -> datetime:
+        """The injected clock's time (the connector's time source)."""
+        return self._clock()
+
     async def token(self, http: httpx.AsyncClient) -> str:
         """A cached token while it is usable, else a fresh one."""
         cached = self._cache.get(self._key, self._now())

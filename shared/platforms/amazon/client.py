@@ -11,7 +11,9 @@ Resources and their chains (``first_request``; see ``pagination`` and ``reports`
     transactions  ``transactions_requests(group_ids)``: listFinancialEventsByGroupId per
                   group — ``dependent_request`` gives it for a groups page; the complete
                   path, since undated events (ServiceFee …) are told apart by their group
-                  (normalize with ``scope=request.state["scope"]``). By window:
+                  (normalize with ``scope=request.state["scope"]``). A group too old
+                  for ByGroupId (``GROUP_EVENTS_FOR``, less ``GROUP_EVENTS_MARGIN``)
+                  is listed by posted date over its span, in its currency. By window:
                   listFinancialEvents (PostedAfter/Before, 180-day slices).
     returns       the returns report (bulk, whatever ``bulk`` says: Amazon has no list)
     inventory     getInventorySummaries, a snapshot over every marketplace (the window
@@ -29,7 +31,7 @@ rows) ends on a poll step. Time comes from the injected ``clock``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -56,6 +58,12 @@ from shared.settings import PlatformSettings
 PLATFORM = "amazon"
 RESOURCES = ("orders", "order_items", "transactions", "payouts", "returns", "inventory")
 TIMEOUT_S = 30.0
+GROUP_EVENTS_FOR = timedelta(days=730)
+"""listFinancialEventsByGroupId shows a group's events only while it started less than
+two years ago (MARKETPLACE_APIS.md §2.3)."""
+GROUP_EVENTS_MARGIN = timedelta(days=30)
+"""Groups this close to that age are listed by posted date too: a chain built now may be
+walked days later (a retried or parked block)."""
 
 
 def wall_clock() -> datetime:
@@ -142,7 +150,10 @@ class AmazonConnector:
             return self.order_items_requests(ids)
         if route == "listFinancialEventGroups":
             ids = _ids(result, "FinancialEventGroupList", "FinancialEventGroupId")
-            return self.transactions_requests(ids)
+            groups = [_group(result, row, i) for row, i in zip(_rows(result), ids, strict=True)]
+            return pagination.groups_events_request(
+                groups, by_date_before=self._auth.now() - GROUP_EVENTS_FOR + GROUP_EVENTS_MARGIN
+            )
         return None
 
     # --- calls -----------------------------------------------------------------------
@@ -239,15 +250,45 @@ class AmazonConnector:
         await self._http.aclose()
 
 
-def _ids(result: FetchResult, key: str, field: str) -> list[str]:
+def _rows(result: FetchResult, key: str = "FinancialEventGroupList") -> list[Any]:
     payload = result.payload.get("payload") if isinstance(result.payload, dict) else None
     rows = payload.get(key) or [] if isinstance(payload, dict) else None
     if not isinstance(rows, list):
         raise MalformedPayloadError(PLATFORM, result.request.resource, key, "not a list")
+    return rows
+
+
+def _ids(result: FetchResult, key: str, field: str) -> list[str]:
+    rows = _rows(result, key)
     ids = [row.get(field) if isinstance(row, dict) else None for row in rows]
     if not all(isinstance(i, str) and i for i in ids):
         raise MalformedPayloadError(PLATFORM, result.request.resource, f"{key}.{field}", "missing")
     return ids
+
+
+def _group(result: FetchResult, row: dict[str, Any], group_id: str) -> pagination.EventGroup:
+    """A groups page row's span and currency (end None while the group is open)."""
+
+    def instant(name: str) -> datetime | None:
+        value = row.get(name)
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            raise MalformedPayloadError(
+                PLATFORM, result.request.resource, f"FinancialEventGroupList.{name}", "not a date"
+            ) from None
+
+    start = instant("FinancialEventGroupStart")
+    total = row.get("OriginalTotal")
+    currency = total.get("CurrencyCode") if isinstance(total, dict) else None
+    if start is None or not isinstance(currency, str) or not currency:
+        field = "FinancialEventGroupStart" if start is None else "OriginalTotal.CurrencyCode"
+        raise MalformedPayloadError(
+            PLATFORM, result.request.resource, f"FinancialEventGroupList.{field}", "missing"
+        )
+    return pagination.EventGroup(group_id, start, instant("FinancialEventGroupEnd"), currency)
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -26,12 +26,15 @@ A JSON page may also be given as its text. Natural keys:
                   event object, scope]``, where ``scope`` is the FinancialEventGroupId the
                   caller passes for a listFinancialEventsByGroupId page ("" otherwise):
                   a monthly subscription fee is byte-identical every month, and only the
-                  group tells the months apart. ``component_path`` is the dotted path of
-                  the money inside the event (``ShipmentItemList.0.ItemFeeList.1.
-                  FeeAmount``). Neither depends on the event's position in the page, its
-                  page or NextToken, so a re-fetched or overlapping page gives the same
-                  keys, and any change of content gives new ones. Byte-identical events
-                  (dated ones in any page; undated ones in one group) share keys.
+                  group tells the months apart. A scope ``{group_id}|{currency}`` (a
+                  listFinancialEvents page over an old group's span) keeps the events
+                  in that currency only, and scopes them by ``group_id``.
+                  ``component_path`` is the dotted path of the money inside the event
+                  (``ShipmentItemList.0.ItemFeeList.1.FeeAmount``). Neither depends on the
+                  event's position in the page, its page or NextToken, so a re-fetched or
+                  overlapping page gives the same keys, and any change of content gives new
+                  ones. Byte-identical events (dated ones in any page; undated ones in one
+                  group) share keys.
                   ``transaction_id`` is the event hash (groups an event's components);
                   ``payout_id`` is the event's FinancialEventGroupId, else ``scope``.
     payouts       FinancialEventGroupId
@@ -53,6 +56,7 @@ have no prices. Item rows carry the same parts.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from shared.models import (
@@ -375,11 +379,22 @@ def _return(ctx: Context, rma: str, rows: list[Node]) -> Return:
 
 def transactions(ctx: Context, payload: dict | str) -> list[Transaction]:
     events = _body(ctx, payload).opt_obj("FinancialEvents")  # optional: empty pages happen
+    group, _, currency = ctx.scope.partition("|")
+    if currency:  # a posted-date page listed for one group: its currency's events only
+        ctx = replace(ctx, scope=group)
     out: list[Transaction] = []
     for list_name in events.data if events else ():
         for event in events.objs(list_name):
-            out.extend(_components(ctx, list_name, event))
+            parts = list(_components(ctx, list_name, event))
+            if currency and parts and _currency_of(parts) != currency:
+                continue
+            out.extend(parts)
     return out
+
+
+def _currency_of(parts: list[Transaction]) -> str | None:
+    """An event's currency: its first amount's (an event is in one currency)."""
+    return next((t.amount.currency for t in parts if t.amount is not None), None)
 
 
 def _posted(list_name: str, event: Node) -> datetime | None:

@@ -19,6 +19,13 @@ rules (MARKETPLACE_APIS.md §2.3) are applied here:
   paged. ``NextToken`` is followed even on empty pages; a slice ends when a page has none.
   listFinancialEventsByGroupId walks a list of group ids like getOrderItems; its
   ``state["scope"]`` is the group id, the ``scope`` its pages must be normalized with.
+  ByGroupId shows nothing for a group that started more than two years ago, so a chain
+  built from a groups page (``groups_events_request``) lists a closed group started
+  before ``by_date_before`` with listFinancialEvents over the group's span instead
+  (``PostedAfter`` = its start, ``PostedBefore`` = its end; a currency's groups follow
+  each other without a gap, so an event posted in that span in the group's currency is
+  the group's); that page's scope is ``{group_id}|{currency}``: the normalizer keeps
+  that currency's events (other marketplaces' groups overlap in time).
 - **getInventorySummaries**: one chain per marketplace list (``granularityType=
   Marketplace``, ``granularityId`` = ``marketplaceIds`` = one marketplace, ``details=
   true``); ``pagination.nextToken`` lives 30 s, so its pages must follow each other fast.
@@ -31,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.platforms.base import PageRequest, Window, utc_iso
@@ -151,16 +158,52 @@ def _finance_slice(
     )
 
 
+class EventGroup(NamedTuple):
+    """What a groups page says about one financial event group (``end`` None: open)."""
+
+    group_id: str
+    start: datetime
+    end: datetime | None
+    currency: str
+
+
 def group_events_request(group_ids: Iterable[str]) -> PageRequest | None:
-    """The first request of a chain over every group's financial events (None if none)."""
+    """The first request of a chain over every group's financial events (None if none),
+    each through listFinancialEventsByGroupId."""
     ids = _ids("financial event group id", group_ids)
-    if not ids:
+    return _next_group_of([[i] for i in ids], 0)
+
+
+def groups_events_request(
+    groups: Iterable[EventGroup], *, by_date_before: datetime | None
+) -> PageRequest | None:
+    """The first request of a chain over the events of ``groups`` (None if none): a
+    closed group started before ``by_date_before`` by posted date, the others by group."""
+    refs: dict[str, list[str]] = {}
+    for g in groups:
+        _ids("financial event group id", [g.group_id])
+        by_date = by_date_before is not None and g.end is not None and g.start < by_date_before
+        refs[g.group_id] = (
+            [g.group_id, utc_iso(g.start), utc_iso(g.end), g.currency]
+            if by_date and g.end
+            else [g.group_id]
+        )
+    return _next_group_of(list(refs.values()), 0)
+
+
+def _next_group_of(refs: list[list[str]], page_number: int) -> PageRequest | None:
+    """The first page of ``refs[0]`` (a ``[group_id]`` or ``[group_id, start, end,
+    currency]``), the rest kept in the state; None when ``refs`` is empty."""
+    if not refs:
         return None
-    return _group_page(ids[0], ids[1:], None, 0)
+    ref, remaining = refs[0], refs[1:]
+    if len(ref) == 1:
+        return _group_page(ref[0], remaining, None, page_number)
+    return _group_span_page(ref, remaining, datetime.fromisoformat(ref[1]), None, page_number)
 
 
 def _group_page(
-    group_id: str, remaining: list[str], token: str | None, page_number: int
+    group_id: str, remaining: list[list[str]], token: str | None, page_number: int
 ) -> PageRequest:
     params: dict[str, Any] = {"MaxResultsPerPage": PAGE_SIZE}
     if token:
@@ -171,6 +214,38 @@ def _group_page(
         GROUP_EVENTS_PATH.format(group_id),
         params=params,
         state={"group_id": group_id, "remaining": remaining, "scope": group_id},
+        page_number=page_number,
+    )
+
+
+def _group_span_page(
+    ref: list[str],
+    remaining: list[list[str]],
+    slice_start: datetime,
+    token: str | None,
+    page_number: int,
+) -> PageRequest:
+    """listFinancialEvents over one old group's span (in 180-day slices)."""
+    group_id, _, end, currency = ref
+    slice_end = min(slice_start + FINANCE_SLICE, datetime.fromisoformat(end))
+    params: dict[str, Any] = {
+        "PostedAfter": utc_iso(slice_start),
+        "PostedBefore": utc_iso(slice_end),
+        "MaxResultsPerPage": PAGE_SIZE,
+    }
+    if token:
+        params["NextToken"] = token
+    return _request(
+        "transactions",
+        "listFinancialEvents",
+        EVENTS_PATH,
+        params=params,
+        state={
+            "group": ref,
+            "slice_start": utc_iso(slice_start),
+            "remaining": remaining,
+            "scope": f"{group_id}|{currency}",
+        },
         page_number=page_number,
     )
 
@@ -252,6 +327,8 @@ def _next_items(request: PageRequest, body: Any) -> PageRequest | None:
 
 
 def _next_finance(request: PageRequest, body: Any) -> PageRequest | None:
+    if "group" in request.state:
+        return _next_group_span(request, body)
     token = _token(request, _payload(request, body), "NextToken")
     window = request.window
     if window is None:
@@ -266,13 +343,31 @@ def _next_finance(request: PageRequest, body: Any) -> PageRequest | None:
     return _finance_slice(request.route, window, slice_next, None, n)
 
 
+def _remaining(request: PageRequest) -> list[list[str]]:
+    # a chain built before group references carried spans held bare ids
+    return [[r] if isinstance(r, str) else list(r) for r in request.state["remaining"]]
+
+
 def _next_group(request: PageRequest, body: Any) -> PageRequest | None:
     token = _token(request, _payload(request, body), "NextToken")
-    group_id, remaining = request.state["group_id"], list(request.state["remaining"])
+    group_id, remaining = request.state["group_id"], _remaining(request)
     n = request.page_number + 1
     if token is not None:
         return _group_page(group_id, remaining, token, n)
-    return _group_page(remaining[0], remaining[1:], None, n) if remaining else None
+    return _next_group_of(remaining, n)
+
+
+def _next_group_span(request: PageRequest, body: Any) -> PageRequest | None:
+    token = _token(request, _payload(request, body), "NextToken")
+    ref, remaining = list(request.state["group"]), _remaining(request)
+    slice_start = datetime.fromisoformat(request.state["slice_start"])
+    n = request.page_number + 1
+    if token is not None:
+        return _group_span_page(ref, remaining, slice_start, token, n)
+    slice_next = slice_start + FINANCE_SLICE
+    if slice_next < datetime.fromisoformat(ref[2]):
+        return _group_span_page(ref, remaining, slice_next, None, n)
+    return _next_group_of(remaining, n)
 
 
 def _next_inventory(request: PageRequest, body: Any) -> PageRequest | None:

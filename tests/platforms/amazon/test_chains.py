@@ -138,3 +138,33 @@ def test_order_items_chain_walks_every_order_and_token() -> None:
     assert pagination.order_items_request([]) is None
     with pytest.raises(Exception, match="malformed order id"):
         pagination.order_items_request(["../../finances"])
+
+
+async def test_groups_too_old_for_by_group_are_listed_by_posted_date_in_their_currency() -> None:
+    """Two years on, listFinancialEventsByGroupId shows nothing for the older groups; the
+    chain a groups page implies lists those by posted date over each group's span, keeps
+    the group's currency, and scopes undated events by the group: every event of the
+    ground truth, same keys and payout ids, none twice."""
+    env = AmazonEnv()
+    env.clock.advance(690 * 86_400)  # the older groups near or past two years
+    window = env.history_window()
+    connector = env.connector()
+    groups = await env.drive(connector, connector.first_request("payouts", window))
+    events = []
+    for page in groups:
+        events += await env.drive(connector, connector.dependent_request(page))
+    routes = Counter(r.request.route for r in events)
+    assert routes["listFinancialEvents"] and routes["listFinancialEventsByGroupId"], routes
+    by_date = [r.request for r in events if r.request.route == "listFinancialEvents"]
+    group_id, _, _, currency = by_date[0].state["group"]  # the oldest group
+    assert by_date[0].state["scope"] == f"{group_id}|{currency}"
+    hidden = await connector.fetch(pagination.group_events_request([group_id]))
+    assert not any(hidden.payload["payload"]["FinancialEvents"].values()), "ByGroupId hides it"
+
+    got = records(events, "transactions", env.account)
+    truth = truth_records(env, "transactions")
+    assert Counter(r.natural_key for r in got) == Counter(r.natural_key for r in truth)
+    assert {r.natural_key: r.payout_id for r in got} == {r.natural_key: r.payout_id for r in truth}
+    old_groups = {r.state["group"][0] for r in by_date}
+    assert any(r.posted_at is None and r.payout_id in old_groups for r in got), "undated too"
+    await connector.aclose()
