@@ -21,17 +21,25 @@ details  ``queries.details_text``: ``nodes(ids: [...]) { ... on Order { id creat
          Refund lines that do not fit (``hasNextPage``) make the same orders be asked
          again with the lines twice as wide (``widened``), up to what one order allows.
 
+On the bulk path (history) the bulk file (``queries.BULK_ORDERS``: orders with their
+refunds, without refund lines) is the index: a returns block's download is not handed
+out when it shows refunds, and the details of those orders follow (``after_bulk``); the
+last details page ends the chain.
+
 ``state`` of a details request: ``ids`` (all the orders still to ask for, the first
-``len(body ids)`` being this request's), ``nested`` (refund lines asked), ``resume`` (the
-index request that follows, as JSON); the index requests carry ``details_nested``, the
+``len(body ids)`` being this request's), ``nested`` (refund lines asked), ``base`` (the
+size the next orders start from), ``resume`` (the index request that follows, as JSON;
+None after a bulk file); index (and bulk) requests carry ``details_nested``, the
 refund-lines size details requests start from.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from shared.errors import MalformedPayloadError
 from shared.platforms.base import PageRequest
 from shared.platforms.shopify import pagination
 from shared.platforms.shopify.queries import (
@@ -44,6 +52,7 @@ from shared.platforms.shopify.queries import (
 )
 
 RESOURCE = "returns"
+PLATFORM = pagination.PLATFORM
 
 
 def first(request: PageRequest, nested: int | None = None) -> PageRequest:
@@ -75,14 +84,49 @@ def after_index(request: PageRequest, body: Any) -> tuple[Any, PageRequest | Non
     return None, following
 
 
-def after_details(request: PageRequest) -> PageRequest:
-    """The request after a complete details page: more details, else the index again."""
+def after_bulk(request: PageRequest, text: str) -> tuple[Any, PageRequest | None]:
+    """(payload to hand out, next request) after a returns block's bulk file (orders with
+    their refunds, no refund lines: a bulk query allows no connection inside a list
+    field): the details of the orders it shows with refunds, or, with none, the file
+    itself (no records) to end the chain."""
+    ids = refunded_in_file(request, text)
+    if not ids:
+        return text, None
+    nested = int(request.state.get("details_nested", NESTED_PAGE))
+    return None, _details(request, ids, nested, None)
+
+
+def refunded_in_file(request: PageRequest, text: str) -> list[str]:
+    """The orders of a bulk file with refunds (inline ``refunds``, or Refund child lines
+    under ``__parentId``), in file order."""
+    found: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise MalformedPayloadError(PLATFORM, RESOURCE, f"line[{number}]", "not JSON") from None
+        if not isinstance(row, Mapping):
+            raise MalformedPayloadError(PLATFORM, RESOURCE, f"line[{number}]", "not an object")
+        parent, own = row.get("__parentId"), row.get("id")
+        if parent is None and isinstance(row.get("refunds"), list) and row["refunds"]:
+            found[str(own)] = None
+        elif isinstance(parent, str) and str(own).startswith("gid://shopify/Refund/"):
+            found[parent] = None
+    return list(found)
+
+
+def after_details(request: PageRequest) -> PageRequest | None:
+    """The request after a complete details page: more details, else the index again
+    (None after the last details of a bulk file: the chain is complete)."""
     asked = len(request.body["variables"]["ids"])
     rest = request.state["ids"][asked:]
-    resume = PageRequest.model_validate(request.state["resume"])
+    resume = _resume(request)
     if rest:
-        base = int(resume.state.get("details_nested", NESTED_PAGE))
-        return _details(request, rest, base, resume)
+        return _details(request, rest, int(request.state.get("base", NESTED_PAGE)), resume)
+    if resume is None:
+        return None
     return resume.model_copy(update={"page_number": request.page_number + 1})
 
 
@@ -106,34 +150,47 @@ def widened(request: PageRequest) -> PageRequest | None:
     current, largest = int(request.state["nested"]), details_max_nested(budget)
     if current >= largest:
         return None
-    resume = PageRequest.model_validate(request.state["resume"])
-    return _details(request, request.state["ids"], min(largest, 2 * current), resume, same=True)
+    wider = min(largest, 2 * current)
+    return _details(request, request.state["ids"], wider, _resume(request), same=True)
+
+
+def _resume(request: PageRequest) -> PageRequest | None:
+    resume = request.state.get("resume")
+    return None if resume is None else PageRequest.model_validate(resume)
 
 
 def _details(
     before: PageRequest,
     ids: list[str],
     nested: int,
-    resume: PageRequest,
+    resume: PageRequest | None,
     *,
     same: bool = False,
 ) -> PageRequest:
     budget = int(before.state.get("budget", MAX_QUERY_COST))
     asked = ids[: details_fit(nested, budget)]
     number = before.page_number if same else before.page_number + 1
+    base = before.state.get("base", before.state.get("details_nested", NESTED_PAGE))
     state = {
         "by_update": before.state.get("by_update", False),
         "budget": budget,
         "nested": nested,
+        "base": int(base),
         "ids": list(ids),
-        "resume": resume.model_copy(update={"page_number": 0}).model_dump(mode="json"),
+        "resume": None
+        if resume is None
+        else resume.model_copy(update={"page_number": 0}).model_dump(mode="json"),
     }
     return before.model_copy(
         update={
+            "route": "graphql",
+            "method": "POST",
+            "step": "page",
             "body": {"query": details_text(nested), "variables": {"ids": asked}},
             "cost": len(asked) * details_node_cost(nested),
             "state": state,
             "page_number": number,
+            "not_before_s": 0.0,
         }
     )
 

@@ -3,14 +3,17 @@ step by step, as pure functions; the crawls in ``test_crawl`` run it on the sand
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from graphql import OperationDefinitionNode, parse
 
+from shared.errors import MalformedPayloadError
 from shared.normalize import normalize
 from shared.platforms.base import PageRequest, Window
-from shared.platforms.shopify import pagination, refunds
+from shared.platforms.shopify import bulk, pagination, refunds
 from shared.platforms.shopify.queries import (
     NESTED_PAGE,
     details_fit,
@@ -153,3 +156,37 @@ def test_details_pages_normalize_to_the_refunds_and_skip_null_nodes() -> None:
     got = normalize("shopify", "returns", body, account="shop")
     assert [r.natural_key for r in got] == ["gid://shopify/Refund/41", "gid://shopify/Refund/42"]
     assert all(r.order_id == "gid://shopify/Order/4" and len(r.lines) == 1 for r in got)
+
+
+def download() -> PageRequest:
+    """A returns block's bulk chain at its download step."""
+    create = refunds.first(bulk.bulk_first("returns", W), nested=3)
+    return create.model_copy(
+        update={"step": "bulk_download", "route": "bulk", "cost": 1, "page_number": 3}
+    )
+
+
+def test_a_bulk_file_with_refunds_leads_to_their_details_and_the_last_ends_the_chain() -> None:
+    lines = [
+        {"id": "gid://shopify/Order/1", "refunds": []},
+        {"id": "gid://shopify/Order/2", "refunds": [{"id": "gid://shopify/Refund/21"}]},
+        {"id": "gid://shopify/LineItem/9", "__parentId": "gid://shopify/Order/2"},
+        {"id": "gid://shopify/Order/3"},
+        {"id": "gid://shopify/Refund/31", "__parentId": "gid://shopify/Order/3"},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    payload, d = refunds.after_bulk(download(), text)
+    assert payload is None and d is not None and refunds.is_details(d)
+    assert (d.route, d.step, d.method, d.page_number) == ("graphql", "page", "POST", 4)
+    assert d.body["variables"]["ids"] == ["gid://shopify/Order/2", "gid://shopify/Order/3"]
+    assert d.state["nested"] == 3 and d.cost == 2 * details_node_cost(3)
+    assert d.path == pagination.graphql_path() and d.window == W
+    assert refunds.after_details(d) is None
+
+
+def test_a_bulk_file_without_refunds_is_the_blocks_page() -> None:
+    text = json.dumps({"id": "gid://shopify/Order/1", "refunds": []}) + "\n"
+    assert refunds.after_bulk(download(), text) == (text, None)
+    assert refunds.after_bulk(download(), "") == ("", None)
+    with pytest.raises(MalformedPayloadError):
+        refunds.after_bulk(download(), '{"id": "gid://shopify/Order/1"}\nnot json\n')
