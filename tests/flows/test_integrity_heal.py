@@ -59,14 +59,16 @@ def smtp(monkeypatch):
 
 
 class NoItemsFor(httpx.AsyncBaseTransport):
-    """The world's transport, but getOrderItems answers ``victim`` with no items."""
+    """The world's transport, but getOrderItems answers ``victim`` with no items;
+    ``calls`` counts the getOrderItems requests."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.victim, self.stripped = inner, None, 0
+        self.inner, self.victim, self.stripped, self.calls = inner, None, 0, 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         match = ITEMS_PATH.match(request.url.path)
+        self.calls += bool(match)
         if not match or match.group(1) != self.victim or response.status_code != 200:
             return response
         await response.aread()
@@ -140,12 +142,16 @@ async def test_a_link_failed_by_the_other_end_heals_by_loading_it_again(
     monkeypatch, azurite, smtp
 ) -> None:
     stack = Stack(monkeypatch, azurite.connection_string)
+    counting = NoItemsFor(stack.world.transport())
+    stack.transport = lambda _platform: counting
     async with stack.running():
         request = await stopped_onboarding(stack)
         victim, items_block = await items_run_then_victim(stack, request, bulk=True)
         assert await forget_items(stack, "amazon", victim.order_id) >= 1
 
+        counting.calls = 0
         await run_narrowed(stack, request, "orders")
+        assert counting.calls == 0, "the items block was loaded again through the report"
         blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
         by_id = {b.block_id: b for b in blocks}
         [orders_block] = holding(blocks, "orders", victim)
