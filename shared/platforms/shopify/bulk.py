@@ -29,8 +29,8 @@ Bulk queries exist for orders, order_items and returns: one file (``BULK_ORDERS`
 orders with line items and refunds) serves all three, which the normalizer rebuilds
 from ``__parentId``. The file's refunds come without their lines (no connection inside
 a list field), so a returns block's download leads on to the details of the orders it
-shows with refunds (``refunds.after_bulk``, on route ``graphql``). Payments and inventory have no bulk path here (the normalizer reads
-those as pages).
+shows with refunds (``refunds.after_bulk``, on route ``graphql``). Payments and inventory
+have no bulk path here (the normalizer reads those as pages).
 """
 
 from __future__ import annotations

@@ -26,11 +26,17 @@ refunds, without refund lines) is the index: a returns block's download is not h
 out when it shows refunds, and the details of those orders follow (``after_bulk``); the
 last details page ends the chain.
 
+The bulk file also shows each order's line items, and a refund has at most one line
+per line item: after a bulk file the orders are asked fewest lines first, each request
+sized to the most line items among its orders (``hints``), so a typical order costs 10
+points instead of 26 and nothing is truncated; the paged index shows no line items, so
+its details ask ``NESTED_PAGE`` lines and widen when truncated.
+
 ``state`` of a details request: ``ids`` (all the orders still to ask for, the first
-``len(body ids)`` being this request's), ``nested`` (refund lines asked), ``base`` (the
-size the next orders start from), ``resume`` (the index request that follows, as JSON;
-None after a bulk file); index (and bulk) requests carry ``details_nested``, the
-refund-lines size details requests start from.
+``len(body ids)`` being this request's), ``hints`` (their line items, or None),
+``nested`` (refund lines asked), ``base`` (the size the next orders start from without
+hints), ``resume`` (the index request that follows, as JSON; None after a bulk file);
+index (and bulk) requests carry ``details_nested``, that base size.
 """
 
 from __future__ import annotations
@@ -77,8 +83,7 @@ def after_index(request: PageRequest, body: Any) -> tuple[Any, PageRequest | Non
     following = pagination.graphql_next(request, body)
     ids = refunded(body)
     if ids and following is not None:
-        nested = int(request.state.get("details_nested", NESTED_PAGE))
-        return None, _details(request, ids, nested, following)
+        return None, _details(request, ids, following)
     if following is None:  # the confirming empty page ends the chain: store it
         return body, None
     return None, following
@@ -88,18 +93,22 @@ def after_bulk(request: PageRequest, text: str) -> tuple[Any, PageRequest | None
     """(payload to hand out, next request) after a returns block's bulk file (orders with
     their refunds, no refund lines: a bulk query allows no connection inside a list
     field): the details of the orders it shows with refunds, or, with none, the file
-    itself (no records) to end the chain."""
-    ids = refunded_in_file(request, text)
-    if not ids:
+    itself (no records) to end the chain. The file also shows each order's line items,
+    and a refund has at most one line per line item: details requests ask for that many
+    refund lines (``hints``), the orders with fewer first."""
+    found = refunded_in_file(text)
+    if not found:
         return text, None
-    nested = int(request.state.get("details_nested", NESTED_PAGE))
-    return None, _details(request, ids, nested, None)
+    found.sort(key=lambda pair: pair[1])  # stable: file order within one size
+    ids, hints = [i for i, _ in found], [max(1, n) for _, n in found]
+    return None, _details(request, ids, None, hints=hints)
 
 
-def refunded_in_file(request: PageRequest, text: str) -> list[str]:
-    """The orders of a bulk file with refunds (inline ``refunds``, or Refund child lines
-    under ``__parentId``), in file order."""
+def refunded_in_file(text: str) -> list[tuple[str, int]]:
+    """(order id, its line items) for each order of a bulk file with refunds (inline
+    ``refunds``, or Refund child lines under ``__parentId``), in file order."""
     found: dict[str, None] = {}
+    lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -109,12 +118,14 @@ def refunded_in_file(request: PageRequest, text: str) -> list[str]:
             raise MalformedPayloadError(PLATFORM, RESOURCE, f"line[{number}]", "not JSON") from None
         if not isinstance(row, Mapping):
             raise MalformedPayloadError(PLATFORM, RESOURCE, f"line[{number}]", "not an object")
-        parent, own = row.get("__parentId"), row.get("id")
+        parent, own = row.get("__parentId"), str(row.get("id"))
         if parent is None and isinstance(row.get("refunds"), list) and row["refunds"]:
-            found[str(own)] = None
-        elif isinstance(parent, str) and str(own).startswith("gid://shopify/Refund/"):
+            found[own] = None
+        elif isinstance(parent, str) and own.startswith("gid://shopify/Refund/"):
             found[parent] = None
-    return list(found)
+        elif isinstance(parent, str) and own.startswith("gid://shopify/LineItem/"):
+            lines[parent] = lines.get(parent, 0) + 1
+    return [(order, lines.get(order, 0)) for order in found]
 
 
 def after_details(request: PageRequest) -> PageRequest | None:
@@ -122,9 +133,10 @@ def after_details(request: PageRequest) -> PageRequest | None:
     (None after the last details of a bulk file: the chain is complete)."""
     asked = len(request.body["variables"]["ids"])
     rest = request.state["ids"][asked:]
+    hints = request.state.get("hints")
     resume = _resume(request)
     if rest:
-        return _details(request, rest, int(request.state.get("base", NESTED_PAGE)), resume)
+        return _details(request, rest, resume, hints=None if hints is None else hints[asked:])
     if resume is None:
         return None
     return resume.model_copy(update={"page_number": request.page_number + 1})
@@ -151,7 +163,8 @@ def widened(request: PageRequest) -> PageRequest | None:
     if current >= largest:
         return None
     wider = min(largest, 2 * current)
-    return _details(request, request.state["ids"], wider, _resume(request), same=True)
+    ids, hints = request.state["ids"], request.state.get("hints")
+    return _details(request, ids, _resume(request), hints=hints, least=wider, same=True)
 
 
 def _resume(request: PageRequest) -> PageRequest | None:
@@ -162,21 +175,30 @@ def _resume(request: PageRequest) -> PageRequest | None:
 def _details(
     before: PageRequest,
     ids: list[str],
-    nested: int,
     resume: PageRequest | None,
     *,
+    hints: list[int] | None = None,
+    least: int | None = None,
     same: bool = False,
 ) -> PageRequest:
+    """The details request for the first orders of ``ids`` that fit the budget: refund
+    lines sized ``least`` (default: the chain's base size), or, with ``hints`` (refund
+    lines each order may have), the largest hint of the orders asked (at least
+    ``least``)."""
     budget = int(before.state.get("budget", MAX_QUERY_COST))
-    asked = ids[: details_fit(nested, budget)]
-    number = before.page_number if same else before.page_number + 1
-    base = before.state.get("base", before.state.get("details_nested", NESTED_PAGE))
+    base = int(before.state.get("base", before.state.get("details_nested", NESTED_PAGE)))
+    if hints is None:
+        nested = least or base
+        asked = ids[: details_fit(nested, budget)]
+    else:
+        asked, nested = _batch(ids, hints, least or 1, budget)
     state = {
         "by_update": before.state.get("by_update", False),
         "budget": budget,
         "nested": nested,
-        "base": int(base),
+        "base": base,
         "ids": list(ids),
+        "hints": hints,
         "resume": None
         if resume is None
         else resume.model_copy(update={"page_number": 0}).model_dump(mode="json"),
@@ -189,10 +211,25 @@ def _details(
             "body": {"query": details_text(nested), "variables": {"ids": asked}},
             "cost": len(asked) * details_node_cost(nested),
             "state": state,
-            "page_number": number,
+            "page_number": before.page_number if same else before.page_number + 1,
             "not_before_s": 0.0,
         }
     )
+
+
+def _batch(ids: list[str], hints: list[int], least: int, budget: int) -> tuple[list[str], int]:
+    """The longest prefix of ``ids`` whose orders, each asked for as many refund lines as
+    the largest hint among them (at least ``least``, at most what one order allows), fit
+    ``budget``; at least one order."""
+    widest = details_max_nested(budget)
+    nested = min(widest, max(least, hints[0]))
+    count = 1
+    while count < len(ids):
+        wider = min(widest, max(nested, hints[count]))
+        if (count + 1) * details_node_cost(wider) > budget:
+            break
+        nested, count = wider, count + 1
+    return ids[:count], nested
 
 
 def _objects(value: Any) -> list[Mapping[str, Any]]:
