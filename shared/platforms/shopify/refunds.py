@@ -217,6 +217,27 @@ def _details(
     )
 
 
+def details_costs(
+    hints: list[int] | None, orders: int = 0, budget: int = MAX_QUERY_COST
+) -> list[int]:
+    """The requested cost of each details request for a set of refunded orders: with
+    ``hints`` (line items per order, as after a bulk file) sized as ``after_bulk`` does,
+    else ``orders`` orders at ``NESTED_PAGE`` lines (one index page's worth; the floor of
+    the paged path). Truncations (widening) not counted."""
+    if hints is None:
+        fit = details_fit(NESTED_PAGE, budget)
+        full, rest = divmod(orders, fit)
+        each = details_node_cost(NESTED_PAGE)
+        return [fit * each] * full + ([rest * each] if rest else [])
+    left = sorted(max(1, n) for n in hints)
+    out = []
+    while left:
+        asked, nested = _batch([""] * len(left), left, 1, budget)
+        out.append(len(asked) * details_node_cost(nested))
+        left = left[len(asked) :]
+    return out
+
+
 def _batch(ids: list[str], hints: list[int], least: int, budget: int) -> tuple[list[str], int]:
     """The longest prefix of ``ids`` whose orders, each asked for as many refund lines as
     the largest hint among them (at least ``least``, at most what one order allows), fit

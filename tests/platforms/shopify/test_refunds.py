@@ -220,3 +220,10 @@ def test_a_bulk_file_without_refunds_is_the_blocks_page() -> None:
     assert refunds.after_bulk(download(), "") == ("", None)
     with pytest.raises(MalformedPayloadError):
         refunds.after_bulk(download(), '{"id": "gid://shopify/Order/1"}\nnot json\n')
+
+
+def test_details_costs_are_what_the_chain_asks() -> None:
+    hints = [1] * 110 + [4] * 10
+    assert refunds.details_costs(hints) == [100 * 10, 20 * 22]
+    assert refunds.details_costs([]) == [] and refunds.details_costs(None, 0) == []
+    assert refunds.details_costs(None, 40) == [38 * 26, 2 * 26]
