@@ -101,10 +101,14 @@ class ShopifyConnector:
         by_update: bool = False,
     ) -> PageRequest:
         if bulk:
+            if resource != refunds.RESOURCE:
+                return bulk_ops.bulk_first(
+                    resource, window, by_update=by_update, version=self.version
+                )
             request = bulk_ops.bulk_first(
-                resource, window, by_update=by_update, version=self.version
+                resource, window, by_update=by_update, version=self.version, adopt=True
             )
-            return refunds.first(request, self.nested) if resource == refunds.RESOURCE else request
+            return refunds.first(request, self.nested)
         if rest:
             return pagination.rest_first(
                 resource, window, by_update=by_update, version=self.version, limit=self.rest_limit
