@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import function_app
-from bench.recorder import Recorder
+from bench.recorder import Recorder, owners_of
 from bench.strategies import Strategy
 from devhost.clock import VirtualClock
 from devhost.host import DevHost
@@ -95,7 +95,7 @@ class BenchStack:
         quiet = QUIET_FOR_S.get(self.scenario.name, 600.0)
         self.clock.advance_to(self.quiet_start(self.scenario.now, quiet))
         self.started_at = self.clock.now()
-        self.recorder = Recorder(self.clock)
+        self.recorder = Recorder(self.clock, owners_of(self.world.credentials()))
         prefix = f"b{uuid.uuid4().hex[:8]}"
         self.env = {
             "TRIBUTARY_STORAGE_CONNECTION": connection_string,
