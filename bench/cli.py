@@ -36,9 +36,10 @@ from shared.ambassador.protocol import PER_APPLICATION
 from shared.flows.chains import BULK_HISTORY
 
 
-def real_policies(platforms) -> dict[str, PlatformPolicy]:
-    """The platforms' limit policies as Tributary runs them (no overrides)."""
-    return {p: PlatformPolicy.from_settings(p, {}) for p in platforms}
+def real_policies(platforms, overrides: dict | None = None) -> dict[str, PlatformPolicy]:
+    """The platforms' limit policies as Tributary runs them (with a run's ``--app-limits``
+    overrides, if any)."""
+    return {p: PlatformPolicy.from_settings(p, (overrides or {}).get(p, {})) for p in platforms}
 
 
 def execute(options: Options, out: Path) -> dict:
@@ -51,7 +52,7 @@ def execute(options: Options, out: Path) -> dict:
                 options, connection_string=azurite.connection_string, smtp=(smtp.host, smtp.port)
             )
         )
-    policies = real_policies(measured.platforms)
+    policies = real_policies(measured.platforms, options.app_limits)
     tributary = floor(measured.census, policies, bulk=True)
     per_record = floor(measured.census, policies, bulk=False)
     planned = floor(measured.census, policies, bulk=True, only=BULK_HISTORY)
@@ -70,6 +71,8 @@ def execute(options: Options, out: Path) -> dict:
         clients=onboarded,
     )
     details = sidecar(measured, tributary, per_record, planned, quotas)
+    if options.sandbox_limits or options.app_limits:
+        details["limit_overrides"] = {"sandbox": options.sandbox_limits, "app": options.app_limits}
     out.with_name(out.stem + ".details.json").write_text(
         json.dumps(details, indent=2, default=str) + "\n"
     )
@@ -86,7 +89,9 @@ def execute(options: Options, out: Path) -> dict:
         scopes,
     )
     print(table(report, per_record, planned))
-    for line in [cut_note(details), *describe(quotas)]:
+    overridden = details.get("limit_overrides")
+    note = f"LIMITS OVERRIDDEN (floor and quotas use them): {overridden}" if overridden else None
+    for line in [note, cut_note(details), *describe(quotas)]:
         if line:
             print(line)
     for line in measured.errors[:10]:
@@ -173,6 +178,17 @@ def floors(scenario: str, platforms: tuple[str, ...] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _json_object(text: str) -> dict:
+    """A JSON object of platform -> overrides (argparse type)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError('expected {"platform": {"key": value, ...}, ...}')
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-wall-s", type=float, help="stop after this much wall time")
     run.add_argument("--profile", type=Path, help="write a cProfile of the run here")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--sandbox-limits",
+        type=_json_object,
+        help='sandbox limit overrides, JSON: {"etsy": {"qpd": 1000}} (scaled quotas)',
+    )
+    run.add_argument(
+        "--app-limits",
+        type=_json_object,
+        help='Settings.<platform>.limits overrides, JSON: {"etsy": {"qpd": 1000}}',
+    )
     summ = sub.add_parser("summary", help="reports of several runs side by side")
     summ.add_argument("reports", nargs="+", type=Path)
     fl = sub.add_parser("floor", help="a scenario's floors, bucket by bucket (no run)")
@@ -206,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         max_virtual_s=None if args.max_virtual_h is None else args.max_virtual_h * 3600,
         max_wall_s=args.max_wall_s,
+        sandbox_limits=args.sandbox_limits,
+        app_limits=args.app_limits,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up Azurite on a kill
     if args.profile is None:

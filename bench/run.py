@@ -46,6 +46,8 @@ class Options:
     progress: bool = True
     max_virtual_s: float | None = None  # stop driving after this much virtual time
     max_wall_s: float | None = None  # stop driving after this much wall time (profiling)
+    sandbox_limits: dict | None = None  # platform -> sandbox limit overrides (scaled quotas)
+    app_limits: dict | None = None  # platform -> Settings.<platform>.limits overrides
 
 
 @dataclass
@@ -212,6 +214,8 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         faults=options.faults,
         smtp=smtp,
         platforms=options.platforms,
+        sandbox_limits=options.sandbox_limits,
+        app_limits=options.app_limits,
     )
     truth = {
         (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)
