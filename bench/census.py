@@ -48,6 +48,9 @@ def _shopify(world: World, c: PlatformCensus) -> None:
     gt = lambda r: world.ground_truth(c.client, "shopify", r)  # noqa: E731
     orders = len(gt("orders"))
     levels = gt("inventory")
+    lines = Counter(i["orderId"] for i in gt("order_items"))
+    refunded = sorted({r["orderId"] for r in gt("returns")})
+    c.per_parent["lines_per_refunded_order"] = [lines.get(o, 0) for o in refunded]
     c.counts.update(
         orders=orders,
         order_items=orders,  # paged through orders with their line items nested

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from bench.floor import floor
 from bench.plot import plot
-from bench.report import build_report, sidecar, table
+from bench.quotas import application_quotas, describe
+from bench.report import build_report, cut_note, sidecar, table
 from bench.run import Options, run_bench
 from bench.strategies import STRATEGIES
 from sandbox.faults import PROFILES
@@ -35,9 +36,10 @@ from shared.ambassador.protocol import PER_APPLICATION
 from shared.flows.chains import BULK_HISTORY
 
 
-def real_policies(platforms) -> dict[str, PlatformPolicy]:
-    """The platforms' limit policies as Tributary runs them (no overrides)."""
-    return {p: PlatformPolicy.from_settings(p, {}) for p in platforms}
+def real_policies(platforms, overrides: dict | None = None) -> dict[str, PlatformPolicy]:
+    """The platforms' limit policies as Tributary runs them (with a run's ``--app-limits``
+    overrides, if any)."""
+    return {p: PlatformPolicy.from_settings(p, (overrides or {}).get(p, {})) for p in platforms}
 
 
 def execute(options: Options, out: Path) -> dict:
@@ -50,14 +52,27 @@ def execute(options: Options, out: Path) -> dict:
                 options, connection_string=azurite.connection_string, smtp=(smtp.host, smtp.port)
             )
         )
-    policies = real_policies(measured.platforms)
+    policies = real_policies(measured.platforms, options.app_limits)
     tributary = floor(measured.census, policies, bulk=True)
     per_record = floor(measured.census, policies, bulk=False)
     planned = floor(measured.census, policies, bulk=True, only=BULK_HISTORY)
     report = build_report(measured, tributary)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    details = sidecar(measured, tributary, per_record, planned)
+    onboarded: dict[str, list[str]] = {}
+    for client, platform in measured.census:
+        onboarded.setdefault(platform, []).append(client)
+    quotas = application_quotas(
+        measured.exchanges,
+        policies,
+        started_at=measured.started_at,
+        stopped_at=measured.stopped_at,
+        ended=measured.ended,
+        clients=onboarded,
+    )
+    details = sidecar(measured, tributary, per_record, planned, quotas)
+    if options.sandbox_limits or options.app_limits:
+        details["limit_overrides"] = {"sandbox": options.sandbox_limits, "app": options.app_limits}
     out.with_name(out.stem + ".details.json").write_text(
         json.dumps(details, indent=2, default=str) + "\n"
     )
@@ -74,6 +89,11 @@ def execute(options: Options, out: Path) -> dict:
         scopes,
     )
     print(table(report, per_record, planned))
+    overridden = details.get("limit_overrides")
+    note = f"LIMITS OVERRIDDEN (floor and quotas use them): {overridden}" if overridden else None
+    for line in [note, cut_note(details), *describe(quotas)]:
+        if line:
+            print(line)
     for line in measured.errors[:10]:
         print(f"  ! {line}", file=sys.stderr)
     for name, tally in measured.platforms.items():
@@ -82,59 +102,63 @@ def execute(options: Options, out: Path) -> dict:
     return report
 
 
+def _was_cut(report_path: Path) -> bool:
+    details = report_path.with_name(report_path.stem + ".details.json")
+    return details.exists() and bool(json.loads(details.read_text()).get("cut"))
+
+
 def summary(paths: list[Path]) -> str:
     """Reports side by side; ``x tributary``: a run's makespan over the makespan of
-    tributary on the same scenario and faults."""
-    reports = [json.loads(p.read_text()) for p in paths if not p.name.endswith(".details.json")]
+    tributary on the same scenario and faults. A run whose sidecar says it was cut shows
+    ``>=`` before its makespan (a lower bound), ``<=`` before its efficiency, and ratios
+    it takes part in are not given (``cut``)."""
+    runs = [
+        (json.loads(p.read_text()), _was_cut(p))
+        for p in paths
+        if not p.name.endswith(".details.json")
+    ]
     base = {
-        (r["scenario"], r["faults"]): r["makespan_s"]
-        for r in reports
+        (r["scenario"], r["faults"]): (r["makespan_s"], cut)
+        for r, cut in runs
         if r["strategy"] == "tributary"
     }
     head = (
         f"{'scenario':9} {'faults':7} {'strategy':18} {'makespan_h':>10} {'floor_h':>8} "
-        f"{'eff':>6} {'x trib':>7} {'requests':>8} {'429':>6} {'miss':>5} {'dup':>4} "
+        f"{'eff':>7} {'x trib':>7} {'requests':>8} {'429':>6} {'miss':>6} {'dup':>4} "
         f"{'park':>4} {'wall_s':>7}"
     )
     lines = [head, "-" * len(head)]
-    for r in sorted(reports, key=lambda r: (r["scenario"], r["faults"], r["strategy"])):
-        trib = base.get((r["scenario"], r["faults"]))
-        ratio = f"{r['makespan_s'] / trib:.1f}" if trib else "-"
-        eff = "-" if r["efficiency"] is None else f"{r['efficiency']:.3f}"
+    for r, cut in sorted(
+        runs, key=lambda rc: (rc[0]["scenario"], rc[0]["faults"], rc[0]["strategy"])
+    ):
+        trib, trib_cut = base.get((r["scenario"], r["faults"]), (None, False))
+        ratio = "cut" if cut or trib_cut else f"{r['makespan_s'] / trib:.1f}" if trib else "-"
+        eff = "-" if r["efficiency"] is None else f"{'<=' if cut else ''}{r['efficiency']:.3f}"
+        makespan = f"{'>=' if cut else ''}{r['makespan_s'] / 3600:.2f}"
         lines.append(
             f"{r['scenario']:9} {r['faults']:7} {r['strategy']:18} "
-            f"{r['makespan_s'] / 3600:>10.2f} {r['floor_s'] / 3600:>8.2f} {eff:>6} {ratio:>7} "
-            f"{r['requests']:>8} {r['http_429']:>6} {r['missing']:>5} {r['duplicates']:>4} "
+            f"{makespan:>10} {r['floor_s'] / 3600:>8.2f} {eff:>7} {ratio:>7} "
+            f"{r['requests']:>8} {r['http_429']:>6} {r['missing']:>6} {r['duplicates']:>4} "
             f"{r['blocks_parked']:>4} {r['wall_s']:>7.0f}"
         )
     return "\n".join(lines)
 
 
-def floors(scenario: str) -> str:
-    """Both floors of a scenario, bucket by bucket, without running anything."""
+def floors(scenario: str, platforms: tuple[str, ...] | None = None) -> str:
+    """Both floors of a scenario (or of some of its platforms), bucket by bucket, without
+    running anything: the census is taken where a run starts (``BenchStack``'s quiet
+    stretch)."""
     from bench.census import take_census
-    from bench.stack import QUIET_FOR_S
+    from bench.stack import QUIET_FOR_S, _platforms_of
     from sandbox.scenario import load
     from sandbox.world import World
+    from shared.flows.chains import SETTLE
 
-    world = World(load(scenario))
-    platforms = tuple(sorted({p for c in world.scenario.clients for p in c.platforms}))
+    spec = load(scenario)
+    platforms = platforms or _platforms_of(spec)
+    world = World(spec, platforms=platforms)
     quiet = QUIET_FOR_S.get(scenario, 600.0)
-    start = world.scenario.now
-    for _ in range(5000):  # as BenchStack does: a stretch quiet for every client
-        moved = max(
-            [start]
-            + [
-                world.platforms[p].quiet_time(c.client_id, start, quiet)
-                for c in world.scenario.clients
-                for p in platforms
-                if hasattr(world.platforms[p], "quiet_time")
-            ]
-        )
-        if moved == start:
-            break
-        start = moved
-    world.clock.set(start)
+    world.clock.set(world.quiet_start(spec.now, quiet, SETTLE.total_seconds()))
     census = take_census(world, platforms)
     policies = real_policies(platforms)
     lines = []
@@ -154,6 +178,17 @@ def floors(scenario: str) -> str:
     return "\n".join(lines)
 
 
+def _json_object(text: str) -> dict:
+    """A JSON object of platform -> overrides (argparse type)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError('expected {"platform": {"key": value, ...}, ...}')
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,13 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-wall-s", type=float, help="stop after this much wall time")
     run.add_argument("--profile", type=Path, help="write a cProfile of the run here")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--sandbox-limits",
+        type=_json_object,
+        help='sandbox limit overrides, JSON: {"etsy": {"qpd": 1000}} (scaled quotas)',
+    )
+    run.add_argument(
+        "--app-limits",
+        type=_json_object,
+        help='Settings.<platform>.limits overrides, JSON: {"etsy": {"qpd": 1000}}',
+    )
     summ = sub.add_parser("summary", help="reports of several runs side by side")
     summ.add_argument("reports", nargs="+", type=Path)
     fl = sub.add_parser("floor", help="a scenario's floors, bucket by bucket (no run)")
     fl.add_argument("--scenario", choices=sorted(SCENARIOS), default="reference")
+    fl.add_argument("--platforms", help="comma-separated subset (default: all)")
     args = parser.parse_args(argv)
     if args.command == "floor":
-        print(floors(args.scenario))
+        print(floors(args.scenario, tuple(args.platforms.split(",")) if args.platforms else None))
         return 0
     if args.command == "summary":
         print(summary(args.reports))
@@ -186,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         max_virtual_s=None if args.max_virtual_h is None else args.max_virtual_h * 3600,
         max_wall_s=args.max_wall_s,
+        sandbox_limits=args.sandbox_limits,
+        app_limits=args.app_limits,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up Azurite on a kill
     if args.profile is None:

@@ -27,7 +27,9 @@ Shopify (per shop; the GraphQL cost bucket, in points)
     (``BULK_POLL_COST``); the JSONL download draws on no limit. Per record: paged
     queries of ``Query.page_size()`` top nodes (orders for items and returns), each page
     charged the requested cost of the nodes it holds (an over-estimate for pages whose
-    nested lists are shorter than requested).
+    nested lists are shorter than requested). Returns, either way, then ask the details
+    of the orders with refunds (``nodes(ids:)``, ``refunds.details_costs``: sized by each
+    order's line items after a bulk file, at the paged path's nested page otherwise).
 eBay (per application; Fulfillment / Finances / Inventory quotas)
     orders, order_items and returns each page getOrders (200); getTransactions (200),
     getPayouts (200), getInventoryItems (100). No bulk path: both strategies alike.
@@ -66,6 +68,7 @@ from shared.platforms.etsy.pagination import LEDGER_WINDOW_S
 from shared.platforms.etsy.pagination import PAGE_LIMIT as ETSY_PAGE
 from shared.platforms.quiltt.pagination import PAGE_CAP as QUILTT_PAGE
 from shared.platforms.shopify.queries import BULK_POLL_COST, BULK_RUN_COST, QUERIES
+from shared.platforms.shopify.refunds import details_costs
 
 AMAZON_ITEMS_PAGE = 10  # getOrderItems items per page
 AMAZON_INVENTORY_PAGE = 50  # getInventorySummaries summaries per page
@@ -174,12 +177,17 @@ def shopify_points(resource: str, n: int) -> int:
 def shopify_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for resource, n in c.counts.items():
-        if uses_bulk("shopify", resource, bulk, only):
+        on_bulk = uses_bulk("shopify", resource, bulk, only)
+        if on_bulk:
             _add(out, "graphql", 2, BULK_RUN_COST + BULK_POLL_COST)
         else:
             _add(
                 out, "graphql", pages(n, QUERIES[resource].page_size()), shopify_points(resource, n)
             )
+        if resource == "returns":
+            hints = c.per_parent.get("lines_per_refunded_order", [])
+            costs = details_costs(hints if on_bulk else None, orders=len(hints))
+            _add(out, "graphql", len(costs), sum(costs))
     return out
 
 

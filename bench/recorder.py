@@ -2,16 +2,25 @@
 
 ``Recorder.wrap(platform, transport)`` returns an httpx transport that forwards each
 request to ``transport`` and appends an ``Exchange`` (virtual time, platform, limit
-bucket, status, cost) to ``Recorder.exchanges``. Token endpoints are recorded with
-bucket ``auth``. A Shopify GraphQL answer's ``extensions.cost.actualQueryCost`` is read
-as its cost (points are what its bucket counts); every other request costs 1.
+bucket, status, cost, client) to ``Recorder.exchanges``. Token endpoints are recorded
+with bucket ``auth``. A Shopify GraphQL answer's ``extensions.cost.actualQueryCost`` is
+read as its cost (points are what its bucket counts); every other request costs 1.
+
+The client a request was made for (what the shares of an application-wide quota are
+counted by) is found from ``owners``: per platform, credential values that belong to one
+client (refresh tokens, shop ids; ``owners_of``). A token exchange whose refresh token
+is known adds the access (and rotated refresh) token it answers with; a request is then
+attributed by its bearer token, else by a path segment that is a known value. Tokens
+stay in memory: nothing of them is written to an exchange, the report or a log.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import httpx
 
@@ -40,6 +49,7 @@ class Exchange:
     bucket: str  # the policy's lane: an Amazon operation, rest/graphql, an eBay API, api
     status: int
     cost: int = 1
+    client: str | None = None  # the client the request was made for (None: not known)
 
 
 def bucket_of(platform: str, method: str, path: str) -> str:
@@ -71,17 +81,24 @@ class _Recording(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         at = self.recorder.clock.now()
-        response = await self.inner.handle_async_request(request)
         bucket = bucket_of(self.platform, request.method, request.url.path)
+        form = (await request.aread()) if bucket == "auth" else b""
+        response = await self.inner.handle_async_request(request)
         cost = 1
-        if bucket == "graphql" and self.platform == "shopify" and response.status_code == 200:
+        client = self.recorder.owner(self.platform, request)
+        learn = bucket == "auth"
+        read = learn or (bucket == "graphql" and self.platform == "shopify")
+        if read and response.status_code == 200:
             body = await response.aread()
-            cost = _graphql_cost(body)
             response = httpx.Response(
                 response.status_code, headers=response.headers, content=body, request=request
             )
+            if learn:
+                client = self.recorder.learn(self.platform, form, body)
+            else:
+                cost = _graphql_cost(body)
         self.recorder.exchanges.append(
-            Exchange(at, self.platform, bucket, response.status_code, cost)
+            Exchange(at, self.platform, bucket, response.status_code, cost, client)
         )
         return response
 
@@ -97,10 +114,70 @@ def _graphql_cost(body: bytes) -> int:
         return 1
 
 
+def owners_of(credentials: Mapping[str, Mapping[str, Mapping[str, str]]]) -> dict:
+    """platform -> {credential value: client} from ``World.credentials()`` (client ->
+    platform -> credentials), keeping only values that belong to exactly one client (an
+    application's key or secret is shared by every client and identifies none)."""
+    seen: dict[str, dict[str, set[str]]] = {}
+    for client, platforms in credentials.items():
+        for platform, values in platforms.items():
+            for value in values.values():
+                if isinstance(value, str) and len(value) >= 4:
+                    seen.setdefault(platform, {}).setdefault(value, set()).add(client)
+    return {
+        platform: {v: next(iter(c)) for v, c in values.items() if len(c) == 1}
+        for platform, values in seen.items()
+    }
+
+
+def _bearer(request: httpx.Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    return value[7:].strip() if value[:7].lower() == "bearer " else None
+
+
 class Recorder:
-    def __init__(self, clock) -> None:
+    def __init__(self, clock, owners: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.clock = clock
         self.exchanges: list[Exchange] = []
+        self.owners: dict[str, dict[str, str]] = {p: dict(v) for p, v in (owners or {}).items()}
+
+    def owner(self, platform: str, request: httpx.Request) -> str | None:
+        """The client ``request`` was made for, if its bearer token or a path segment is
+        a value known to belong to one client."""
+        known = self.owners.get(platform)
+        if not known:
+            return None
+        token = _bearer(request)
+        if token is not None and token in known:
+            return known[token]
+        return _first_known(known, request.url.path.split("/"))
+
+    def learn(self, platform: str, form: bytes, body: bytes) -> str | None:
+        """After a successful token exchange (``form``: its request body, ``body``: its
+        answer): the client whose refresh token it used (None if not known); the tokens
+        it answered with now identify that client too."""
+        known = self.owners.get(platform)
+        if not known:
+            return None
+        fields = parse_qs(form.decode("utf-8", "replace"))
+        client = _first_known(known, fields.get("refresh_token", []))
+        if client is None:
+            return None
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return client
+        for key in ("access_token", "refresh_token"):
+            if isinstance(answer, dict) and isinstance(answer.get(key), str):
+                known[answer[key]] = client
+        return client
 
     def wrap(self, platform: str, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
         return _Recording(self, platform, transport)
+
+
+def _first_known(known: Mapping[str, str], values: Iterable[str]) -> str | None:
+    for value in values:
+        if value in known:
+            return known[value]
+    return None

@@ -8,7 +8,9 @@ makespan_s (None when nothing ran); ``requests`` counts every call the sandboxes
 ``sidecar(...)`` holds what the report has no field for: the floors bucket by bucket
 (Tributary's with every bulk path a platform offers — the report's ``floor_s`` —, with
 the bulk paths its planner takes, and the per-record strategy's), the devhost counters,
-unexpected records.
+unexpected records, whether the run was cut (``cut``: then every makespan of a platform
+with an unfinished onboarding is a lower bound) and the use and shares of the
+application-wide quotas (``application_quotas``, see ``bench.quotas``).
 """
 
 from __future__ import annotations
@@ -131,13 +133,32 @@ def _floor_json(floor: Floor) -> dict[str, Any]:
     }
 
 
-def sidecar(m: Measured, tributary: Floor, per_record: Floor, planned: Floor) -> dict[str, Any]:
+def sidecar(
+    m: Measured,
+    tributary: Floor,
+    per_record: Floor,
+    planned: Floor,
+    quotas: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "floor_tributary": _floor_json(tributary),
         "floor_per_record": _floor_json(per_record),
         "floor_planned_paths": _floor_json(planned),
+        "application_quotas": quotas or {},
         **measured_summary(m),
     }
+
+
+def cut_note(details: dict[str, Any]) -> str | None:
+    """A line saying the run was cut (from a sidecar), or None."""
+    cut = details.get("cut")
+    if not cut:
+        return None
+    return (
+        f"CUT ({cut['why']}) at {cut['at_virtual_s'] / 3600:.2f} h virtual with "
+        f"{cut['unfinished_onboardings']} onboarding(s) unfinished: makespan_s is a lower "
+        "bound, efficiency an upper bound"
+    )
 
 
 def _hms(seconds: float) -> str:

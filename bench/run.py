@@ -7,12 +7,16 @@ ended, reads the stored records back from Azurite and returns a ``Measured``: wh
 report is made of. Wall time, CPU time (``resource.getrusage``: user + system of this
 process) and peak RSS cover the run itself, from the first connect to the last
 orchestration's end (not the read-back).
+
+A run stopped before every onboarding ended (``max_wall_s``, ``max_virtual_s``, or
+devhost left with nothing to run) is *cut*: ``Measured.cut`` names why, and the makespan
+of a platform with an unfinished onboarding is the virtual time at the stop — a lower
+bound of the real one (the records not stored count as missing).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import resource
 import sys
@@ -42,6 +46,8 @@ class Options:
     progress: bool = True
     max_virtual_s: float | None = None  # stop driving after this much virtual time
     max_wall_s: float | None = None  # stop driving after this much wall time (profiling)
+    sandbox_limits: dict | None = None  # platform -> sandbox limit overrides (scaled quotas)
+    app_limits: dict | None = None  # platform -> Settings.<platform>.limits overrides
 
 
 @dataclass
@@ -85,6 +91,9 @@ class Measured:
     history_events_replayed: int
     devhost: dict[str, int]
     errors: list[str] = field(default_factory=list)
+    ended: dict[tuple[str, str], float] = field(default_factory=dict)  # (client, platform)
+    stopped_at: float = 0.0  # virtual time when driving stopped
+    cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle
 
 
 def _cpu_s() -> float:
@@ -130,9 +139,10 @@ async def _connect_all(stack: BenchStack) -> dict[tuple[str, str], str]:
     return ids
 
 
-async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) -> None:
+async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) -> str | None:
     """Run until every onboarding has ended, noting (client, platform) -> virtual end
-    time in ``ended``."""
+    time in ``ended``. None when all ended; ``max_virtual_s`` when the next thing devhost
+    would do lies past the virtual deadline; ``idle`` when nothing is left to do."""
     pending = dict(ids)
     deadline = None if options.max_virtual_s is None else stack.started_at + options.max_virtual_s
     while pending:
@@ -145,10 +155,16 @@ async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) ->
                 ended[other] = inst.last_updated
                 del pending[other]
         if key in pending:  # deadline reached or devhost idle with the instance unfinished
-            break
+            due = stack.host._next_due()  # devhost's next timer or wake-up, if any
+            return (
+                "idle" if due is None or deadline is None or due <= deadline else ("max_virtual_s")
+            )
+    return None
 
 
-async def _read_back(stack: BenchStack, truth: dict, ended: dict) -> dict[str, Tally]:
+async def _read_back(
+    stack: BenchStack, truth: dict, ended: dict, stopped_at: float
+) -> dict[str, Tally]:
     store, ledger, flows = (
         RecordStore(stack.settings),
         Ledger(stack.settings),
@@ -164,9 +180,8 @@ async def _read_back(stack: BenchStack, truth: dict, ended: dict) -> dict[str, T
             if platform not in spec.platforms:
                 continue
             t = tallies[platform]
-            end = ended.get((client, platform))
-            if end is not None:
-                t.makespan_s = max(t.makespan_s, end - stack.started_at)
+            end = ended.get((client, platform), stopped_at)  # unfinished: a lower bound
+            t.makespan_s = max(t.makespan_s, end - stack.started_at)
             mine = [b for b in blocks if b.platform == platform]
             t.blocks_total += len(mine)
             parked = [b for b in mine if b.state == BlockState.PARKED]
@@ -199,6 +214,8 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         faults=options.faults,
         smtp=smtp,
         platforms=options.platforms,
+        sandbox_limits=options.sandbox_limits,
+        app_limits=options.app_limits,
     )
     truth = {
         (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)
@@ -217,13 +234,18 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
             ids = await _connect_all(stack)
             ended: dict = {}
             drive = _drive(stack, ids, options, ended)
-            with contextlib.suppress(TimeoutError):  # partial run: the rest counts as missing
-                await asyncio.wait_for(drive, options.max_wall_s)
+            try:  # partial run: the rest counts as missing
+                cut = await asyncio.wait_for(drive, options.max_wall_s)
+            except TimeoutError:
+                cut = "max_wall_s"
         finally:
             for task in helpers:
                 task.cancel()
         wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
-        tallies = await _read_back(stack, truth, ended)
+        stopped_at = stack.clock.now()
+        if cut == "max_virtual_s":  # nothing happens before the deadline: still unfinished
+            stopped_at = max(stopped_at, stack.started_at + (options.max_virtual_s or 0.0))
+        tallies = await _read_back(stack, truth, ended, stopped_at)
         errors = [f"{name}: {message[:300]}" for name, message in stack.host.activity_errors]
         unfinished = [f"{c}/{p} did not finish" for (c, p) in ids if (c, p) not in ended]
     accounting = stack.world.accounting
@@ -244,6 +266,9 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         history_events_replayed=stack.host.counters.history_events_replayed,
         devhost=stack.host.counters.as_dict(),
         errors=unfinished + errors[:20],
+        ended=dict(ended),
+        stopped_at=stopped_at,
+        cut=cut,
     )
 
 
@@ -273,5 +298,15 @@ def measured_summary(m: Measured) -> dict[str, Any]:
         "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},
         "blocks_unfinished": {p: t.blocks_unfinished for p, t in m.platforms.items()},
         "blocks_parked": {p: t.parked for p, t in m.platforms.items() if t.parked},
+        "cut": None
+        if m.cut is None
+        else {
+            "why": m.cut,
+            "at_virtual_s": round(m.stopped_at - m.started_at, 1),
+            "unfinished_onboardings": sum(
+                1 for key in m.census if key not in m.ended and key[1] in m.platforms
+            ),
+            "makespan_is_lower_bound": True,
+        },
         "errors": m.errors,
     }

@@ -3,7 +3,9 @@
 ``BenchStack`` builds a ``World`` of a scenario on devhost's virtual clock (moved to a
 stretch the sandboxes find quiet, so the ground truth taken at the start holds while the
 run loads), points the settings at Azurite under names unique to the run, sets the
-strategy's ``limits`` overrides, routes every connector through a ``Recorder`` around
+strategy's ``limits`` overrides (and ``app_limits``: platform -> ``Settings.<platform>.limits``
+overrides; ``sandbox_limits``: platform -> the sandbox's limit overrides, for runs with
+scaled quotas), routes every connector through a ``Recorder`` around
 the world's in-process transport, and runs the real ``function_app`` in devhost.
 Clients connect through the HTTP trigger, as a client would.
 
@@ -22,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import function_app
-from bench.recorder import Recorder
+from bench.recorder import Recorder, owners_of
 from bench.strategies import Strategy
 from devhost.clock import VirtualClock
 from devhost.host import DevHost
@@ -81,6 +83,8 @@ class BenchStack:
         smtp: tuple[str, int] | None = None,
         platforms: tuple[str, ...] | None = None,
         fault_seed: int = 1,
+        sandbox_limits: dict[str, dict[str, Any]] | None = None,
+        app_limits: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.scenario = load(scenario) if isinstance(scenario, str) else scenario
         self.strategy = strategy
@@ -90,12 +94,13 @@ class BenchStack:
             self.scenario,
             clock=self.clock,
             faults=Faults(faults, seed=fault_seed),
+            limits=sandbox_limits,
             platforms=self.platforms,
         )
         quiet = QUIET_FOR_S.get(self.scenario.name, 600.0)
         self.clock.advance_to(self.quiet_start(self.scenario.now, quiet))
         self.started_at = self.clock.now()
-        self.recorder = Recorder(self.clock)
+        self.recorder = Recorder(self.clock, owners_of(self.world.credentials()))
         prefix = f"b{uuid.uuid4().hex[:8]}"
         self.env = {
             "TRIBUTARY_STORAGE_CONNECTION": connection_string,
@@ -109,7 +114,7 @@ class BenchStack:
         for name in self.platforms:
             for key, value in PLATFORM_ENV[name].items():
                 self.env[f"TRIBUTARY_{name.upper()}__{key}"] = value
-            limits = strategy.limits(name)
+            limits = {**strategy.limits(name), **(app_limits or {}).get(name, {})}
             if limits:
                 self.env[f"TRIBUTARY_{name.upper()}__LIMITS"] = json.dumps(limits)
         self.host: DevHost | None = None

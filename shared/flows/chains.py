@@ -76,6 +76,7 @@ BULK_PATHS: dict[tuple[str, str], BulkPath] = {
     ("amazon", "returns"): BulkPath("GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"),
     ("shopify", "orders"): BulkPath("bulkOperationRunQuery"),
     ("shopify", "order_items"): BulkPath("bulkOperationRunQuery"),
+    ("shopify", "returns"): BulkPath("bulkOperationRunQuery"),
     ("etsy", "order_items"): BulkPath("getShopReceiptTransactionsByShop", records=None),
 }
 """(platform, resource) -> its bulk path for history.
@@ -87,8 +88,10 @@ adds order subtotals the Orders API lacks: records loaded from it differ in thos
 fields (same natural keys). Shopify: one bulk query (orders with line items) serves
 orders and order items; a shop runs one bulk query at a time, and blocks of the two
 resources over the same window share the job (``shared.platforms.shopify.bulk``).
-Shopify returns stay paged: a bulk query allows no connection inside a list field, so
-bulk refunds would lose their refund lines. Etsy: getShopReceiptTransactionsByShop
+Shopify returns share that file too, as the index of the refunds: a bulk query allows
+no connection inside a list field, so the file's refunds lack their lines, and the
+block asks for the refunds of the orders it shows with some (``nodes(ids:)``,
+``shared.platforms.shopify.refunds``). Etsy: getShopReceiptTransactionsByShop
 lists every transaction of the shop, newest first, without a date filter, in pages of
 100 instead of one getShopReceiptTransactionsByReceipt call per receipt. A job over a
 window reads from the newest transaction down to the first page below the window and

@@ -27,6 +27,7 @@ done yet and the link goes unchecked (never falsely failed).
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,7 +201,12 @@ class _Context:
 def _holding(blocks: Iterable[Block], instants: Iterable[datetime]) -> list[Block]:
     """The ``blocks`` whose window holds one of ``instants``."""
     wanted = sorted(set(instants))
-    return [b for b in blocks if any(b.window_start <= t < b.window_end for t in wanted)]
+
+    def holds(block: Block) -> bool:
+        first = bisect_left(wanted, block.window_start)  # the earliest instant in it, if any
+        return first < len(wanted) and wanted[first] < block.window_end
+
+    return [b for b in blocks if holds(b)]
 
 
 def _meeting(blocks: Iterable[Block], spans: Iterable[Window]) -> list[Block]:

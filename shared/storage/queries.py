@@ -2,8 +2,9 @@
 
 Why not ``TableClient.query_entities``: azure-data-tables passes every page of a query
 through its generated model deserializer (each property value walked as an ``object``)
-and then ``_convert_to_entity``, about 0.15 ms of CPU per entity of a dozen fields —
-the larger share of reading a block's records back for its integrity check. This module
+and then ``_convert_to_entity``: about 0.12 ms of CPU per record of a dozen fields,
+against 0.035 ms here (5,000 order records, 2-core dev machine) — reading a block's
+records back for its integrity check is a large share of a load. This module
 sends the same request (``GET {account}/{table}()?$filter=…``, JSON with minimal
 metadata, API version 2019-02-02) through the TableClient's own pipeline, so
 authentication, retries and logging stay the SDK's, follows the service's continuation

@@ -197,12 +197,13 @@ async def test_shopify_history_comes_from_a_bulk_operation(monkeypatch, azurite,
     calls = await onboard(stack, "shopify")
     kinds = Counter(kind for _, _, kind in calls if kind)
     downloads = sum(1 for _, path, _ in calls if "/bulk-results/" in path)
-    planned = await plans(stack, "shopify", ("orders", "order_items"))
+    planned = await plans(stack, "shopify", ("orders", "order_items", "returns"))
     for resource, plan in planned.items():
         assert_bulk_plan(plan, resource)
     windows = {b.window for plan in planned.values() for b in plan[1:]}
+    blocks = sum(len(plan) - 1 for plan in planned.values())
     assert 1 <= kinds["bulk_create"] <= 2 * len(windows) + 2, kinds
-    assert 1 <= downloads <= 2 * len(windows), downloads  # one file per job
+    assert 1 <= downloads <= blocks, downloads  # one file per bulk block at most
     assert kinds["bulk_poll"] >= kinds["bulk_create"]
 
     for resource in ("orders", "order_items", "returns", "transactions", "payouts", "inventory"):
@@ -238,7 +239,7 @@ async def test_many_bulk_windows_meet_without_gap_or_overlap(
 
 def test_the_bulk_paths_are_the_ones_the_floor_assumes() -> None:
     assert {("amazon", r) for r in ("orders", "order_items", "returns")} <= BULK_HISTORY
-    assert {("shopify", "orders"), ("shopify", "order_items")} <= BULK_HISTORY
+    assert {("shopify", r) for r in ("orders", "order_items", "returns")} <= BULK_HISTORY
     assert not any(p in ("ebay", "quiltt") for p, _ in BULK_HISTORY)
 
 

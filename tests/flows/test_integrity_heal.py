@@ -18,7 +18,9 @@ items block is done and the orders end of the link judges every order.
     path here). The re-loaded items block sees the order stored without items and fails
     (a re-load is not retried or parked on its own); the orders block asks again on its
     second failure, is parked on its third — exactly one alert, naming the order — and
-    the run ends: bounded, and the rest of the data is complete.
+    the run ends: bounded, and the rest of the data is complete. Once the platform
+    answers again, the next run loads the failed re-load and the parked block's
+    successor: every record stored, no second mail.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import httpx
 import pytest
 
 from shared.flows.chains import BULK_PATHS
+from shared.flows.generations import latest
 from shared.flows.store import FlowStore
 from shared.integrity import needs_items, payout_scope
 from shared.models import Order, Payout, Transaction, record_from_json
@@ -56,14 +59,16 @@ def smtp(monkeypatch):
 
 
 class NoItemsFor(httpx.AsyncBaseTransport):
-    """The world's transport, but getOrderItems answers ``victim`` with no items."""
+    """The world's transport, but getOrderItems answers ``victim`` with no items;
+    ``calls`` counts the getOrderItems requests."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.victim, self.stripped = inner, None, 0
+        self.inner, self.victim, self.stripped, self.calls = inner, None, 0, 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         match = ITEMS_PATH.match(request.url.path)
+        self.calls += bool(match)
         if not match or match.group(1) != self.victim or response.status_code != 200:
             return response
         await response.aread()
@@ -78,10 +83,13 @@ class NoItemsFor(httpx.AsyncBaseTransport):
         return httpx.Response(200, headers=headers, json=body, request=request)
 
 
-async def run_narrowed(stack: Stack, request: dict, resource: str) -> None:
-    """The onboarding's request, loading ``resource`` only."""
-    narrowed = {**request, "resources": [resource], "run_id": f"{request['run_id']}-{resource}"}
-    instance = f"{stack.client_id}|{resource}-first"
+async def run_narrowed(stack: Stack, request: dict, *resources: str, tier: str = "") -> None:
+    """The onboarding's request (as ``tier`` if given), loading ``resources`` only."""
+    name = "-".join(resources) + (f"-{tier}" if tier else "")
+    narrowed = {**request, "resources": list(resources), "run_id": f"{request['run_id']}-{name}"}
+    if tier:
+        narrowed["tier"] = tier
+    instance = f"{stack.client_id}|{name}"
     status = await stack.host.run("sync_client", narrowed, instance)
     assert status["runtimeStatus"] == "Completed", status
 
@@ -134,12 +142,16 @@ async def test_a_link_failed_by_the_other_end_heals_by_loading_it_again(
     monkeypatch, azurite, smtp
 ) -> None:
     stack = Stack(monkeypatch, azurite.connection_string)
+    counting = NoItemsFor(stack.world.transport())
+    stack.transport = lambda _platform: counting
     async with stack.running():
         request = await stopped_onboarding(stack)
         victim, items_block = await items_run_then_victim(stack, request, bulk=True)
         assert await forget_items(stack, "amazon", victim.order_id) >= 1
 
+        counting.calls = 0
         await run_narrowed(stack, request, "orders")
+        assert counting.calls == 0, "the items block was loaded again through the report"
         blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
         by_id = {b.block_id: b for b in blocks}
         [orders_block] = holding(blocks, "orders", victim)
@@ -257,3 +269,15 @@ async def test_a_link_that_cannot_heal_parks_its_block_once_with_one_alert(
         stored = {r["order_id"] for r in await stack.stored("amazon", "order_items")}
         want = {r.order_id for r in truth(stack, "amazon", "order_items").values()}
         assert stored == want - {victim.order_id}
+
+        # the platform answers again: the next run loads the failed re-load (its newest
+        # generation) and the parked block's successor, and the hole is gone
+        stripping.victim = None
+        await run_narrowed(stack, request, "order_items", "orders", tier="daily")
+        after = {b.block_id: b for b in await ledger.list_blocks(stack.client_id)}
+        assert after[reloads[-1].block_id].state == BlockState.DONE
+        assert after[f"{orders_block.block_id}~2"].state == BlockState.DONE
+        newest = latest(after.values())  # older generations stay as they ended
+        assert all(b.state == BlockState.DONE for b in newest.values()), newest
+        await assert_matches_truth(stack, "amazon", ["orders", "order_items"])
+        assert len(smtp.messages) == 1  # no second mail

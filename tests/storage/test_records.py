@@ -166,3 +166,16 @@ async def test_pydantic_models_are_accepted(store: RecordStore) -> None:
     await store.upsert("c1", [Payout(natural_key="p1", amount=Decimal("10.50"))])
     [stored] = await store.read("c1", "etsy", "payouts", period=UNDATED)
     assert Payout.model_validate(stored) == Payout(natural_key="p1", amount=Decimal("10.50"))
+
+
+async def test_read_prefix_returns_one_orders_items_of_one_account(store: RecordStore) -> None:
+    def item(account: str, key: str) -> dict:
+        return {**order(0), "resource": "order_items", "account": account, "natural_key": key}
+
+    keys = ["o1|1", "o1|2", "o10|1", "o2|1", "o1"]
+    await store.upsert("c1", [item("acme", k) for k in keys] + [item("acme2", "o1|9")])
+    found = await store.read_prefix(
+        "c1", "shopify", "order_items", period="2024-01", account="acme", head="o1|"
+    )
+    assert sorted(r["natural_key"] for r in found) == ["o1|1", "o1|2"]
+    assert all(r["account"] == "acme" for r in found)

@@ -3,7 +3,12 @@
 The chain, each step one request on route ``bulk`` (the ambassador's GraphQL lane):
 
 ``bulk_create``
-    ``bulkOperationRunQuery(query: …)`` (a mutation: 10 points). The answer's
+    ``bulkOperationRunQuery(query: …)`` (a mutation: 10 points). A returns block first
+    polls ``currentBulkOperation`` (the shop's most recent bulk query, whatever its
+    status) instead: the orders or items block of its window has usually run the same
+    query already, and its file (the index of the refunds) is read again rather than
+    made again (``bulk_first(adopt=True)``; the file is a snapshot of when that job
+    started, as it is for the orders and items read from it). The answer's
     ``bulkOperation.id`` goes into ``state["job_id"]`` of every later step, so a block
     retried after a crash resumes polling the same job instead of starting a new one.
     ``userErrors`` saying a bulk query is already in progress (code
@@ -27,8 +32,10 @@ The chain, each step one request on route ``bulk`` (the ambassador's GraphQL lan
 
 Bulk queries exist for orders, order_items and returns: one file (``BULK_ORDERS``:
 orders with line items and refunds) serves all three, which the normalizer rebuilds
-from ``__parentId``. Payments and inventory have no bulk path here (the normalizer reads
-those as pages).
+from ``__parentId``. The file's refunds come without their lines (no connection inside
+a list field), so a returns block's download leads on to the details of the orders it
+shows with refunds (``refunds.after_bulk``, on route ``graphql``). Payments and inventory
+have no bulk path here (the normalizer reads those as pages).
 """
 
 from __future__ import annotations
@@ -73,10 +80,18 @@ def bulk_query(resource: str, window: Window | None, *, by_update: bool = False)
 
 
 def bulk_first(
-    resource: str, window: Window | None, *, by_update: bool = False, version: str = API_VERSION
+    resource: str,
+    window: Window | None,
+    *,
+    by_update: bool = False,
+    version: str = API_VERSION,
+    adopt: bool = False,
 ) -> PageRequest:
+    """The chain's first step: ``bulk_create``; with ``adopt``, a poll of
+    ``currentBulkOperation`` first, so that a job of this very query that already ran
+    (completed, or still running) is read instead of running another (``after_poll``)."""
     text = bulk_query(resource, window, by_update=by_update)
-    return PageRequest(
+    create = PageRequest(
         platform=PLATFORM,
         resource=resource,
         route="bulk",
@@ -88,6 +103,7 @@ def bulk_first(
         step="bulk_create",
         state={"by_update": by_update, "restarts": 0},
     )
+    return poll_request(create, job_id=None, wait_s=0.0, polls=0) if adopt else create
 
 
 def _same_query(a: str | None, b: str) -> bool:

@@ -101,7 +101,14 @@ class ShopifyConnector:
         by_update: bool = False,
     ) -> PageRequest:
         if bulk:
-            return bulk_ops.bulk_first(resource, window, by_update=by_update, version=self.version)
+            if resource != refunds.RESOURCE:
+                return bulk_ops.bulk_first(
+                    resource, window, by_update=by_update, version=self.version
+                )
+            request = bulk_ops.bulk_first(
+                resource, window, by_update=by_update, version=self.version, adopt=True
+            )
+            return refunds.first(request, self.nested)
         if rest:
             return pagination.rest_first(
                 resource, window, by_update=by_update, version=self.version, limit=self.rest_limit
@@ -224,6 +231,9 @@ class ShopifyConnector:
                 reason = f"bulk file download: HTTP {response.status_code}"
                 return _with(result, outcome, reason, response.status_code)
             text = response.text
+        if request.resource == refunds.RESOURCE:  # the file is the index of the refunds
+            payload, nxt = refunds.after_bulk(request, text)
+            return result.model_copy(update={"payload": payload, "next": nxt})
         reported = roots if request.resource == "orders" else None
         return result.model_copy(update={"payload": text, "next": None, "reported_count": reported})
 

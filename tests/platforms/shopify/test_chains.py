@@ -286,3 +286,22 @@ def test_orders_pages_report_the_exact_orders_count() -> None:
     body["data"]["ordersCount"] = {"count": 10000, "precision": "AT_LEAST"}
     assert pagination.reported_count(r, body) is None
     assert pagination.reported_count(pagination.graphql_first("order_items", W), body) is None
+
+
+def test_adopt_reads_a_job_of_the_same_query_that_already_ran_else_creates() -> None:
+    ours = bulk.bulk_query("returns", W)
+    first = bulk.bulk_first("returns", W, adopt=True)
+    assert (first.step, first.cost, first.state["current"]) == ("bulk_poll", 1, True)
+    assert first.body["query"] == BULK_CURRENT and first.not_before_s == 0
+    done = op("COMPLETED", query_text=ours, key="currentBulkOperation", objectCount="9")
+    download = bulk.after_poll(first, done)
+    assert isinstance(download, PageRequest) and download.step == "bulk_download"
+    assert download.state["job_id"] == JOB and "current" not in download.state
+    running = bulk.after_poll(first, op("RUNNING", query_text=ours, key="currentBulkOperation"))
+    assert isinstance(running, PageRequest) and running.state["job_id"] == JOB
+    for other in (None, op("COMPLETED", query_text="{ x }", key="currentBulkOperation")):
+        body = {"data": {"currentBulkOperation": None}} if other is None else other
+        create = bulk.after_poll(first, body)
+        assert isinstance(create, PageRequest) and create.step == "bulk_create"
+        assert create.body["variables"]["query"] == ours
+    assert bulk.bulk_first("orders", W).step == "bulk_create"  # the default creates

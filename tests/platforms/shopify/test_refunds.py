@@ -3,14 +3,17 @@ step by step, as pure functions; the crawls in ``test_crawl`` run it on the sand
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from graphql import OperationDefinitionNode, parse
 
+from shared.errors import MalformedPayloadError
 from shared.normalize import normalize
 from shared.platforms.base import PageRequest, Window
-from shared.platforms.shopify import pagination, refunds
+from shared.platforms.shopify import bulk, pagination, refunds
 from shared.platforms.shopify.queries import (
     NESTED_PAGE,
     details_fit,
@@ -153,3 +156,74 @@ def test_details_pages_normalize_to_the_refunds_and_skip_null_nodes() -> None:
     got = normalize("shopify", "returns", body, account="shop")
     assert [r.natural_key for r in got] == ["gid://shopify/Refund/41", "gid://shopify/Refund/42"]
     assert all(r.order_id == "gid://shopify/Order/4" and len(r.lines) == 1 for r in got)
+
+
+def download() -> PageRequest:
+    """A returns block's bulk chain at its download step."""
+    create = refunds.first(bulk.bulk_first("returns", W), nested=3)
+    return create.model_copy(
+        update={"step": "bulk_download", "route": "bulk", "cost": 1, "page_number": 3}
+    )
+
+
+def line_item(n: int, order: int) -> dict[str, Any]:
+    return {"id": f"gid://shopify/LineItem/{n}", "__parentId": f"gid://shopify/Order/{order}"}
+
+
+def test_a_bulk_file_with_refunds_leads_to_their_details_and_the_last_ends_the_chain() -> None:
+    lines = [
+        {"id": "gid://shopify/Order/1", "refunds": []},
+        line_item(10, 1),
+        {"id": "gid://shopify/Order/2", "refunds": [{"id": "gid://shopify/Refund/21"}]},
+        *(line_item(20 + i, 2) for i in range(3)),
+        {"id": "gid://shopify/Order/3"},
+        {"id": "gid://shopify/Refund/31", "__parentId": "gid://shopify/Order/3"},
+        line_item(30, 3),
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    payload, d = refunds.after_bulk(download(), text)
+    assert payload is None and d is not None and refunds.is_details(d)
+    assert (d.route, d.step, d.method, d.page_number) == ("graphql", "page", "POST", 4)
+    # fewest line items first; refund lines asked: the most line items among them
+    assert d.body["variables"]["ids"] == ["gid://shopify/Order/3", "gid://shopify/Order/2"]
+    assert d.state["nested"] == 3 and d.cost == 2 * details_node_cost(3)
+    assert d.body["query"] == details_text(3)
+    assert d.path == pagination.graphql_path() and d.window == W
+    assert refunds.after_details(d) is None
+
+
+def test_hinted_details_ask_each_batch_for_the_lines_its_orders_can_have() -> None:
+    lines = []
+    for n in range(120):  # 110 orders of one line item, then 10 of four, all refunded
+        lines.append({"id": f"gid://shopify/Order/{n}", "refunds": [{"id": f"R{n}"}]})
+        lines += [line_item(1000 * n + i, n) for i in range(1 if n < 110 else 4)]
+    text = "\n".join(json.dumps(line) for line in lines)
+    _, d1 = refunds.after_bulk(download(), text)
+    assert d1 is not None and d1.state["nested"] == 1
+    assert len(d1.body["variables"]["ids"]) == 1000 // details_node_cost(1) == 100
+    d2 = refunds.after_details(d1)
+    assert d2 is not None and d2.state["nested"] == 4  # 10 of one line, then the wide ones
+    assert len(d2.body["variables"]["ids"]) == 20 and d2.cost == 20 * details_node_cost(4)
+    assert refunds.after_details(d2) is None
+    # a refund with more lines than its order shows line items is still widened
+    wider = refunds.widened(d2)
+    assert wider is not None and wider.state["nested"] == 8
+    assert (
+        wider.body["variables"]["ids"]
+        == d2.body["variables"]["ids"][: len(wider.body["variables"]["ids"])]
+    )
+
+
+def test_a_bulk_file_without_refunds_is_the_blocks_page() -> None:
+    text = json.dumps({"id": "gid://shopify/Order/1", "refunds": []}) + "\n"
+    assert refunds.after_bulk(download(), text) == (text, None)
+    assert refunds.after_bulk(download(), "") == ("", None)
+    with pytest.raises(MalformedPayloadError):
+        refunds.after_bulk(download(), '{"id": "gid://shopify/Order/1"}\nnot json\n')
+
+
+def test_details_costs_are_what_the_chain_asks() -> None:
+    hints = [1] * 110 + [4] * 10
+    assert refunds.details_costs(hints) == [100 * 10, 20 * 22]
+    assert refunds.details_costs([]) == [] and refunds.details_costs(None, 0) == []
+    assert refunds.details_costs(None, 40) == [38 * 26, 2 * 26]
