@@ -14,8 +14,9 @@ observed, in two stages (``PlanInput.stage``):
 
 The full plan is stored once (``FlowStore``) and its blocks inserted in the ledger, so
 a resumed run loads the same blocks; a run resumed between the stages finds the
-provisional plan and measures on its block. Stage ``full``, demo runs, snapshots and a
-history no longer than the recent day plan at once (default density).
+provisional plan and measures on its block. Stage ``full``, demo runs, snapshots, a
+history no longer than the recent day and resources whose recent day is a bulk job too
+(``shared.flows.chains.ONLY_BULK``) plan at once (default density).
 
 Daily: one block ``daily_window(watermark, now, overlap)`` once the watermark exists.
 Every run also picks up the backfill blocks not done yet; a parked block gets a
@@ -35,7 +36,7 @@ from datetime import datetime, timedelta
 
 import azure.durable_functions as df
 
-from shared.flows.chains import BULK_PATHS, daily_overlap
+from shared.flows.chains import BULK_PATHS, ONLY_BULK, daily_overlap
 from shared.flows.generations import DAILY, latest, plan_tier, successor_id
 from shared.flows.models import BlockSpec, PlanInput, ResourceRun, Tier
 from shared.flows.store import FlowStore
@@ -147,7 +148,8 @@ async def _backfill_plan(plans: _Plans, stage: str) -> tuple[list[PlannedBlock],
             raise RuntimeError(f"the plan of {run.resource} lost its recent-day block")
         return await plans.keep(plan), True
     plan = _plan(run, start, run.now, None)
-    if stage == "recent" and len(plan) > 1 and plan[0].phase == "recent_day":
+    measure = (run.platform, run.resource) not in ONLY_BULK
+    if stage == "recent" and measure and len(plan) > 1 and plan[0].phase == "recent_day":
         return await plans.keep(plan[:1], PROVISIONAL), False
     return await plans.keep(plan), True
 

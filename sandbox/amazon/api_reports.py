@@ -1,9 +1,13 @@
-"""Reports API 2021-06-30: createReport (202), getReport, getReportDocument.
+"""Reports API 2021-06-30: createReport (202), getReports, getReport, getReportDocument.
 
 createReport validates the body against CreateReportSpecification: reportType must be one
 of ``reports.REPORT_TYPES``, marketplaceIds 1-25 values, dataStartTime <= dataEndTime <= now
 (both default to now). Report ids are digits; document ids ``amzn1.spdoc.1.4.na.<uuid>``. A
-seller only sees its own reports (another seller's id answers 404).
+seller only sees its own reports (another seller's id answers 404). getReports lists the
+seller's reports newest first: ``reportTypes`` (1-10) or ``nextToken`` (then the only
+parameter) is required; ``processingStatuses``, ``marketplaceIds`` (1-10: a report matches
+if it has one of them), ``createdSince`` (default 90 days ago), ``createdUntil`` (default
+now) filter; ``pageSize`` 1-100, default 10.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from sandbox.amazon import paging
 from sandbox.amazon.errors import invalid, not_found
 from sandbox.amazon.formats import BadDate, parse_iso
 from sandbox.amazon.reports import REPORT_TYPES, ReportJob, report_rows
@@ -75,6 +80,62 @@ def create_report(call: Call) -> Reply:
     wait = 2.0 + 8.0 * world.faults.uniform("amazon", "report_queue", report_id)
     store.add(job, wait, rows)
     return 202, {"reportId": report_id}
+
+
+STATUSES = frozenset({"CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE"})
+RETENTION_S = 90 * 86_400
+
+
+def _report_query(call: Call) -> dict[str, Any]:
+    types = call.params("reportTypes")
+    if not 1 <= len(types) <= 10:
+        raise invalid("reportTypes or nextToken is required; reportTypes takes 1 to 10 values.")
+    unknown = [t for t in types if t not in REPORT_TYPES]
+    if unknown:
+        raise invalid(f"Invalid reportTypes: {unknown[0]!r}.")
+    statuses = call.params("processingStatuses")
+    bad = [s for s in statuses if s not in STATUSES]
+    if bad:
+        raise invalid(f"Invalid processingStatuses: {bad[0]!r}.")
+    markets = call.params("marketplaceIds")
+    if len(markets) > 10:
+        raise invalid("marketplaceIds takes at most 10 values.")
+    since, until = call.date("createdSince"), call.date("createdUntil")
+    return {
+        "types": types,
+        "statuses": statuses,
+        "markets": markets,
+        "since": call.now - RETENTION_S if since is None else since,
+        "until": call.now if until is None else until,
+        "size": call.integer("pageSize", 10, 1, 100),
+    }
+
+
+def list_reports(call: Call) -> Reply:
+    token = call.param("nextToken")
+    if token:
+        if any(k != "nextToken" for k in call.query):
+            raise invalid("nextToken must be the only parameter when it is given.")
+        state = paging.decode("getReports", token, "nextToken")
+        q, offset = state["q"], state["offset"]
+    else:
+        q, offset = _report_query(call), 0
+    jobs = [
+        j
+        for j in call.sandbox.reports.jobs.values()
+        if j.account == call.account
+        and j.report_type in q["types"]
+        and (not q["statuses"] or j.status(call.now) in q["statuses"])
+        and (not q["markets"] or set(j.marketplace_ids) & set(q["markets"]))
+        and q["since"] <= j.created <= q["until"]
+        and j.created >= call.now - RETENTION_S
+    ]
+    jobs.sort(key=lambda j: (-j.created, j.report_id))
+    chunk = jobs[offset : offset + q["size"]]
+    out: dict[str, Any] = {"reports": [j.payload(call.now) for j in chunk]}
+    if offset + q["size"] < len(jobs):
+        out["nextToken"] = paging.encode("getReports", {"q": q, "offset": offset + q["size"]})
+    return 200, out
 
 
 def _job(call: Call, report_id: str) -> ReportJob:

@@ -269,6 +269,7 @@ OPERATIONS: tuple[tuple[str, str, str, Handler], ...] = (
     ),
     ("GET", "/finances/v0/financialEvents", "listFinancialEvents", api_finances.list_events),
     ("POST", "/reports/2021-06-30/reports", "createReport", api_reports.create_report),
+    ("GET", "/reports/2021-06-30/reports", "getReports", api_reports.list_reports),
     ("GET", "/reports/2021-06-30/reports/{reportId}", "getReport", api_reports.get_report),
     (
         "GET",

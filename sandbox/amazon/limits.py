@@ -39,6 +39,7 @@ DEFAULT_PLANS: dict[str, UsagePlan] = {
     "listFinancialEventsByOrderId": UsagePlan(0.5, 30),
     "listFinancialEvents": UsagePlan(0.5, 30),
     "createReport": UsagePlan(0.0167, 15),
+    "getReports": UsagePlan(0.0222, 10),
     "getReport": UsagePlan(2.0, 15),
     "getReportDocument": UsagePlan(0.0167, 15),
     "getInventorySummaries": UsagePlan(2.0, 2),

@@ -99,6 +99,12 @@ keeps the window's records only (``shared.platforms.etsy.pagination``), so every
 would re-read the pages of the newer ones: the history is one job (``records=None``).
 eBay and Quiltt have no bulk path."""
 
+ONLY_BULK: frozenset[tuple[str, str]] = frozenset({("amazon", "returns")})
+"""(platform, resource) that every window reaches through a bulk job, the recent day
+too (Amazon lists no returns): the recent-day block is no quick measure of density, so
+the plan is made at once (``activities.plan_resource``) and its reports queue together
+instead of the history's waiting for the recent day's."""
+
 BULK_HISTORY: frozenset[tuple[str, str]] = frozenset(BULK_PATHS)
 """(platform, resource) loaded through the platform's bulk path for history."""
 

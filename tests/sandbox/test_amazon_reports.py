@@ -147,3 +147,48 @@ async def test_another_sellers_report_is_not_found() -> None:
         token = await env.token()
         response = await env.get("getReport", f"{REPORTS}/123", token)
         assert response.status_code == 404
+
+
+async def test_get_reports_lists_the_sellers_reports_newest_first_with_filters() -> None:
+    async with Env() as env:
+        token = await env.token()
+        now = env.clock.now()
+        older = await create(env, token, ORDERS_BY_DATE, now - 7 * 86400, now - 60)
+        env.clock.advance(5)
+        newer = await create(env, token, ORDERS_BY_DATE, now - 3 * 86400, now - 60)
+        returns = await create(env, token, RETURNS_BY_DATE, now - 3 * 86400, now - 60)
+
+        async def listed(**params) -> dict:
+            response = await env.get("getReports", REPORTS, token, params=params)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        body = await listed(reportTypes=ORDERS_BY_DATE)
+        assert [r["reportId"] for r in body["reports"]] == [newer, older]
+        both = await listed(reportTypes=f"{ORDERS_BY_DATE},{RETURNS_BY_DATE}", pageSize=2)
+        assert [r["reportId"] for r in both["reports"]] == [returns, newer]
+        rest = await listed(nextToken=both["nextToken"])
+        assert [r["reportId"] for r in rest["reports"]] == [older] and "nextToken" not in rest
+        since = iso(env.amazon.reports.jobs[newer].created)
+        assert [
+            r["reportId"]
+            for r in (await listed(reportTypes=ORDERS_BY_DATE, createdSince=since))["reports"]
+        ] == [newer]
+        done = await listed(reportTypes=ORDERS_BY_DATE, processingStatuses="DONE")
+        assert done["reports"] == []  # both still queued
+        one_market = await listed(reportTypes=ORDERS_BY_DATE, marketplaceIds=MARKETS[1])
+        assert [r["reportId"] for r in one_market["reports"]] == [newer, older]
+        unseen = await listed(reportTypes=ORDERS_BY_DATE, marketplaceIds="A1F83G8C2ARO7P")
+        assert unseen["reports"] == []  # no report of that marketplace
+
+        env.clock.advance(4 * 45)  # getReports: 0.0222/s, burst 10
+        for bad in ({}, {"reportTypes": "NOPE"}, {"reportTypes": ORDERS_BY_DATE, "pageSize": 0}):
+            response = await env.get("getReports", REPORTS, token, params=bad)
+            assert response.status_code == 400, bad
+        mixed = await env.get(
+            "getReports",
+            REPORTS,
+            token,
+            params={"nextToken": both["nextToken"], "reportTypes": ORDERS_BY_DATE},
+        )
+        assert mixed.status_code == 400 and "only parameter" in mixed.text

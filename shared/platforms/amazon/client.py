@@ -117,7 +117,10 @@ class AmazonConnector:
                 raise ConfigurationError(f"amazon has no bulk path for {resource}")
             if now is not None and window.end > now:
                 raise ConfigurationError("amazon report windows may not end in the future")
-            return reports.create_request(resource, window, self._marketplaces, by_update=by_update)
+            create = reports.create_request(
+                resource, window, self._marketplaces, by_update=by_update
+            )
+            return create if now is None else reports.find_request(create, now)
         if now is not None:
             pagination.check_window(window, now)
         if resource == "orders":
@@ -222,6 +225,8 @@ class AmazonConnector:
         payload: Any = body
         if request.step == "page":
             following = pagination.next_request(request, body)
+        elif request.step == "bulk_find":
+            following = reports.after_find(request, body)
         elif request.step == "bulk_create":
             following = reports.after_create(request, body)
         elif request.step == "bulk_poll":

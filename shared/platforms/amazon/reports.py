@@ -1,5 +1,12 @@
 """The Reports API 2021-06-30 bulk path as a chain of requests (pure; no I/O).
 
+    bulk_find      GET  /reports/2021-06-30/reports (getReports): a report of the same
+                   type, window and marketplaces created in the last ``ADOPT_WITHIN``
+                   and not failed is adopted (polled or downloaded) instead of creating
+                   another: orders and order items read the same all-orders report, and
+                   a seller's reports are processed one after the other, so a second
+                   identical report would only queue behind the first. None found (or
+                   no ``now`` given): createReport.
     bulk_create    POST /reports/2021-06-30/reports (createReport) -> 202 {reportId}
     bulk_poll      GET  /reports/2021-06-30/reports/{reportId} (getReport), first
                    ``FIRST_POLL_S`` after creation, then every ``POLL_S`` seconds
@@ -30,6 +37,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import MalformedPayloadError, PermanentError
@@ -42,8 +50,10 @@ RETURNS_BY_DATE = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
 REPORTS_PATH = "/reports/2021-06-30/reports"
 REPORT_PATH = "/reports/2021-06-30/reports/{}"
 DOCUMENT_PATH = "/reports/2021-06-30/documents/{}"
-POLL_S = 60.0
-FIRST_POLL_S = 30.0
+POLL_S = 20.0
+FIRST_POLL_S = 20.0
+ADOPT_WITHIN = timedelta(hours=1)
+FIND_PAGE = 100
 MAX_ATTEMPTS = 3
 PENDING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 
@@ -80,6 +90,61 @@ def create_request(
         step="bulk_create",
         state={"report_type": kind, "attempt": attempt, "report_spec": body},
     )
+
+
+def find_request(create: PageRequest, now: datetime) -> PageRequest:
+    """getReports for a report ``create`` (a bulk_create request) would duplicate."""
+    spec = create.body
+    params = {
+        "reportTypes": spec["reportType"],
+        "processingStatuses": "IN_QUEUE,IN_PROGRESS,DONE",
+        "marketplaceIds": ",".join(spec["marketplaceIds"][:10]),
+        "createdSince": utc_iso(now - ADOPT_WITHIN),
+        "pageSize": FIND_PAGE,
+    }
+    return create.model_copy(
+        update={
+            "route": "getReports",
+            "method": "GET",
+            "body": None,
+            "params": params,
+            "step": "bulk_find",
+        }
+    )
+
+
+def _same_report(spec: Mapping[str, Any], report: Any) -> bool:
+    if not isinstance(report, Mapping) or report.get("reportType") != spec["reportType"]:
+        return False
+    try:
+        same_window = all(
+            datetime.fromisoformat(str(report.get(k)).replace("Z", "+00:00"))
+            == datetime.fromisoformat(str(spec[k]).replace("Z", "+00:00"))
+            for k in ("dataStartTime", "dataEndTime")
+        )
+    except ValueError:
+        return False
+    markets = report.get("marketplaceIds")
+    return same_window and isinstance(markets, list) and set(markets) == set(spec["marketplaceIds"])
+
+
+def after_find(request: PageRequest, body: Any) -> PageRequest | None:
+    """The step after a getReports answer: the adopted report's next step (its poll, or
+    its download when DONE), the next getReports page, or createReport."""
+    reports = body.get("reports") if isinstance(body, Mapping) else None
+    if not isinstance(reports, list):
+        raise MalformedPayloadError(PLATFORM, request.resource, "reports", "missing or not a list")
+    spec = request.state["report_spec"]
+    found = next((r for r in reports if _same_report(spec, r)), None)
+    if found is not None:
+        report_id = _field(request, found, "reportId")
+        return after_poll(poll_request(request, report_id, 0.0), found)
+    token = body.get("nextToken")
+    if isinstance(token, str) and token:
+        return request.model_copy(
+            update={"params": {"nextToken": token}, "page_number": request.page_number + 1}
+        )
+    return create_request_from(request, int(request.state.get("attempt", 1)))
 
 
 def poll_request(request: PageRequest, report_id: str, wait_s: float) -> PageRequest:

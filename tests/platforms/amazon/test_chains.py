@@ -168,3 +168,42 @@ async def test_groups_too_old_for_by_group_are_listed_by_posted_date_in_their_cu
     old_groups = {r.state["group"][0] for r in by_date}
     assert any(r.posted_at is None and r.payout_id in old_groups for r in got), "undated too"
     await connector.aclose()
+
+
+async def test_orders_and_items_over_one_window_share_one_report() -> None:
+    """The all-orders report serves orders and order items: the second chain finds the
+    first one's report (getReports) and polls or downloads it instead of queueing an
+    identical one behind it. A report of another window is not adopted."""
+    env = AmazonEnv()
+    connector = env.connector()
+    window = env.history_window()
+    first = connector.first_request("orders", window, bulk=True, now=env.now())
+    assert first.step == "bulk_find"
+    found = await connector.fetch(first)  # nothing yet
+    assert found.next is not None and found.next.step == "bulk_create"
+    created = await connector.fetch(found.next)
+    report_id = created.next.state["report_id"]
+
+    items = await env.drive(
+        connector, connector.first_request("order_items", window, bulk=True, now=env.now())
+    )
+    assert [r.request.step for r in items][:2] == ["bulk_find", "bulk_poll"]  # adopted, pending
+    assert {r.request.state.get("report_id") for r in items[1:]} == {report_id}
+    got = records(items, "order_items", env.account, DOWNLOADS)
+    assert {i.natural_key for i in got} == {
+        i.natural_key for i in truth_records(env, "order_items")
+    }
+
+    orders = await env.drive(connector, created.next)  # the first chain goes on
+    again = await env.drive(
+        connector, connector.first_request("orders", window, bulk=True, now=env.now())
+    )
+    assert [r.request.step for r in again] == ["bulk_find", "bulk_download"]  # adopted, done
+    for chain in (orders, again):
+        got = records(chain, "orders", env.account, DOWNLOADS)
+        assert {o.natural_key for o in got} == {o.natural_key for o in truth_records(env, "orders")}
+
+    other = Window(start=window.start, end=window.end - timedelta(days=1))
+    await env.drive(connector, connector.first_request("orders", other, bulk=True, now=env.now()))
+    assert env.world.accounting.calls[("amazon", "createReport")] == 2
+    await connector.aclose()

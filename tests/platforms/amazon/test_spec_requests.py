@@ -46,6 +46,7 @@ USED = {
     "listFinancialEventsByGroupId",
     "listFinancialEvents",
     "createReport",
+    "getReports",
     "getReport",
     "getReportDocument",
     "getInventorySummaries",
