@@ -69,7 +69,7 @@ async def test_crash_mid_backfill_resumes_from_the_ledger(monkeypatch, azurite) 
     async with stack.running():
         response = await stack.connect("amazon")
         instance = json.loads(response.get_body())["id"]
-        await stack.host.run_until_idle(max_virtual_s=120)  # the process dies here
+        await stack.host.run_until_idle(max_virtual_s=30)  # the process dies here
         assert stack.host.status(instance)["runtimeStatus"] == "Running"
         ledger = Ledger(stack.settings)
         before = {b.block_id: b for b in await ledger.list_blocks(stack.client_id)}
