@@ -52,6 +52,7 @@ from shared.settings import PlatformSettings
 
 TIMEOUT_S = 30.0
 DOWNLOAD_TIMEOUT_S = 300.0
+FILE_GONE = frozenset({400, 403, 404, 410})  # a bulk file's signed URL that expired
 
 
 def shop_handle(account: str) -> str:
@@ -226,6 +227,11 @@ class ShopifyConnector:
         text = ""
         if url is not None:
             response = await self._http.get(url, timeout=DOWNLOAD_TIMEOUT_S)
+            if response.status_code in FILE_GONE:
+                step = bulk_ops.file_gone(request, response.status_code)
+                if isinstance(step, PageRequest):
+                    return result.model_copy(update={"payload": None, "next": step})
+                return _with(result, step.outcome, step.reason, response.status_code)
             if response.status_code != 200:
                 outcome = Outcome.TRANSIENT if response.status_code >= 500 else Outcome.PERMANENT
                 reason = f"bulk file download: HTTP {response.status_code}"
