@@ -21,9 +21,10 @@ Shopify sent it (parsed JSON; the JSONL text for a bulk download) for ``page`` a
 hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQL's
 ``actualQueryCost``; ``reported_count`` the window's ``ordersCount`` (orders pages).
 
-Returns on the paged GraphQL path are an index of the window's orders followed, for the
-orders with refunds, by their refunds (``refunds``): index pages with orders are not
-handed out (ok, ``payload=None``).
+Returns are an index of the window's orders (GraphQL pages, or on the bulk path the
+orders file, adopted from the orders block when it already ran) followed, for the orders
+with refunds, by their refunds (``refunds``): index pages with orders, and a bulk file
+that shows refunds, are not handed out (ok, ``payload=None``).
 
 A page whose nested line items / refund lines / inventory levels do not fit in their
 nested page would be a partial result: it is not handed out (ok, ``payload=None``) and
