@@ -73,6 +73,8 @@ def execute(options: Options, out: Path) -> dict:
     details = sidecar(measured, tributary, per_record, planned, quotas)
     if options.sandbox_limits or options.app_limits:
         details["limit_overrides"] = {"sandbox": options.sandbox_limits, "app": options.app_limits}
+    if options.clients is not None:
+        details["clients"] = len({c for c, _ in measured.census})
     out.with_name(out.stem + ".details.json").write_text(
         json.dumps(details, indent=2, default=str) + "\n"
     )
@@ -91,7 +93,8 @@ def execute(options: Options, out: Path) -> dict:
     print(table(report, per_record, planned))
     overridden = details.get("limit_overrides")
     note = f"LIMITS OVERRIDDEN (floor and quotas use them): {overridden}" if overridden else None
-    for line in [note, cut_note(details), *describe(quotas)]:
+    subset = f"only the first {details['clients']} clients" if "clients" in details else None
+    for line in [subset, note, cut_note(details), *describe(quotas)]:
         if line:
             print(line)
     for line in measured.errors[:10]:
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-wall-s", type=float, help="stop after this much wall time")
     run.add_argument("--profile", type=Path, help="write a cProfile of the run here")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--clients", type=int, help="only the scenario's first N clients")
     run.add_argument(
         "--sandbox-limits",
         type=_json_object,
@@ -234,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         max_wall_s=args.max_wall_s,
         sandbox_limits=args.sandbox_limits,
         app_limits=args.app_limits,
+        clients=args.clients,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up Azurite on a kill
     if args.profile is None:

@@ -28,8 +28,10 @@ finished inside the window needed less than a share and is left out). The same f
 *common stretch*: from the start until the first client's onboarding ended, or the run
 stopped (it exists in a cut run too). Per set: ``clients``, ``jain`` = (Σx)² / (n·Σx²)
 (1: equal; 1/n: one client took all), ``min_share`` / ``max_share`` = the least / most
-calls of a client over the mean. Calls whose client the recorder could not tell
-(application tokens) count in the use, not in the shares (``unattributed_calls``).
+calls of a client over the mean. ``clients``: each client's calls on the lane over the
+run and when its onboarding ended (None: unfinished). Calls whose client the recorder
+could not tell (application tokens) count in the use, not in the shares
+(``unattributed_calls``).
 """
 
 from __future__ import annotations
@@ -168,6 +170,14 @@ def lane_use(
     in_stretch = sum(1 for e in counted if started_at <= e.at <= waiting_end)
     first_end = min([*ended.values(), stopped_at])
     common = _fairness(per_client(started_at, first_end), clients)
+    everyone = per_client(-math.inf, math.inf)
+    each = {
+        c: {
+            "calls": everyone.get(c, 0),
+            "ended_s": round(ended[c] - started_at, 1) if c in ended else None,
+        }
+        for c in clients
+    }
     return {
         "calls": len(counted),
         "status_429": len(exchanges) - len(counted),
@@ -185,6 +195,7 @@ def lane_use(
             else {"end_s": round(first_end - started_at, 1), **common},
             "windows": share_windows,
         },
+        "clients": each,
     }
 
 

@@ -48,6 +48,7 @@ class Options:
     max_wall_s: float | None = None  # stop driving after this much wall time (profiling)
     sandbox_limits: dict | None = None  # platform -> sandbox limit overrides (scaled quotas)
     app_limits: dict | None = None  # platform -> Settings.<platform>.limits overrides
+    clients: int | None = None  # only the scenario's first N clients
 
 
 @dataclass
@@ -216,6 +217,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         platforms=options.platforms,
         sandbox_limits=options.sandbox_limits,
         app_limits=options.app_limits,
+        clients=options.clients,
     )
     truth = {
         (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)

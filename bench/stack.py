@@ -16,6 +16,7 @@ sets the variables it needs for the duration of ``running()`` and restores them 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import uuid
@@ -85,8 +86,15 @@ class BenchStack:
         fault_seed: int = 1,
         sandbox_limits: dict[str, dict[str, Any]] | None = None,
         app_limits: dict[str, dict[str, Any]] | None = None,
+        clients: int | None = None,
     ) -> None:
         self.scenario = load(scenario) if isinstance(scenario, str) else scenario
+        if clients is not None:  # the first N clients only (a smaller multi)
+            if clients < 1:
+                raise ValueError(f"clients must be at least 1, not {clients}")
+            self.scenario = dataclasses.replace(
+                self.scenario, clients=self.scenario.clients[:clients]
+            )
         self.strategy = strategy
         self.platforms = platforms or _platforms_of(self.scenario)
         self.clock = VirtualClock(self.scenario.now)

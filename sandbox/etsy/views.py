@@ -4,8 +4,9 @@ Payloads carry the fields the spec's schemas require (ShopReceipt, ShopReceiptTr
 Payment, PaymentAccountLedgerEntry, ShopListing, ListingInventory) and nothing the spec
 does not declare, except fields of Etsy's current API that the June 2021 file predates:
 the ledger's ``ledger_type``, ``reference_type`` and ``reference_id`` (see ledger.py),
-and a receipt's ``refunds`` (ShopRefund: ``amount``, ``created_timestamp``, ``reason``,
-``note_from_issuer``, ``status``; one per refund issued by ``t``). Every builder is pure.
+and a receipt's ``transactions`` (its ShopReceiptTransactions) and ``refunds``
+(ShopRefund: ``amount``, ``created_timestamp``, ``reason``, ``note_from_issuer``,
+``status``; one per refund issued by ``t``). Every builder is pure.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def receipt_payload(receipt: Receipt, t: float, seller_user_id: int) -> dict[str
         ]
         if shipped
         else [],
+        "transactions": [
+            transaction_payload(receipt, line, t, seller_user_id) for line in receipt.lines
+        ],
         "refunds": [refund_payload(r) for r in receipt.refunds if r.at <= t],
     }
 

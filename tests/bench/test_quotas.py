@@ -51,6 +51,10 @@ def test_a_day_waited_through_counts_its_calls_against_the_platforms_limit() -> 
     common = use["shares"]["common_stretch"]
     assert common["end_s"] == DAY + 200  # until b ended
     assert common["calls"] == 9000 + 100 + 100  # b's 100 of day two all fell before 200 s
+    assert use["clients"] == {
+        "a": {"calls": 4600, "ended_s": None},
+        "b": {"calls": 4600, "ended_s": DAY + 200},
+    }
 
 
 def test_unequal_shares_lower_jains_index() -> None:

@@ -16,9 +16,9 @@ because the June 2021 file lags the API the sandbox serves:
   answers null for them;
 - PaymentAccountLedgerEntry may carry ``ledger_type``, ``reference_type`` and
   ``reference_id`` (added to Etsy's ledger entries after 2021, etsy/open-api #442);
-- ShopReceipt may carry ``refunds``, a list of ShopRefund (``amount`` Money,
-  ``created_timestamp``, nullable ``reason``, ``note_from_issuer``, ``status``), as
-  Etsy's current ShopReceipt does;
+- ShopReceipt may carry ``transactions`` (its ShopReceiptTransactions) and ``refunds``,
+  a list of ShopRefund (``amount`` Money, ``created_timestamp``, nullable ``reason``,
+  ``note_from_issuer``, ``status``), as Etsy's current ShopReceipt does;
 - getListingsByShop (``GET /v3/application/shops/{shop_id}/listings``, Etsy's current
   API; ``add_listings_by_shop``): ``state``, ``limit``, ``offset``, ``sort_on``,
   ``sort_order``, ``includes``, ``legacy``; it answers ShopListings whose listings may
@@ -75,6 +75,10 @@ SHOP_REFUND = {
     },
 }
 NEWER_RECEIPT_FIELDS = {
+    "transactions": {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/ShopReceiptTransaction"},
+    },
     "refunds": {"type": "array", "items": {"$ref": "#/components/schemas/ShopRefund"}},
 }
 

@@ -11,9 +11,12 @@ resource       chain
 =============  =========================================================================
 orders         getShopReceipts ``min_created``/``max_created`` (no window: every receipt;
                ``by_update``: ``min_last_modified``/``max_last_modified``)
-order_items    paged: getShopReceipts of the window (step ``index``; created, or modified
-               with ``by_update``) -> for each receipt
-               getShopReceiptTransactionsByReceipt (step ``page``).
+order_items    paged: getShopReceipts of the window (created, or modified with
+               ``by_update``): Etsy's current ShopReceipt carries its ``transactions``,
+               so the receipt pages are the items' pages (``normalize``), 100 receipts
+               a call. (Chains begun by earlier versions still run as they started:
+               the receipts as ``index``, then getShopReceiptTransactionsByReceipt per
+               receipt.)
                bulk: getShopReceiptTransactionsByShop, newest first, every transaction
                (no date filter). With a window the chain stops after the first page
                reaching below the window's start, and its pages carry the window as
@@ -143,7 +146,7 @@ def first_request(
     modified = resource == "returns" or by_update
     names = ("min_last_modified", "max_last_modified") if modified else None
     params = {**_receipt_window(window, names), **page}
-    step = "page" if resource == "orders" else "index"
+    step = "index" if resource == "returns" else "page"
     return _request(resource, f"{shop}/receipts", window, params=params, step=step)
 
 

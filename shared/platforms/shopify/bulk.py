@@ -26,7 +26,9 @@ The chain, each step one request on route ``bulk`` (the ambassador's GraphQL lan
 ``bulk_download``
     looks the job up again (``node``, 1 point) for its ``url`` — signed URLs are not kept
     in requests or histories and they expire (7 days) — then GETs the JSONL without the
-    access token (the file is on Shopify's storage host). A completed job without a
+    access token (the file is on Shopify's storage host). A file that is gone (400, 403,
+    404, 410: an expired URL, as a job resumed or adopted days later finds) starts a new
+    job (``file_gone``, bounded by ``MAX_RESTARTS``). A completed job without a
     ``url`` found nothing: the payload is ``""``. ``objectCount`` of the job is in
     ``state`` (lines); ``rootObjectCount`` is the reported count of an orders block.
 
@@ -238,6 +240,12 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | Classified:
     if status in RESTART:
         return _restart(request, f"{status} ({op.get('errorCode') or 'no error code'})")
     return _refused(f"bulk operation in unexpected status {status!r}")
+
+
+def file_gone(request: PageRequest, status: int) -> PageRequest | Classified:
+    """After the job's file answered ``status`` 400/403/404/410 (its signed URL expired,
+    7 days after the job completed): the job again, a new one (bounded restarts)."""
+    return _restart(request, f"file is gone (HTTP {status})")
 
 
 def download_target(request: PageRequest, body: Any) -> tuple[str | None, int | None]:

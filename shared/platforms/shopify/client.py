@@ -21,9 +21,10 @@ Shopify sent it (parsed JSON; the JSONL text for a bulk download) for ``page`` a
 hold no records; ``next`` is the chain's next request. ``actual_cost`` is GraphQL's
 ``actualQueryCost``; ``reported_count`` the window's ``ordersCount`` (orders pages).
 
-Returns on the paged GraphQL path are an index of the window's orders followed, for the
-orders with refunds, by their refunds (``refunds``): index pages with orders are not
-handed out (ok, ``payload=None``).
+Returns are an index of the window's orders (GraphQL pages, or on the bulk path the
+orders file, adopted from the orders block when it already ran) followed, for the orders
+with refunds, by their refunds (``refunds``): index pages with orders, and a bulk file
+that shows refunds, are not handed out (ok, ``payload=None``).
 
 A page whose nested line items / refund lines / inventory levels do not fit in their
 nested page would be a partial result: it is not handed out (ok, ``payload=None``) and
@@ -52,6 +53,7 @@ from shared.settings import PlatformSettings
 
 TIMEOUT_S = 30.0
 DOWNLOAD_TIMEOUT_S = 300.0
+FILE_GONE = frozenset({400, 403, 404, 410})  # a bulk file's signed URL that expired
 
 
 def shop_handle(account: str) -> str:
@@ -226,6 +228,11 @@ class ShopifyConnector:
         text = ""
         if url is not None:
             response = await self._http.get(url, timeout=DOWNLOAD_TIMEOUT_S)
+            if response.status_code in FILE_GONE:
+                step = bulk_ops.file_gone(request, response.status_code)
+                if isinstance(step, PageRequest):
+                    return result.model_copy(update={"payload": None, "next": step})
+                return _with(result, step.outcome, step.reason, response.status_code)
             if response.status_code != 200:
                 outcome = Outcome.TRANSIENT if response.status_code >= 500 else Outcome.PERMANENT
                 reason = f"bulk file download: HTTP {response.status_code}"

@@ -19,9 +19,9 @@ verbatim with ``limit`` only, because Shopify refuses any other filter beside
 ``page_info`` (400).
 
 On both paths a chain ends only with an empty answer: after a last page that holds
-records, one more request (GraphQL: ``after`` its ``endCursor``; REST: the window's
-filters with ``since_id`` = the highest id seen) must come back empty. That costs one
-cheap call per chain and catches a last page that lied (a lost ``hasNextPage`` or
+records, one more request (GraphQL: ``after`` its ``endCursor``, ``first: 1``; REST: the
+window's filters with ``since_id`` = the highest id seen) must come back empty. That
+costs one cheap call per chain and catches a last page that lied (a lost ``hasNextPage`` or
 ``Link``); if the confirming request finds records, the chain goes on from them.
 
 Windows are half-open UTC; ``window=None`` lists everything (inventory is a snapshot).
@@ -96,7 +96,11 @@ def _sized(request: PageRequest, nested: int | None) -> PageRequest:
     if nested is not None:
         q = q.nested(nested)
         state["nested"] = nested
-    first = q.page_size(int(request.state.get("budget", MAX_QUERY_COST)))
+    first = (
+        1
+        if request.state.get("confirm")
+        else q.page_size(int(request.state.get("budget", MAX_QUERY_COST)))
+    )
     return request.model_copy(
         update={
             "body": {**request.body, "query": q.text(first)},
@@ -136,7 +140,10 @@ def graphql_next(request: PageRequest, body: Any) -> PageRequest | None:
     (``hasNextPage: false``), one more request ``after`` its ``endCursor`` confirms the
     end (``state["confirm"]``). It costs one cheap call per chain and catches a lost
     ``hasNextPage`` (a page that says it is the last while more records follow); if the
-    confirming page finds records, the chain goes on from them."""
+    confirming page finds records, the chain goes on from them. The confirming request
+    asks for one node (``first: 1``): it is expected empty, and Shopify debits the
+    requested cost of a full page before it runs; a node it does find says whether more
+    follow (``hasNextPage``), and the pages after it are full again."""
     conn = connection(request.resource, body)
     info = conn.get("pageInfo")
     field = f"data.{query(request.resource).top.name}.pageInfo"

@@ -1,5 +1,5 @@
-"""The paged returns chain: an index of the window's orders, then the refunds of those
-that have any. Pure.
+"""The returns chain: an index of the window's orders (a page of them, or the bulk file),
+then the refunds of those that have any. Pure.
 
 Refunds have no connection of their own in the Admin API (``Order.refunds`` is a list,
 ``RefundConnection`` hangs under ``Return`` only), so a returns window is read through

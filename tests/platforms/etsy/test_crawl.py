@@ -56,6 +56,8 @@ def _raw(drained: Drained, resource: str) -> list[dict[str, Any]]:
     results = [result for page in drained.payloads() for result in page["results"]]
     if resource == "inventory":  # listings with their inventory attached
         return [{"listing_id": r["listing_id"], **r["inventory"]} for r in results]
+    if resource == "order_items" and not drained.pages[0].request.path.endswith("/transactions"):
+        return [t for receipt in results for t in receipt["transactions"]]  # receipt pages
     return results
 
 

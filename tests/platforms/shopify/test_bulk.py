@@ -79,3 +79,37 @@ async def test_another_blocks_job_is_waited_out_then_ours_runs() -> None:
     got = records("orders", payloads, account(world))
     want = {k: r for k, r in truth(world, "orders").items() if r.created_at >= recent.start}
     assert want and got == want  # exactly the window's orders, from our own job
+
+
+async def test_a_returns_block_reads_the_file_the_orders_block_made() -> None:
+    """The orders block's job (same query: the orders file) is done; the returns block of
+    the window adopts it (currentBulkOperation) and asks only for the refunds' details."""
+    world = make_world()
+    window = windows(world, parts=1)[0]
+    conn = connector(world)
+    try:
+        await drive(conn, world.clock, conn.first_request("orders", window, bulk=True), Stats())
+        stats = Stats()
+        first = conn.first_request("returns", window, bulk=True)
+        assert first.step == "bulk_poll" and first.state["current"]
+        payloads = await drive(conn, world.clock, first, stats)
+    finally:
+        await release(world, conn)
+    assert jobs(world) == 1  # no second job
+    assert records("returns", payloads, account(world)) == truth(world, "returns")
+
+
+async def test_an_expired_file_runs_the_job_again() -> None:
+    world = make_world()
+    window = windows(world, parts=1)[0]
+    conn = connector(world)
+    try:
+        await drive(conn, world.clock, conn.first_request("orders", window, bulk=True), Stats())
+        world.clock.advance(8 * 86_400)  # the file's signed URL expires after 7 days
+        payloads = await drive(
+            conn, world.clock, conn.first_request("returns", window, bulk=True), Stats()
+        )
+    finally:
+        await release(world, conn)
+    assert jobs(world) == 2  # the adopted job's file was gone: a new job
+    assert records("returns", payloads, account(world)) == truth(world, "returns")

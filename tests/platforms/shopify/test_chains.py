@@ -255,9 +255,13 @@ def test_a_last_page_with_nodes_is_confirmed_by_one_more_request() -> None:
     confirm = pagination.graphql_next(r, page("payouts", False, "z1", [{"id": "P1"}]))
     assert confirm is not None and confirm.state["confirm"] is True
     assert confirm.body["variables"]["after"] == "z1"
+    # expected empty: it asks for one node, not for a full page's requested cost
+    q = query("payouts")
+    assert "payouts(first: 1," in confirm.body["query"] and confirm.cost == q.cost(1) < r.cost
     # the lost hasNextPage: the confirming page finds records, the chain goes on
-    more = pagination.graphql_next(confirm, page("payouts", False, "z2", [{"id": "P2"}]))
+    more = pagination.graphql_next(confirm, page("payouts", True, "z2", [{"id": "P2"}]))
     assert more is not None and more.body["variables"]["after"] == "z2"
+    assert more.cost == r.cost  # full pages again after a confirming page that found more
     assert pagination.graphql_next(more, page("payouts", False, None, [])) is None
 
 

@@ -40,7 +40,7 @@ def assert_same(resource: str, got: dict[str, Record], want: dict[str, Record]) 
 
 def small(resource: str) -> dict[str, int]:
     """Small pages, so that every chain is long enough for the faults to hit."""
-    budget = {"payouts": 12, "transactions": 40}.get(resource, 200)
+    budget = {"payouts": 12, "transactions": 40, "inventory": 60}.get(resource, 200)
     return {"budget": budget, "rest_limit": 15}
 
 
