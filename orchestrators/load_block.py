@@ -27,9 +27,10 @@ other end (``Verdict.reload``: new generations of done blocks of another resourc
 loaded first, as sub-orchestrations of this one, so the retry checks against it; such
 a re-load (``BlockSpec.heals``) makes one attempt and ends ``failed`` instead of
 retrying or parking: the block that asked retries and parks. Every
-``TURNS_PER_EXECUTION`` turns (permit waits included) or ``PAGES_PER_EXECUTION``
-requests, and before each new attempt, the orchestration continues as new, so its
-history stays a few hundred events.
+``TURNS_PER_EXECUTION`` turns, ``WAITS_PER_EXECUTION`` permit waits (a block waiting
+long on a busy lane, e.g. for Shopify's cost bucket, each wait replaying the whole
+history: cost quadratic in its length) or ``PAGES_PER_EXECUTION`` requests, and before
+each new attempt, the orchestration continues as new, so its history stays short.
 
 Output: ``{"block_id", "state": done|parked|capped|skipped|failed, "records", "pages",
 "attempts", "error"}``.
@@ -63,6 +64,7 @@ bp = df.Blueprint()
 NAME = "load_block"
 PAGES_PER_EXECUTION = 400
 TURNS_PER_EXECUTION = 25
+WAITS_PER_EXECUTION = 8
 INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
 MAX_FAILED_RUNS = 20  # the fetch activity itself failed (storage unreachable): more patience
@@ -123,7 +125,11 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
     Returns (error or None, full)."""
     turns = 0
     while p.chain:
-        if turns >= TURNS_PER_EXECUTION or p.requests >= PAGES_PER_EXECUTION:
+        if (
+            turns >= TURNS_PER_EXECUTION
+            or permits.waits >= WAITS_PER_EXECUTION
+            or p.requests >= PAGES_PER_EXECUTION
+        ):
             return None, True
         turns += 1
         request = p.chain[-1]
@@ -247,7 +253,8 @@ def load_block(context: df.DurableOrchestrationContext):
         error, full = yield from _fetch_pages(context, spec, p, permits)
         if full:
             permits.release()
-            yield _progress(context, spec, p)
+            if p.requests or p.retries or p.throttled:  # else it only waited: nothing to record
+                yield _progress(context, spec, p)
             context.continue_as_new(
                 BlockRun(spec=spec, progress=_next_execution(p)).model_dump(mode="json")
             )

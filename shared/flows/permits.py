@@ -54,9 +54,10 @@ class Refused(Exception):
 class Permits:
     """How many to ask for: a block's chain is sequential, so it can use a batch's permits
     only as fast as its responses come back. A batch is planned back to back at the
-    lane's spacing ``s``; with a response time ``L`` (``pace``, learned from the run's
-    observations) the ``k``-th permit is used ``k (L - s)`` late, and a permit past its
-    lease is lost capacity. So a lane slower than the chain (``s >= L``: Amazon's item
+    lane's spacing ``s`` (the closest two permits of the last batch: a burst grants
+    several at one instant); with a response time ``L`` (``pace``, learned from the
+    run's observations) the ``k``-th permit is used ``k (L - s)`` late, and a permit past
+    its lease is lost capacity. So a lane slower than the chain (``s >= L``: Amazon's item
     calls) gets ``BATCH``; a faster one (Etsy's 10/s) gets ``1 + lease / (L - s)``: the
     other blocks on the lane use the slots in between."""
 
@@ -70,7 +71,7 @@ class Permits:
         self.spec = spec
         self.entity = ambassador_of(spec)
         self.pace = pace if pace is not None else {}  # route -> response time (s), EWMA
-        self.spacing: dict[str, float] = {}  # route -> the last batch's mean spacing (s)
+        self.spacing: dict[str, float] = {}  # route -> the last batch's closest spacing (s)
         self.key: tuple[str, int] | None = None
         self.grant_id: str | None = None
         self.lease = timedelta(0)
@@ -105,9 +106,10 @@ class Permits:
             )
             self.key, self.grant_id = (request.route, request.cost), answer.request_id
             self.lease, self.times = timedelta(seconds=answer.lease_s), list(answer.times)
-            if len(self.times) > 1:
-                span = (self.times[-1] - self.times[0]).total_seconds()
-                self.spacing[request.route] = span / (len(self.times) - 1)
+            if len(self.times) > 1:  # the lane's spacing: the closest two (others may
+                # lie apart where the lane was booked by other callers in between)
+                gaps = zip(self.times, self.times[1:], strict=False)
+                self.spacing[request.route] = min((b - a).total_seconds() for a, b in gaps)
             if answer.refused:
                 raise Refused(answer.refused, answer.reason or answer.refused)
             if not self.times:
