@@ -120,6 +120,16 @@ def test_cost_bucket_spends_the_estimate_and_settles_the_actual_cost() -> None:
     assert points.next_time(T0, 300, False) == T0
 
 
+def test_cost_bucket_plans_a_margin_below_the_platforms_bucket() -> None:
+    params = {"rate": 100, "burst": 1000, "max_cost": 1000, "margin": 0.01}
+    points = CostBucket("points", 0, params)
+    points.begin(T0)
+    points.take(T0, 800)  # 1 % kept: 190 of the planned 990 left
+    assert points.next_time(T0, 300, False) == T0 + 1_100_000  # 110 points at 100/s
+    points.learn(2000, None, None)  # a stated capacity keeps the margin too
+    assert points.capacity == 1980
+
+
 def test_graphql_max_cost_is_per_query() -> None:
     graphql = lane("shopify", "graphql", **{"graphql.max_cost": 500})
     assert graphql.next_time(T0, 501, False) is None
