@@ -7,6 +7,7 @@ the platforms that force date slices), plus the history window the onboarding pl
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -29,12 +30,27 @@ def _amazon(world: World, c: PlatformCensus) -> None:
     per_order = Counter(i["AmazonOrderId"] for i in items)
     c.counts.update(orders=len(orders), returns=len(gt("returns")), order_items=len(items))
     c.per_parent["items_per_order"] = [per_order.get(o["AmazonOrderId"], 0) for o in orders]
-    groups = gt("payouts")
-    per_group = Counter(e["FinancialEventGroupId"] for e in gt("transactions"))
+    groups, events = gt("payouts"), gt("transactions")
+    per_group = Counter(e["FinancialEventGroupId"] for e in events)
     c.per_parent["events_per_group"] = [
         per_group.get(g["FinancialEventGroupId"], 0) for g in groups
     ]
     c.times["groups"] = [_epoch(g["FinancialEventGroupStart"]) for g in groups]
+    c.times["group_ends"] = [
+        _epoch(g["FinancialEventGroupEnd"]) if g.get("FinancialEventGroupEnd") else 0.0
+        for g in groups
+    ]
+    # a group listed by posted date (too old for ByGroupId) pages through every
+    # marketplace's dated events of its span, its own undated ones too
+    posted = sorted(_epoch(e["PostedDate"]) for e in events if e.get("PostedDate"))
+    own_dated = Counter(e["FinancialEventGroupId"] for e in events if e.get("PostedDate"))
+    c.per_parent["events_in_group_span"] = [
+        per_group.get(g["FinancialEventGroupId"], 0)
+        - own_dated.get(g["FinancialEventGroupId"], 0)
+        + bisect.bisect_left(posted, end)
+        - bisect.bisect_left(posted, start)
+        for g, start, end in zip(groups, c.times["groups"], c.times["group_ends"], strict=True)
+    ]
     stock = world.platforms["amazon"].data(c.client).stock
     markets = Counter(s.sku.marketplace.marketplace_id for s in stock.values())
     summaries = Counter()

@@ -13,14 +13,18 @@ Calls counted, per resource, from the connectors' chains (page sizes read from t
 connector modules):
 
 Amazon (per seller; operation = bucket)
-    orders, order_items  bulk: one all-orders report per resource (createReport, at
-                         least one getReport poll, one getReportDocument). Per record:
+    orders, order_items  bulk: one all-orders report for both (createReport, at least
+                         one getReport poll, one getReportDocument). Per record:
                          getOrders pages of 100; order items walk the getOrders pages
                          again, then getOrderItems per order (pages of 10 items).
     returns              the returns report (Amazon has no list): same three calls.
     payouts              listFinancialEventGroups, 180-day slices, pages of 100.
     transactions         the groups again (the driver), then listFinancialEventsByGroupId
-                         per group, pages of 100.
+                         per group, pages of 100; a closed group too old for it (the
+                         connector's GROUP_EVENTS_FOR less GROUP_EVENTS_MARGIN)
+                         listFinancialEvents over its span, pages of 100 of every
+                         marketplace's dated events there (a floor: other groups'
+                         undated events in the span are not counted).
     inventory            getInventorySummaries per marketplace, pages of 50.
 Shopify (per shop; the GraphQL cost bucket, in points)
     bulk: per resource one bulkOperationRunQuery (``BULK_RUN_COST``) and one poll
@@ -61,6 +65,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from shared.ambassador.policies import LaneSpec, PlatformPolicy
 from shared.ambassador.protocol import PER_APPLICATION
+from shared.platforms.amazon.client import GROUP_EVENTS_FOR, GROUP_EVENTS_MARGIN
 from shared.platforms.amazon.pagination import FINANCE_SLICE
 from shared.platforms.amazon.pagination import PAGE_SIZE as AMAZON_PAGE
 from shared.platforms.ebay.pagination import METHODS as EBAY_METHODS
@@ -144,7 +149,8 @@ def amazon_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[s
     out: dict[str, list[int]] = {}
     orders_bulk = uses_bulk("amazon", "orders", bulk, only)
     items_bulk = uses_bulk("amazon", "order_items", bulk, only)
-    reports = 1 + orders_bulk + items_bulk  # returns always (Amazon lists no returns)
+    # one all-orders report serves orders and items; returns always (Amazon lists none)
+    reports = 1 + (orders_bulk or items_bulk)
     for lane in ("createReport", "getReport", "getReportDocument"):
         _add(out, lane, reports)
     order_pages = pages(c.counts["orders"], AMAZON_PAGE)
@@ -159,8 +165,20 @@ def amazon_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[s
         pages(n, AMAZON_PAGE) for n in slices(c.start, c.end, width, c.times["groups"])
     )
     _add(out, "listFinancialEventGroups", 2 * group_pages)  # payouts, and the events' driver
-    events = sum(pages(n, AMAZON_PAGE) for n in c.per_parent["events_per_group"])
-    _add(out, "listFinancialEventsByGroupId", events)
+    by_group, by_date = 0, 0
+    old_before = c.end - (GROUP_EVENTS_FOR - GROUP_EVENTS_MARGIN).total_seconds()
+    ends = c.times.get("group_ends") or [0.0] * len(c.times["groups"])
+    spans = c.per_parent.get("events_in_group_span") or c.per_parent["events_per_group"]
+    for own, start, end, span in zip(
+        c.per_parent["events_per_group"], c.times["groups"], ends, spans, strict=True
+    ):
+        if end and start < old_before:  # the connector lists it by posted date
+            by_date += pages(span, AMAZON_PAGE)
+        else:
+            by_group += pages(own, AMAZON_PAGE)
+    _add(out, "listFinancialEventsByGroupId", by_group)
+    if by_date:
+        _add(out, "listFinancialEvents", by_date)
     markets = c.per_parent["summaries_per_market"] or [0]
     _add(out, "getInventorySummaries", sum(pages(n, AMAZON_INVENTORY_PAGE) for n in markets))
     return out

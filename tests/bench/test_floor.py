@@ -114,7 +114,21 @@ def test_amazon_per_record_calls_follow_the_chains() -> None:
 def test_amazon_bulk_replaces_orders_and_items_by_reports() -> None:
     calls = amazon_calls(_amazon(orders=250, items_each=12, groups=26, events_each=150), bulk=True)
     assert "getOrders" not in calls and "getOrderItems" not in calls
-    assert calls["createReport"][0] == calls["getReport"][0] == calls["getReportDocument"][0] == 3
+    # one all-orders report serves orders and items (the second block adopts it), + returns
+    assert calls["createReport"][0] == calls["getReport"][0] == calls["getReportDocument"][0] == 2
+
+
+def test_amazon_groups_too_old_for_by_group_are_counted_by_posted_date() -> None:
+    c = _amazon(orders=250, items_each=12, groups=60, events_each=150)  # 60 x 14 days
+    c.start = START - 60 * 14 * DAY
+    c.times["groups"] = [c.start + i * 14 * DAY for i in range(60)]
+    c.times["group_ends"] = [t + 14 * DAY for t in c.times["groups"]]
+    c.per_parent["events_in_group_span"] = [350] * 60  # other marketplaces' events too
+    calls = amazon_calls(c, bulk=True)
+    old = sum(1 for t in c.times["groups"] if t < START - 700 * DAY)  # 730 less the 30 margin
+    assert old == 10
+    assert calls["listFinancialEvents"][0] == old * 4  # 350 events: pages of 100
+    assert calls["listFinancialEventsByGroupId"][0] == (60 - old) * 2
 
 
 def test_amazon_floor_is_its_slowest_bucket() -> None:
