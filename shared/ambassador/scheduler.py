@@ -59,8 +59,12 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    (Little's law). A quota lane (a daily quota) splits the quota window's total instead,
    by what each client used in the window the permits land in (near a reset: the next
    one). Where a share is a fraction of a permit per horizon, each flow's *tag* (service
-   over share) keeps the long run exact; a flow that waited hungry keeps its tag, only
-   one that was idle a horizon joins at the slowest peer's. A share only binds if the
+   over share) keeps the long run exact: no flow runs more than a pie ahead of the
+   slowest *waiting* (hungry) peer. Only a flow that waited keeps its tag; one that had
+   all it asked for (or is new) asks at the slowest waiting peer's (or, with none
+   waiting, the slowest peer's): asking for less than its share earns no credit, and a
+   flow that wants no more holds nobody back — else a flow below its share by choice
+   (order items asking 25 of a 35/s share) idles the lane. A share only binds if the
    caller asks for it: ``fair_share`` in the answer says how many permits that takes.
 3. **Capacity.** The lane plans the permits back to back from the earliest conforming
    time, up to the horizon (``Lane.plan``). "Conforming" includes the lease: a token
@@ -392,12 +396,15 @@ class Scheduler:
             parts = split(flow, peers, free, now, use)
             room, fair, kept = free - parts.kept, parts.mine, parts.kept
         elif peers:
-            # (re)joining: no credit for idle time; a flow that waited (hungry) was not idle
-            if not flow.hungry(now, self.grace) and _idle(flow, now - lane.horizon):
-                flow.tag = max(flow.tag, min(f.tag for f in peers))
+            # only a waiting (hungry) flow is owed service: one that had all it asked for
+            # earns no credit by asking little, and holds nobody back (else a flow slower
+            # than its share by its own choice idles the lane for the others)
+            owed = [f for f in peers if f.hungry(now, self.grace)]
+            if not flow.hungry(now, self.grace):
+                flow.tag = max(flow.tag, min(f.tag for f in owed or peers))
             parts = split(flow, peers, free, now)
-            lead = parts.pie  # how far ahead of the slowest peer a flow may run
-            floor = min(flow.tag, *(f.tag for f in peers))
+            lead = parts.pie  # how far ahead of the slowest waiting peer a flow may run
+            floor = min([flow.tag, *(f.tag for f in owed)])
             ahead = frozenset(id(f) for f in peers if f.tag > floor + lead)
             if ahead:
                 parts = split(flow, peers, free, now, ahead=ahead)
@@ -405,7 +412,7 @@ class Scheduler:
             room = min(free - kept, (floor + lead - flow.tag) * share)
             if flow.tag <= floor and free >= cost:
                 room = max(room, float(cost))  # the slowest flow always gets a permit
-            behind = [f for f in peers if f.tag < flow.tag - lead]
+            behind = [f for f in owed if f.tag < flow.tag - lead]
         count = min(want, max(0, int(room // cost)))
         times = lane.plan(now, count, cost, reserved, end)
         flow.tag += len(times) * cost / share
@@ -514,11 +521,6 @@ class Scheduler:
 # ---------------------------------------------------------------------- helpers
 def _flow_key(caller: str, lane: str) -> str:
     return f"{lane}@{caller}"
-
-
-def _idle(flow: Flow, since: int) -> bool:
-    """No permit dated after ``since`` (a flow between two batches is not idle)."""
-    return all(last < since for _, last, _, _ in flow.runs)
 
 
 def _moves_at(flow: Flow, now: int, grace: int) -> int:
