@@ -60,12 +60,14 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    by what each client used in the window the permits land in (near a reset: the next
    one). Where a share is a fraction of a permit per horizon, each flow's *tag* (service
    over share) keeps the long run exact: no flow runs more than a pie ahead of the
-   slowest *waiting* (hungry) peer. Only a flow that waited keeps its tag; one that had
-   all it asked for (or is new) asks at the slowest waiting peer's (or, with none
-   waiting, the slowest peer's): asking for less than its share earns no credit, and a
-   flow that wants no more holds nobody back — else a flow below its share by choice
-   (order items asking 25 of a 35/s share) idles the lane. A share only binds if the
-   caller asks for it: ``fair_share`` in the answer says how many permits that takes.
+   slowest peer *owed* service — hungry, and not held to a short lead below an active
+   flow that outranks it (its own client's spare serves that one). Only an owed flow
+   keeps its tag; any other asks at the slowest owed peer's (or, with none owed, the
+   slowest peer's): asking for less than its share earns no credit, and a flow that
+   wants no more, or cannot take more, holds nobody back — else a flow below its share
+   by choice (order items asking 25 of a 35/s share) idles the lane. A share only binds
+   if the caller asks for it: ``fair_share`` in the answer says how many permits that
+   takes.
 3. **Capacity.** The lane plans the permits back to back from the earliest conforming
    time, up to the horizon (``Lane.plan``). "Conforming" includes the lease: a token
    bucket whose burst cannot absorb a lease's lateness is planned spaced, at the best
@@ -396,14 +398,15 @@ class Scheduler:
             parts = split(flow, peers, free, now, use)
             room, fair, kept = free - parts.kept, parts.mine, parts.kept
         elif peers:
-            # only a waiting (hungry) flow is owed service: one that had all it asked for
-            # earns no credit by asking little, and holds nobody back (else a flow slower
-            # than its share by its own choice idles the lane for the others)
-            owed = [f for f in peers if f.hungry(now, self.grace)]
-            if not flow.hungry(now, self.grace):
+            # only a flow owed service keeps its credit and holds the others back: one
+            # that had all it asked for, or that an active flow of its own client holds
+            # to a short lead, would leave idle what the others leave it
+            lane_flows = [*others, flow]
+            owed = [f for f in peers if self._owed(f, lane_flows, now, quota)]
+            if not self._owed(flow, lane_flows, now, quota):
                 flow.tag = max(flow.tag, min(f.tag for f in owed or peers))
             parts = split(flow, peers, free, now)
-            lead = parts.pie  # how far ahead of the slowest waiting peer a flow may run
+            lead = parts.pie  # how far ahead of the slowest owed peer a flow may run
             floor = min([flow.tag, *(f.tag for f in owed)])
             ahead = frozenset(id(f) for f in peers if f.tag > floor + lead)
             if ahead:
@@ -429,6 +432,15 @@ class Scheduler:
         if behind and not times:  # far ahead of others in service: wait until they move
             retry = max(retry, min(_moves_at(f, now, self.grace) for f in behind))
         return times, waiting, max(now + self.min_wait, retry), fair_share
+
+    def _owed(self, flow: Flow, flows: list[Flow], now: int, quota: FixedWindow | None) -> bool:
+        """Waiting (hungry) for capacity its peers could leave it: not held to a short
+        lead below an active flow that outranks it (its own client's spare goes to it)."""
+        if not flow.hungry(now, self.grace):
+            return False
+        return not any(
+            f is not flow and f.outranks(flow) and self._active(f, now, quota) for f in flows
+        )
 
     def _active(self, flow: Flow, now: int, quota: FixedWindow | None) -> bool:
         if quota is not None:

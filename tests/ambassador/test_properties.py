@@ -420,6 +420,28 @@ def test_orders_and_items_share_capacity_1_to_3(
     ],
     latency=1.0,
 )
+# found: c0's transactions wait below c0's active orders, so they plan only a round
+# trip ahead; still counted as owed service (the slowest tag), they held the other
+# clients' flows back, windows filled late and a lease crossing a boundary counts in two
+# windows (1167 of 1200). A flow held to a short lead is served by its own client's spare.
+@example(
+    case=LaneCase(
+        "fixed_window",
+        (LimitSpec("fixed_window", "q", {"limit": 30, "window_s": 1.0}),),
+        lease_s=0.5,
+        horizon_s=10.0,
+    ),
+    callers=[
+        ("daily", 0, "transactions", 19),
+        ("daily", 1, "transactions", 5),
+        ("daily", 0, "orders", 41),
+        ("daily", 2, "order_items", 88),
+        ("daily", 2, "transactions", 5),
+        ("backfill", 1, "orders", 60),
+        ("backfill", 2, "transactions", 45),
+    ],
+    latency=0.3,
+)
 def test_capacity_is_used_to_the_full_while_demand_exceeds_it(
     case: LaneCase, callers: list, latency: float
 ) -> None:
