@@ -115,6 +115,7 @@ async def demo(args: Any) -> int:
     # compared with the ground truth of the run's planning instant (SETTLE before it)
     settle = SETTLE.total_seconds()
     clock.advance_to(world.quiet_start(scenario.now + settle, QUIET_FOR_S, settle))
+    floors = _floors(world, PLATFORMS)  # of the data as it stands when the run starts
     slots = getattr(args, "activities", 8)
     host = DevHost(function_app.app, clock=clock, max_concurrent_activities=slots)
     started_virtual, started_wall = clock.now(), time.perf_counter()
@@ -157,8 +158,12 @@ async def demo(args: Any) -> int:
             world, spec.client_id, RecordStore(settings), resources_of, statuses, planned_at
         )
     virtual = clock.now() - started_virtual
+    every, planned = floors
     print(
-        f"\nvirtual time {_hms(virtual)}  |  wall time {time.perf_counter() - started_wall:.1f} s"
+        f"\nvirtual time {_hms(virtual)} against the rate-limit floor {_hms(every)} (every "
+        f"bulk path; {_hms(planned)} on the paths the planner takes): efficiency "
+        f"{every / virtual if virtual else 0:.2f}  |  wall time "
+        f"{time.perf_counter() - started_wall:.1f} s"
     )
     print(
         f"data in Azurite: tables {prefix}records (records), {prefix}blocks / {prefix}watermarks /"
@@ -166,6 +171,20 @@ async def demo(args: Any) -> int:
         f"container raw-{prefix} ({_endpoint(settings)})"
     )
     return 0 if ok else 1
+
+
+def _floors(world: Any, platforms: tuple[str, ...]) -> tuple[float, float]:
+    """(every bulk path, the planner's paths): the rate-limit floors of the run's data, in
+    virtual seconds (``bench.floor``: fewest calls per limit bucket over its rate)."""
+    from bench.census import take_census
+    from bench.floor import floor
+    from shared.ambassador.policies import PlatformPolicy
+    from shared.flows.chains import BULK_HISTORY
+
+    census = take_census(world, platforms)
+    policies = {p: PlatformPolicy.from_settings(p, {}) for p in platforms}
+    every = floor(census, policies, bulk=True).seconds
+    return every, floor(census, policies, bulk=True, only=BULK_HISTORY).seconds
 
 
 def _endpoint(settings: Any) -> str:

@@ -7,13 +7,11 @@ import json
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
 from tests.flows.test_onboarding import AMAZON, assert_matches_truth, onboard
-from tests.support.smtp import SmtpServer
 
 INVENTORY_PATH = "/amazon/fba/inventory/v1/summaries"
 
@@ -31,14 +29,6 @@ class Refusing(httpx.AsyncBaseTransport):
             body = {"errors": [{"code": "InvalidInput", "message": "forced by the test"}]}
             return httpx.Response(400, json=body, request=request)
         return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("TRIBUTARY_SMTP_HOST", server.host)
-        monkeypatch.setenv("TRIBUTARY_SMTP_PORT", str(server.port))
-        yield server
 
 
 async def test_a_block_failing_three_times_is_parked_with_one_alert(

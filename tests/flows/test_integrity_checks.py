@@ -37,7 +37,6 @@ from shared.storage.records import RecordStore
 from tests.flows.harness import Stack
 from tests.flows.test_onboarding import onboard
 from tests.flows.truth import truth
-from tests.support.smtp import SmtpServer
 
 LOGGER = "activities.verify_block"
 LINE = re.compile(r"^links of (\w+) (\S+): (\{.*\})$")
@@ -166,14 +165,6 @@ class WithoutLines(httpx.AsyncBaseTransport):
             if k.lower() not in ("content-length", "content-encoding")
         ]
         return httpx.Response(200, headers=headers, json=body, request=request)
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("TRIBUTARY_SMTP_HOST", server.host)
-        monkeypatch.setenv("TRIBUTARY_SMTP_PORT", str(server.port))
-        yield server
 
 
 async def test_an_order_without_items_fails_its_block_until_parked(

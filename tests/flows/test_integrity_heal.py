@@ -29,7 +29,6 @@ import json
 import re
 
 import httpx
-import pytest
 
 from shared.flows.chains import BULK_PATHS
 from shared.flows.generations import latest
@@ -44,18 +43,9 @@ from tests.flows.harness import Stack
 from tests.flows.test_integrity_checks import forget_items
 from tests.flows.test_onboarding import assert_matches_truth
 from tests.flows.truth import truth
-from tests.support.smtp import SmtpServer
 
 ITEMS_PATH = re.compile(r"^/amazon/orders/v0/orders/([^/]+)/orderItems$")
 LINK = "orders have no items stored: {} (their order_items blocks are done without them)"
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("TRIBUTARY_SMTP_HOST", server.host)
-        monkeypatch.setenv("TRIBUTARY_SMTP_PORT", str(server.port))
-        yield server
 
 
 class NoItemsFor(httpx.AsyncBaseTransport):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
 from sandbox.amazon.reports import ORDERS_BY_DATE, RETURNS_BY_DATE
 from shared.flows.generations import base_of
@@ -23,7 +22,6 @@ from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
 from tests.flows.test_onboarding import AMAZON, assert_matches_truth, onboard
-from tests.support.smtp import SmtpServer
 
 REPORTS_PATH = "/amazon/reports/2021-06-30/reports"
 ORDERS_PATH = "/amazon/orders/v0/orders"
@@ -48,14 +46,6 @@ class Reports(httpx.AsyncBaseTransport):
         if request.url.path == ORDERS_PATH:
             self.listed.append(dict(request.url.params))
         return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def smtp(monkeypatch):
-    with SmtpServer() as server:
-        monkeypatch.setenv("TRIBUTARY_SMTP_HOST", server.host)
-        monkeypatch.setenv("TRIBUTARY_SMTP_PORT", str(server.port))
-        yield server
 
 
 async def test_a_parked_backfill_block_retried_by_a_daily_run_loads_as_the_backfill(
