@@ -246,10 +246,16 @@ class TokenBucket(Limit):
 
     def exhaust(self, at: int, unseen: int) -> None:
         # slow down first: the emptied level must be expressed in the slower interval
+        old = self.interval
         self.factor = max(self.params["min_factor"], self._factor_now * self.params["penalty"])
         self.factor_at = at
         self._factor_now = self.factor
         self._set_intervals(self.factor)
+        if self.tat is not None and self.tat > at and self.interval > old:
+            # permits already planned were paced at the old interval: read in the new one,
+            # their debt would shrink (the burst rule would admit a second burst on top of
+            # them); keep it, in units, what it was at ``at``
+            self.tat = at + _ceil_div((self.tat - at) * self.interval, old)
         self.sync(at, 0, unseen)
 
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
