@@ -184,6 +184,7 @@ class TokenBucket(Limit):
         self.factor = 1.0
         self.factor_at = 0
         self._factor_now = 1.0
+        self._paced_at: int | None = None  # the interval before a learned rate
         self._set_intervals(1.0)
 
     def _set_intervals(self, factor: float) -> None:
@@ -199,10 +200,21 @@ class TokenBucket(Limit):
             factor = min(1.0, factor + (1.0 - factor) * max(0, now - self.factor_at) / recover)
         self._set_intervals(factor)
         self._factor_now = factor
+        if self._paced_at is not None:  # a stated rate was learned since the last begin
+            self._keep_debt(self._paced_at, now)
+            self._paced_at = None
         if self.tat is not None and self.tat <= now - self.lateness:
             self.tat = None  # can no longer delay any permit: full again
         if self.tat_s is not None and self.tat_s + (self.capacity - 1) * self.spacing <= now:
             self.tat_s = None
+
+    def _keep_debt(self, old: int, at: int) -> None:
+        """The interval grew from ``old`` (a 429, a lower stated rate): permits already
+        planned were paced at the old one; read in the new one their debt would shrink
+        and the burst rule admit a second burst on top of them. Keep it, in units, what
+        it was at ``at`` (no later than now)."""
+        if self.tat is not None and self.tat > at and self.interval > old:
+            self.tat = at + _ceil_div((self.tat - at) * self.interval, old)
 
     def _tolerance(self, units: int) -> int:
         return (self.capacity - units) * self.interval - self.lateness
@@ -251,16 +263,14 @@ class TokenBucket(Limit):
         self.factor_at = at
         self._factor_now = self.factor
         self._set_intervals(self.factor)
-        if self.tat is not None and self.tat > at and self.interval > old:
-            # permits already planned were paced at the old interval: read in the new one,
-            # their debt would shrink (the burst rule would admit a second burst on top of
-            # them); keep it, in units, what it was at ``at``
-            self.tat = at + _ceil_div((self.tat - at) * self.interval, old)
+        self._keep_debt(old, at)
         self.sync(at, 0, unseen)
 
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
         super().learn(capacity, rate, reset_at)
         if rate is not None and rate > 0:
+            if self._paced_at is None:
+                self._paced_at = self.interval
             self.learned["rate"] = rate
 
     def state(self) -> dict[str, Any]:

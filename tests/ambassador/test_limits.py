@@ -110,6 +110,30 @@ def test_a_429_empties_the_bucket_and_slows_the_plan_until_it_recovers() -> None
     assert bucket.interval == US // 2
 
 
+@pytest.mark.parametrize("slower", ["429", "stated_rate"])
+def test_a_slower_plan_keeps_the_debt_of_permits_already_planned_ahead(slower: str) -> None:
+    """Permits planned ahead were paced at the old interval; read in a longer one their
+    debt would shrink and the burst rule plan a second burst on top of them."""
+    spec = LaneSpec("api", (LimitSpec("token_bucket", "b", {"rate": 4, "burst": 33}),), 0.1, 30)
+    built = spec.build()
+    built.begin(T0)
+    ahead = built.blocked_until = T0 + 25 * S  # a Retry-After: permits wait for its end
+    planned = built.plan(T0, 21, 1, False, end=2**62)
+    now = T0 + 8 * S
+    built.begin(now)
+    bucket = built.limit("b")
+    if slower == "429":  # spurious: the platform still refills at 4/s
+        bucket.exhaust(now, unseen=21)
+        rate = 4.0
+    else:  # the platform states a slower rate than the defaults
+        bucket.learn(None, 2.0, None)
+        built.begin(now)
+        rate = 2.0
+    more = built.plan(now, 40, 1, False, end=ahead + 2 * S)
+    on_time = sorted((t, 1) for t in [*planned, *more])
+    assert ref.token_bucket_refusals(on_time, rate, 33) == []
+
+
 def test_cost_bucket_spends_the_estimate_and_settles_the_actual_cost() -> None:
     points = CostBucket("points", 0, {"rate": 100, "burst": 1000, "max_cost": 1000})
     points.begin(T0)
