@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from devhost.azurite import Azurite, ensure_azurite
 from shared.settings import Settings
+
+# CI draws the same examples every run (a property's counterexample is then found by a
+# developer's run, not by a landing); elsewhere Hypothesis explores afresh each time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
