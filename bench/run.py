@@ -67,10 +67,11 @@ class Tally:
     retries: int = 0
     makespan_s: float = 0.0
     parked: list[str] = field(default_factory=list)  # "resource block: last error"
+    missing_keys: dict[str, list[str]] = field(default_factory=dict)  # resource -> first few
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
-            if name not in ("makespan_s", "parked"):
+            if name not in ("makespan_s", "parked", "missing_keys"):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
         self.makespan_s = max(self.makespan_s, other.makespan_s)
 
@@ -200,7 +201,10 @@ async def _read_back(
                     keys[row["natural_key"]] += 1
                 t.records_expected += len(want)
                 t.records_stored += len(keys)
-                t.missing += len(want - keys.keys())
+                lost = want - keys.keys()
+                t.missing += len(lost)
+                if lost:  # which records: the sidecar names a few per resource
+                    t.missing_keys[f"{client} {res}"] = sorted(lost)[:5]
                 t.unexpected += len(keys.keys() - want)
                 t.duplicates += sum(n - 1 for n in keys.values() if n > 1)
     return dict(tallies)
@@ -297,6 +301,7 @@ def measured_summary(m: Measured) -> dict[str, Any]:
         "lanes_used": lanes_used(m),
         "devhost": m.devhost,
         "unexpected_records": {p: t.unexpected for p, t in m.platforms.items()},
+        "missing_records": {p: t.missing_keys for p, t in m.platforms.items() if t.missing_keys},
         "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},
         "blocks_unfinished": {p: t.blocks_unfinished for p, t in m.platforms.items()},
         "blocks_parked": {p: t.parked for p, t in m.platforms.items() if t.parked},
