@@ -171,9 +171,11 @@ async def test_amazon_history_comes_from_reports(monkeypatch, azurite, capsys) -
         for r, plan in planned.items()
         for b in plan[1:]
     }
-    jobs = len(windows) + 1
-    assert len(windows) < sum(len(plan) - 1 for plan in planned.values())  # some shared
-    assert ops["createReport"] == jobs, ops  # no FATAL report on a clean run
+    blocks = sum(len(plan) - 1 for plan in planned.values())
+    assert len(windows) < blocks  # orders and items over the same windows
+    # shared when one block finds the other's report; two looking at once both create
+    jobs = ops["createReport"]
+    assert len(windows) + 1 <= jobs <= blocks + 1, ops  # no FATAL report on a clean run
     assert ops["getReportDocument"] == ops["downloadReportDocument"] <= jobs
     assert 1 <= ops["getReport"] <= 8 * jobs
 
@@ -239,8 +241,10 @@ async def test_many_bulk_windows_meet_without_gap_or_overlap(
     if platform == "amazon":
         ops = stack.world.accounting.calls
         windows = {(b.window.start, b.window.end) for plan in planned.values() for b in plan[1:]}
-        # an orders and an items block over the same window share the report
-        assert ops[("amazon", "createReport")] == len(windows) + 2  # + the two returns blocks
+        # an orders and an items block over the same window share the report when one
+        # finds the other's (getReports); two that look at the same moment both create
+        # one: never more reports than blocks (+ the two returns blocks)
+        assert len(windows) + 2 <= ops[("amazon", "createReport")] <= jobs + 2
     else:  # each block asks for its job (a busy shop answers OPERATION_IN_PROGRESS)
         assert sum(1 for _, _, kind in calls if kind == "bulk_create") >= jobs
     for resource in ("orders", "order_items"):
