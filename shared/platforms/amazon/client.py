@@ -43,6 +43,7 @@ from shared.errors import (
     ThrottledError,
     TransientError,
 )
+from shared.normalize._common import parse_instant
 from shared.platforms.amazon import pagination, reports
 from shared.platforms.amazon.auth import (
     DEFAULT_CACHE,
@@ -279,7 +280,7 @@ def _group(result: FetchResult, row: dict[str, Any], group_id: str) -> paginatio
         if value is None:
             return None
         try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+            return parse_instant(value)
         except ValueError:
             raise MalformedPayloadError(
                 PLATFORM, result.request.resource, f"FinancialEventGroupList.{name}", "not a date"

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.errors import MalformedPayloadError, PermanentError
+from shared.normalize._common import parse_instant
 from shared.platforms.base import PageRequest, Window, utc_iso
 
 PLATFORM = "amazon"
@@ -118,8 +119,7 @@ def _same_report(spec: Mapping[str, Any], report: Any) -> bool:
         return False
     try:
         same_window = all(
-            datetime.fromisoformat(str(report.get(k)).replace("Z", "+00:00"))
-            == datetime.fromisoformat(str(spec[k]).replace("Z", "+00:00"))
+            parse_instant(report.get(k)) == parse_instant(spec[k])
             for k in ("dataStartTime", "dataEndTime")
         )
     except ValueError:
