@@ -27,8 +27,10 @@ Amazon (per seller; operation = bucket)
                          undated events in the span are not counted).
     inventory            getInventorySummaries per marketplace, pages of 50.
 Shopify (per shop; the GraphQL cost bucket, in points)
-    bulk: per resource one bulkOperationRunQuery (``BULK_RUN_COST``) and one poll
-    (``BULK_POLL_COST``); the JSONL download draws on no limit. Per record: paged
+    bulk (orders, order items, returns, inventory: ``OFFERED_BULK``): per resource one
+    bulkOperationRunQuery (``BULK_RUN_COST``) and one poll (``BULK_POLL_COST``); the
+    JSONL download draws on no limit. Balance transactions and payouts are paged on
+    every strategy (see ``OFFERED_BULK``). Per record: paged
     queries of ``Query.page_size()`` top nodes (orders for items and returns), each page
     charged the requested cost of the nodes it holds (an over-estimate for pages whose
     nested lists are shorter than requested). Returns, either way, then ask the details
@@ -49,10 +51,9 @@ Quiltt (per profile): the transactions connection, pages of 100.
 Every chain costs at least one call per window or slice even when it is empty.
 
 ``only``: the (platform, resource) pairs allowed their bulk path (None: every path a
-platform offers). ``floor(..., bulk=True, only=BULK_HISTORY)`` is the floor of the paths
-Tributary's planner actually takes (``shared.flows.chains.BULK_HISTORY``): it differs
-from the all-paths floor where the product leaves a bulk path unused (Etsy's
-getShopReceiptTransactionsByShop; Shopify resources other than orders and items).
+platform offers, ``OFFERED_BULK``). ``floor(..., bulk=True, only=BULK_HISTORY)`` is the
+floor of the paths Tributary's planner actually takes (``shared.flows.chains.BULK_HISTORY``):
+it differs from the all-paths floor where the product leaves an offered bulk path unused.
 """
 
 from __future__ import annotations
@@ -139,10 +140,48 @@ def _add(out: dict[str, list[int]], lane: str, calls: int, units: int | None = N
 
 Paths = Collection[tuple[str, str]] | None
 
+OFFERED_BULK: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("amazon", "orders"),
+        ("amazon", "order_items"),
+        ("amazon", "returns"),
+        ("shopify", "orders"),
+        ("shopify", "order_items"),
+        ("shopify", "returns"),
+        ("shopify", "inventory"),
+        ("etsy", "order_items"),
+    }
+)
+"""(platform, resource) pairs the platform's real API can load in bulk: the most any
+strategy's floor may count as bulk (``uses_bulk``).
+
+Amazon: the all-orders report serves orders and items, the returns report returns.
+Etsy: getShopReceiptTransactionsByShop. eBay and Quiltt have none.
+
+Shopify's bulk queries (``bulkOperationRunQuery``, S-BULK; shopify.dev
+/docs/api/usage/bulk-operations/queries) need at least one connection, at most five,
+nested at most two deep, none inside a list field, selected through ``edges { node }``
+(a captured 2026-04 answer refuses ``nodes``), with no top-level ``node``. Orders with
+their line items, and inventory items with their inventory levels, are such queries
+from a top-level connection: peers run both in bulk (Airbyte source-shopify's
+``InventoryItem`` and ``InventoryLevel`` bulk queries, estuary's source-shopify-native
+inventory streams). Shopify Payments balance transactions and payouts are connections
+below the ``shopifyPaymentsAccount`` object, not top-level connections, and no source
+shows a bulk query accepting them: the guide's examples and the captured validator
+answers (airhorns/shopify-draft-proxy, fixtures 2026-04/bulk-operations) all start at a
+top-level connection, and the peers page them (Airbyte's ``balance_transactions`` on
+REST ``shopify_payments/balance/transactions.json``; Microsoft's Business Central
+connector and public apps with paged ``shopifyPaymentsAccount { balanceTransactions(first:
+100) }``; estuary has no such stream; singer-io tap-shopify none either). Until a
+capture shows one accepted, the floor counts them paged on every strategy."""
+
 
 def uses_bulk(platform: str, resource: str, bulk: bool, only: Paths = None) -> bool:
-    """Whether the strategy loads ``resource`` of ``platform`` through its bulk path."""
-    return bulk and (only is None or (platform, resource) in only)
+    """Whether the strategy loads ``resource`` of ``platform`` through its bulk path: a
+    path the platform offers (``OFFERED_BULK``), restricted to ``only`` when given."""
+    if not bulk or (platform, resource) not in OFFERED_BULK:
+        return False
+    return only is None or (platform, resource) in only
 
 
 def amazon_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[str, list[int]]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bench.floor import (
+    OFFERED_BULK,
     Census,
     PlatformCensus,
     amazon_calls,
@@ -14,11 +15,12 @@ from bench.floor import (
     floor,
     lane_seconds,
     pages,
+    shopify_calls,
     shopify_points,
     slices,
 )
 from shared.ambassador.policies import LaneSpec, LimitSpec, PlatformPolicy
-from shared.platforms.shopify.queries import QUERIES
+from shared.platforms.shopify.queries import BULK_POLL_COST, BULK_RUN_COST, QUERIES
 
 DAY = 86_400.0
 START = datetime(2026, 11, 1, 0, 0, tzinfo=UTC).timestamp()
@@ -149,6 +151,39 @@ def test_shopify_points_charge_each_page_its_requested_cost() -> None:
     size = q.page_size()
     assert shopify_points("orders", 2 * size + 1) == 2 * q.cost(size) + q.cost(1)
     assert shopify_points("orders", 0) == q.cost(0)  # the empty page is one query
+
+
+def _shopify(orders: int, transactions: int, payouts: int, items: int) -> PlatformCensus:
+    c = PlatformCensus("c1", "shopify", START - 400 * DAY, START)
+    c.counts.update(
+        orders=orders,
+        order_items=orders,
+        returns=orders,
+        transactions=transactions,
+        payouts=payouts,
+        inventory=items,
+    )
+    c.per_parent["lines_per_refunded_order"] = []
+    return c
+
+
+def test_shopify_every_bulk_path_pages_payments_the_bulk_api_does_not_take() -> None:
+    c = _shopify(orders=5000, transactions=9000, payouts=700, items=300)
+    best = shopify_calls(c, bulk=True)["graphql"]
+    bulk_job = BULK_RUN_COST + BULK_POLL_COST
+    paged = ("transactions", "payouts")
+    want_points = 4 * bulk_job + sum(shopify_points(r, c.counts[r]) for r in paged)
+    want_calls = 4 * 2 + sum(pages(c.counts[r], QUERIES[r].page_size()) for r in paged)
+    assert best == [want_calls, want_points]
+    # naming payments among the allowed paths does not make a bulk path of them
+    everything = {("shopify", r) for r in c.counts}
+    assert shopify_calls(c, bulk=True, only=everything)["graphql"] == best
+    assert ("shopify", "transactions") not in OFFERED_BULK
+    assert ("shopify", "payouts") not in OFFERED_BULK
+    # and the payments' points bind the shop's floor: 100 points/s after a 2,000 burst
+    policies = {"shopify": PlatformPolicy.from_settings("shopify", {})}
+    result = floor({("c1", "shopify"): c}, policies, bulk=True)
+    assert result.seconds == pytest.approx((want_points - 2000) / 100)
 
 
 def _etsy(client: str, receipts: int) -> PlatformCensus:
