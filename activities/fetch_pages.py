@@ -14,11 +14,13 @@ other permits), at a request with ``not_before_s``, at a permit further off than
 The payloads never enter orchestration history: a data page (a ``page`` or
 ``bulk_download`` step of the block's own resource) goes to Blob storage as raw page
 ``page`` of the block and its normalized records to Table storage; the writes overlap
-the next request, and all are done before the activity returns. A driver page (another
-resource leading to the block's pages, see ``shared.flows.chains``) is not stored; its
-dependent chain goes on the stack. What comes
-back is the chain left, counts, each response's limit feedback, and the summary of a
-response that stopped the run. Credentials are resolved here from the ledger.
+the next request, and all are done before the activity returns. A write that fails
+for a moment (a dropped storage connection) is made again in place
+(``shared.flows.storage_retry``), so the page is not fetched again. A driver page
+(another resource leading to the block's pages, see ``shared.flows.chains``) is not
+stored; its dependent chain goes on the stack. What comes back is the chain left,
+counts, each response's limit feedback, and the summary of a response that stopped
+the run. Credentials are resolved here from the ledger.
 
 A run that dies halfway (the worker crashed) is simply run again from the same chain:
 pages are stored under the same numbers and records upserted by their natural keys.
@@ -48,6 +50,7 @@ from shared.flows.models import (
     FetchSummary,
     Observation,
 )
+from shared.flows.storage_retry import retried
 from shared.normalize import normalize
 from shared.platforms.base import Outcome, PageRequest
 from shared.settings import get_settings
@@ -226,19 +229,22 @@ def _prepare(spec: BlockSpec, request: PageRequest, result: Any, *, empty: bool)
 
 
 async def _write(settings, spec: BlockSpec, page: int, payload, metadata, records) -> None:
-    """The raw page to Blob and its records to Table, side by side (both idempotent; if
-    either fails the run fails and is run again, rewriting both)."""
-    raw = RawPageStore(settings).put(
-        spec.client,
-        spec.platform,
-        spec.account,
-        spec.resource,
-        spec.block_id,
-        page,
-        payload,
-        metadata=metadata,
+    """The raw page to Blob and its records to Table, side by side. Both are idempotent,
+    so a transient storage failure is retried here (``storage_retry``), each write on its
+    own; if one still fails the run fails and is run again, rewriting both."""
+    raw = retried(
+        lambda: RawPageStore(settings).put(
+            spec.client,
+            spec.platform,
+            spec.account,
+            spec.resource,
+            spec.block_id,
+            page,
+            payload,
+            metadata=metadata,
+        )
     )
-    table = RecordStore(settings).upsert(spec.client, records)
+    table = retried(lambda: RecordStore(settings).upsert(spec.client, records))
     for outcome in await asyncio.gather(raw, table, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome

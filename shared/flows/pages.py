@@ -1,6 +1,6 @@
 """A block's stored raw pages read back with their metadata (for the integrity check).
 
-``fetch_page`` wrote each data page with ``RawPageStore.put`` and the metadata listed
+``fetch_pages`` wrote each data page with ``RawPageStore.put`` and the metadata listed
 in its docstring; here they are read back in page order, decoded (JSON or report text)
 and re-normalized — the raw pages are the audit trail, so the check sees exactly what
 was stored, not what an orchestrator remembered.
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.flows.models import BlockSpec
+from shared.flows.storage_retry import retried
 from shared.models import Record
 from shared.normalize import normalize
 from shared.settings import Settings
@@ -48,17 +49,21 @@ class StoredPage:
 
 async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
     """Every stored page of the block, ascending by number. Downloads overlap (at most
-    ``DOWNLOADS_IN_FLIGHT``); decoding and normalizing run in page order."""
+    ``DOWNLOADS_IN_FLIGHT``), each retried in place when storage fails for a moment
+    (``storage_retry``); decoding and normalizing run in page order."""
     parts = (spec.client, spec.platform, spec.account, spec.resource, spec.block_id)
     numbers = await RawPageStore(settings).list_pages(*parts)
     container = await shared_clients(settings).container(container_name(settings.raw_container))
     slots = asyncio.Semaphore(DOWNLOADS_IN_FLIGHT)
 
+    async def fetch(number: int) -> tuple[bytes, dict[str, str]]:
+        with storage_errors():
+            blob = await container.download_blob(page_path(*parts, number), decompress=False)
+            return await blob.readall(), dict(blob.properties.metadata or {})
+
     async def download(number: int) -> tuple[bytes, dict[str, str]]:
         async with slots:
-            with storage_errors():
-                blob = await container.download_blob(page_path(*parts, number), decompress=False)
-                return await blob.readall(), dict(blob.properties.metadata or {})
+            return await retried(lambda: fetch(number))
 
     downloads = [asyncio.ensure_future(download(n)) for n in numbers]
     try:
