@@ -12,13 +12,24 @@ JSONL: one line per node of the top connection; a nested connection's nodes foll
 parent's line, each with ``"__parentId": <parent id>`` (grandchildren after their
 parent); connection wrappers (``edges``, ``node``, ``pageInfo``) disappear.
 
-Rules checked on the bulk query (each failure is a ``userErrors`` entry with code
-INVALID, nothing runs): it parses and validates against the schema; it is a query; its
-top field is a connection; at most 5 connections; connections nest at most 2 deep; no
-connection inside a list field; an object with a nested connection selects ``id``.
+Rules checked on the bulk query, with Shopify's messages as a 2026-04 shop answered
+them (airhorns/shopify-draft-proxy, fixtures/conformance/…/2026-04/bulk-operations:
+bulk-operation-run-query-validators.json). It parses and validates against the schema
+(else one error); it is a query operation (else one error). Then every rule it breaks is
+a ``userErrors`` entry (code INVALID, field ``["query"]``, nothing runs), in this order:
+a connection selected through ``nodes`` rather than ``edges { node }``; a top-level
+``node``; connections nested more than 2 deep; more than 5 connections; a connection's
+node that nests another connection without selecting ``id`` (unaliased); a connection
+inside a list field; no connection at all (alone, or after the top-level ``node``
+error). Shopify counts a connection anywhere; the sandbox reads top-level connections
+only and refuses a query whose connections all lie below a top-level object (the
+connections of ``shopifyPaymentsAccount``) with the no-connection error: no capture or
+peer shows Shopify accepting one (see ``bench.floor.OFFERED_BULK``).
 Concurrency: at most ``bulk_concurrency_before_2026_01`` (1) CREATED or RUNNING bulk
 query per shop for API versions before 2026-01, ``bulk_concurrency`` (5) from 2026-01;
-beyond that the mutation answers ``bulkOperation: null`` and a userError.
+beyond that the mutation answers ``bulkOperation: null`` and a userError, code
+OPERATION_IN_PROGRESS, field null, "A bulk query operation for this app and shop is
+already in progress: <the running operations' ids>." (captured 2026-04 at the sixth).
 Bulk queries are exempt from the single-query cost cap; the mutation costs 10.
 """
 
@@ -53,7 +64,11 @@ RootFactory = Callable[[str, float], Any]  # (shop, now) -> a bulk-mode Root
 
 
 class BulkQueryError(Exception):
-    pass
+    """A bulk query Shopify refuses; ``messages``: one userError message each."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(*messages)
+        self.messages = list(messages)
 
 
 @dataclass
@@ -138,6 +153,10 @@ class _Shape:
 
     def __init__(self) -> None:
         self.connections = 0
+        self.too_deep = False
+        self.in_list = False
+        self.nodes_style: list[str] = []  # connections selected through ``nodes``
+        self.without_id: list[str] = []  # connections whose node lacks ``id`` yet nests one
 
     def check(
         self,
@@ -155,26 +174,59 @@ class _Shape:
             named = get_named_type(ftype)
             inner = ftype.of_type if is_non_null_type(ftype) else ftype
             if named.name.endswith("Connection"):
-                if in_list:
-                    raise BulkQueryError(
-                        "Queries that contain a connection field within a list field are "
-                        "not currently supported."
-                    )
+                parts = _node_selections(sel)
+                if not _selects(sel.selection_set, "edges") and _selects(
+                    sel.selection_set, "nodes"
+                ):
+                    if name not in self.nodes_style:
+                        self.nodes_style.append(name)
+                    continue
                 self.connections += 1
-                if depth + 1 > 2:
-                    raise BulkQueryError(
-                        "Bulk queries cannot contain connections with a nesting depth "
-                        "greater than 2."
-                    )
+                self.in_list = self.in_list or in_list
+                self.too_deep = self.too_deep or depth + 1 > 2
                 node_type = get_named_type(named.fields["nodes"].type)
-                for part in _node_selections(sel):
-                    if _has_connection(node_type, part) and not _selects(part, "id"):
-                        raise BulkQueryError(
-                            "The id field is required on objects with nested connections."
-                        )
+                for part in parts:
+                    lacks_id = _has_connection(node_type, part) and not _selects(part, "id")
+                    if lacks_id and name not in self.without_id:
+                        self.without_id.append(name)
                     self.check(node_type, part, depth + 1, False)
             elif isinstance(named, GraphQLObjectType):
                 self.check(named, sel.selection_set, depth, in_list or is_list_type(inner))
+
+    def errors(self, top_level_node: bool, top_connections: int) -> list[str]:
+        """The userErrors messages, in the order Shopify lists them (captured 2026-04)."""
+        out = []
+        if self.nodes_style:
+            first = self.nodes_style[0]
+            out.append(
+                "All connection fields in a bulk query must select their contents using "
+                f"'edges' > 'node', e.g: '{first} {{ edges {{ node {{'. Selecting via 'nodes' "
+                "is not supported. Invalid connection fields: '"
+                + "', '".join(self.nodes_style)
+                + "'."
+            )
+        if top_level_node:
+            out.append("Bulk queries cannot contain a top level `node` field.")
+        if self.too_deep:
+            out.append(
+                "Bulk queries cannot contain connections with a nesting depth greater than 2."
+            )
+        if self.connections > 5:
+            out.append("Bulk queries cannot contain more than 5 connections.")
+        if self.without_id:
+            out.append(
+                "The parent 'node' field for a nested connection must select the 'id' field "
+                "without an alias and must be of 'ID' return type. Connection fields without "
+                f"'id': {', '.join(self.without_id)}."
+            )
+        if self.in_list:
+            out.append(
+                "Queries that contain a connection field within a list field are not "
+                "currently supported."
+            )
+        if not top_connections and (not out or (top_level_node and len(out) == 1)):
+            out.append("Bulk queries must contain at least one connection.")
+        return out
 
     def flatten(
         self,
@@ -311,23 +363,34 @@ def project(selection: SelectionSetNode, value: Any, variables: dict[str, Any]) 
 def run_bulk_query(
     query: str, root: Any, variables: dict[str, Any] | None = None
 ) -> tuple[list[str], int]:
-    """The JSONL lines and the number of root objects of ``query`` over ``root`` (bulk mode)."""
+    """The JSONL lines and the number of root objects of ``query`` over ``root`` (bulk mode).
+
+    BulkQueryError carries every rule the query breaks (``messages``), in Shopify's order."""
     doc = document(query)
     if isinstance(doc, tuple):
         raise BulkQueryError(f"Invalid bulk query: {doc[0].message}")
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
-    if len(ops) != 1 or ops[0].operation.value != "query":
+    if len(ops) == 1 and ops[0].operation.value != "query":
+        raise BulkQueryError("Invalid operation type. Only `query` operations are supported.")
+    if len(ops) != 1:
         raise BulkQueryError("Bulk queries must contain exactly one query operation.")
     fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     selection = inline(ops[0].selection_set, fragments)
     top = [s for s in selection.selections if isinstance(s, FieldNode)]
     query_type = schema().query_type
-    if not any(_is_connection(query_type.fields[t.name.value].type) for t in top):
-        raise BulkQueryError("Bulk queries must contain at least one connection.")
     shape = _Shape()
     shape.check(query_type, selection, 0, False)
-    if shape.connections > 5:
-        raise BulkQueryError("Bulk queries cannot contain more than 5 connections.")
+    # only a connection at the top is read: one below a top-level object (the connections
+    # of ``shopifyPaymentsAccount``) is refused, as no capture shows Shopify accepting one
+    top_connections = sum(
+        1
+        for t in top
+        if _is_connection(query_type.fields[t.name.value].type)
+        and t.name.value not in shape.nodes_style
+    )
+    messages = shape.errors(any(t.name.value == "node" for t in top), top_connections)
+    if messages:
+        raise BulkQueryError(*messages)
     data = project(selection, root, variables or {})
     lines: list[str] = []
     roots = 0
@@ -374,21 +437,16 @@ class BulkOperations:
     def run(self, shop: str, version: str, query: str, now: float) -> dict[str, Any]:
         active = [op for op in self._ops.values() if op.shop == shop and op.active(now)]
         if len(active) >= self.limit_for(version):
-            if self.limit_for(version) == 1:
-                message = (
-                    "A bulk query operation for this app and shop is already in progress: "
-                    f"{active[0].gid}."
-                )
-                return _user_error(message, "OPERATION_IN_PROGRESS")
+            running = ", ".join(op.gid for op in active)
             message = (
-                f"A maximum of {self.limit_for(version)} bulk query operations can run at "
-                "once for this app and shop."
+                f"A bulk query operation for this app and shop is already in progress: {running}."
             )
-            return _user_error(message, "LIMIT_REACHED")
+            return _user_error(message, "OPERATION_IN_PROGRESS")
         try:
             lines, roots = run_bulk_query(query, self.root_for(shop, now))
         except BulkQueryError as exc:
-            return _user_error(str(exc), "INVALID", ["query"])
+            errors = [{"code": "INVALID", "field": ["query"], "message": m} for m in exc.messages]
+            return {"bulkOperation": None, "userErrors": errors}
         self._next += 1
         number = self._next
         done = now + self.policy.bulk_startup_s + len(lines) / self.policy.bulk_objects_per_s

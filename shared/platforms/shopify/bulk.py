@@ -12,9 +12,9 @@ The chain, each step one request on route ``bulk`` (the ambassador's GraphQL lan
     ``bulkOperation.id`` goes into ``state["job_id"]`` of every later step, so a block
     retried after a crash resumes polling the same job instead of starting a new one.
     ``userErrors`` saying a bulk query is already in progress (code
-    ``OPERATION_IN_PROGRESS``; before 2026-01 a shop runs one bulk query at a time) lead
-    to polling ``currentBulkOperation`` instead; ``LIMIT_REACHED`` (from 2026-01, five
-    bulk queries at once) to creating again after a wait.
+    ``OPERATION_IN_PROGRESS``: before 2026-01 a shop runs one bulk query at a time, from
+    2026-01 five, and a 2026-04 shop answers the sixth with that code too) lead to
+    polling ``currentBulkOperation`` instead.
 ``bulk_poll``
     ``node(id: $id) { ... on BulkOperation }`` — or ``currentBulkOperation`` while the
     job id is unknown (``state["current"]``). A running job is polled again after
@@ -64,7 +64,6 @@ RESTART = frozenset({"FAILED", "CANCELED", "EXPIRED"})
 MAX_RESTARTS = 2
 MAX_POLL_WAIT_S = 30.0
 IN_PROGRESS = "OPERATION_IN_PROGRESS"
-LIMIT_REACHED = "LIMIT_REACHED"
 
 
 def bulk_query(resource: str, window: Window | None, *, by_update: bool = False) -> str:
@@ -175,14 +174,6 @@ def after_create(request: PageRequest, body: Any) -> PageRequest | Classified:
             for e in errors
         ):
             return poll_request(request, job_id=None, wait_s=0.0, polls=0)
-        if any(e.get("code") == LIMIT_REACHED for e in errors):  # >= 2026-01: 5 at once
-            tries = int(request.state.get("polls", 0)) + 1
-            return request.model_copy(
-                update={
-                    "state": {**request.state, "polls": tries},
-                    "not_before_s": poll_wait(tries),
-                }
-            )
         messages = "; ".join(str(e.get("message", ""))[:120] for e in errors[:3])
         return _refused(f"bulkOperationRunQuery refused: {messages}")
     operation = run.get("bulkOperation")
