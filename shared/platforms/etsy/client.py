@@ -2,14 +2,16 @@
 
 One ``fetch`` is one API call, plus at most one token refresh and one retry when Etsy
 answers 401 (``FetchResult.refreshed_token``). Outcomes come from ``classify``; an ok list
-page holding fewer results than its ``count`` promises is returned as ``transient`` (retry
-the same request), so a dropped record is never skipped. A network error or timeout is
-``transient`` with status 0. An ok answer that is not the JSON Etsy documents raises
-``MalformedPayloadError`` (platform, resource, field). The payload is the page as Etsy
-sent it; a windowed bulk order-items page holds transactions outside its window too,
-and its request's ``state["scope"]`` is what it must be normalized with to leave them
-out (``pagination``); its ``reported_count`` is None. Such a page whose creation times
-rise (not newest first: the chain's stop would not hold) raises ``MalformedPayloadError``.
+page holding fewer results than its ``count`` promises, or a returns visit whose payment
+holds fewer adjustments than its receipt listed refunds (``pagination``), is returned as
+``transient`` (retry the same request), so a dropped record is never skipped. A network
+error or timeout is ``transient`` with status 0. An ok answer that is not the JSON Etsy
+documents raises ``MalformedPayloadError`` (platform, resource, field). The payload is
+the page as Etsy sent it; a windowed bulk order-items page holds transactions outside
+its window too, and its request's ``state["scope"]`` is what it must be normalized with
+to leave them out (``pagination``); its ``reported_count`` is None. Such a page whose
+creation times rise (not newest first: the chain's stop would not hold) raises
+``MalformedPayloadError``.
 
 ``build(settings, credentials, account, transport=…, clock=…)``: ``settings.base_url`` is the
 API root (``https://openapi.etsy.com``; the in-process sandbox: ``http://sandbox/etsy``),
@@ -114,7 +116,9 @@ class EtsyConnector:
         if disorder is not None:
             raise MalformedPayloadError("etsy", request.resource, "results", disorder)
         if "results" in body:
-            short = pagination.short_page(request, body)
+            short = pagination.short_page(request, body) or pagination.missing_adjustments(
+                request, body
+            )
             if short is not None:
                 update = {"outcome": Outcome.TRANSIENT, "reason": f"etsy {short}"}
                 return result.model_copy(

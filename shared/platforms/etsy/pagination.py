@@ -30,13 +30,22 @@ transactions,  getShopPaymentAccountLedgerEntries, ``min_created``/``max_created
 payouts        required and at most 31 days (2,678,400 s) apart: a longer window is a
                chain of sub-windows, oldest first, each <= 31 days, each paged.
                (payouts are the DISBURSE2 entries: the normalizer picks them out.)
-returns        getShopReceipts by ``min_last_modified``/``max_last_modified`` (a refund
-               or cancellation modifies its receipt; step ``index``) -> for each receipt
-               with refunds getShopPaymentByReceiptId (step ``page``): the payments
-               carry their ``payment_adjustments``. Etsy lists no adjustments by
-               themselves. A receipt names its refunds (``refunds``, ShopRefund, in
-               Etsy's current ShopReceipt): one whose list is empty has no adjustment
-               and is not visited; one without the field (older API versions) is.
+returns        getShopReceipts by ``min_created``/``max_created`` (``by_update``: by
+               ``min_last_modified``/``max_last_modified``: a refund or cancellation
+               modifies its receipt; step ``index``) -> for each receipt with refunds
+               getShopPaymentByReceiptId (step ``page``): the payments carry their
+               ``payment_adjustments``. Etsy lists no adjustments by themselves. A
+               receipt names its refunds (``refunds``, ShopRefund, in Etsy's current
+               ShopReceipt): one whose list is empty has no adjustment and is not
+               visited; one without the field (older API versions) is. A history
+               window lists its receipts by creation, which never changes: a receipt
+               modified while the backfill runs (a refund, a note, a shipment) would
+               leave a modification window before the chain reads it, and its
+               refunds every window of the backfill (the modification lies after the
+               plan's end). The daily sync lists what changed. Each refund a receipt
+               lists is one payment adjustment: the visit carries how many the
+               receipt listed (``state["refunds"]``) and ``missing_adjustments`` spots
+               a payment holding fewer (the caller retries it).
 inventory      getListingsByShop ``state=active``, ``includes=Inventory`` (Etsy's
                current API): each listing carries its ListingInventory, so a page of
                100 listings is one call (the window is ignored: inventory is a
@@ -113,8 +122,8 @@ def first_request(
 
     Raises ConfigurationError for an unknown resource, a bulk path Etsy does not offer,
     a ledger resource without a window, an empty / pre-2000 window, or a page ``limit``
-    outside Etsy's 1..100. ``by_update`` (a daily window: what changed) lists orders and
-    order items by their receipts' last modification instead of creation."""
+    outside Etsy's 1..100. ``by_update`` (a daily window: what changed) lists orders,
+    order items and returns by their receipts' last modification instead of creation."""
     if not 1 <= limit <= PAGE_LIMIT:
         raise ConfigurationError(f"etsy: page limit must be 1..{PAGE_LIMIT}, got {limit}")
     if resource not in RESOURCES:
@@ -143,8 +152,7 @@ def first_request(
             low, high = bounds(window)
             state = {"stop_below": low, "scope": created_scope(low, high)}
         return _request(resource, f"{shop}/transactions", window, params=page, state=state)
-    modified = resource == "returns" or by_update
-    names = ("min_last_modified", "max_last_modified") if modified else None
+    names = ("min_last_modified", "max_last_modified") if by_update else None
     params = {**_receipt_window(window, names), **page}
     step = "index" if resource == "returns" else "page"
     return _request(resource, f"{shop}/receipts", window, params=params, step=step)
@@ -287,12 +295,44 @@ def _fan_out(
     ids = [ident for ident in dict.fromkeys(listed) if ident in wanted and ident not in seen]
     more = _next_offset(index, body)
     parent = {"path": index.path, "params": more, "previous": listed, "count": body["count"]}
+    if index.resource == "returns":
+        parent["refunds"] = _refunds_listed(body, set(ids))
     return _visit(following, parent, ids)
+
+
+def _refunds_listed(body: dict[str, Any], ids: set[Any]) -> dict[str, int]:
+    """Receipt id (text) -> how many refunds the index page lists for it, for the
+    receipts of ``ids`` that say (a ``refunds`` list)."""
+    return {
+        str(r["receipt_id"]): len(r["refunds"])
+        for r in body["results"]
+        if r.get("receipt_id") in ids and isinstance(r.get("refunds"), list)
+    }
+
+
+def missing_adjustments(request: PageRequest, body: dict[str, Any]) -> str | None:
+    """Why a returns visit's payments hold fewer adjustments than its receipt listed
+    refunds (``state["refunds"]``: each refund is one payment adjustment; more may have
+    come since the index page was read, never fewer), else None."""
+    listed = request.state.get("refunds")
+    if request.resource != "returns" or not isinstance(listed, int):
+        return None
+    adjustments = sum(len(p.get("payment_adjustments") or []) for p in body.get("results", []) if p)
+    if adjustments < listed:
+        receipt = request.path.rstrip("/").split("/")[-2]
+        return (
+            f"payment of receipt {receipt} holds {adjustments} adjustments, "
+            f"its receipt lists {listed} refunds"
+        )
+    return None
 
 
 def _visit(following: PageRequest, parent: dict[str, Any], ids: list[Any]) -> PageRequest | None:
     if ids:
         state = {"parent": parent, "pending": ids[1:]}
+        listed = parent.get("refunds", {}).get(str(ids[0]))
+        if listed is not None:
+            state["refunds"] = listed
         path = _item_path(following.resource, parent["path"], ids[0])
         return following.model_copy(
             update={"path": path, "params": {}, "step": "page", "state": state}

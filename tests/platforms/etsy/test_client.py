@@ -144,3 +144,31 @@ async def test_a_windowed_bulk_page_out_of_order_is_malformed() -> None:
         await conn.aclose()
     assert caught.value.field == "results"
     assert whole.classified.outcome is Outcome.OK and whole.payload == rising
+
+
+async def test_a_payment_lacking_a_listed_refund_is_retried_not_stored() -> None:
+    adjustments = {"n": 0}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/receipts"):
+            refunds = [{"created_timestamp": 1_700_000_000}]
+            return httpx.Response(
+                200, json={"count": 1, "results": [{"receipt_id": 7, "refunds": refunds}]}
+            )
+        payment = {"payment_id": 70, "receipt_id": 7, "payment_adjustments": []}
+        payment["payment_adjustments"] = [{"payment_adjustment_id": 700}] * adjustments["n"]
+        return httpx.Response(200, json={"count": 1, "results": [payment]})
+
+    conn = mocked(answer)
+    try:
+        index = await conn.fetch(conn.first_request("returns", None))
+        visit = index.next
+        assert visit is not None and visit.path.endswith("/receipts/7/payments")
+        lacking = await conn.fetch(visit)
+        adjustments["n"] = 1
+        complete = await conn.fetch(visit)
+    finally:
+        await conn.aclose()
+    assert lacking.classified.outcome is Outcome.TRANSIENT and lacking.payload is None
+    assert "receipt 7" in lacking.classified.reason
+    assert complete.classified.outcome is Outcome.OK and complete.payload is not None

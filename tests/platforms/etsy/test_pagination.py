@@ -18,6 +18,7 @@ from shared.platforms.etsy.pagination import (
     bounds,
     first_request,
     misordered,
+    missing_adjustments,
     next_request,
     reported_count,
     short_page,
@@ -153,7 +154,49 @@ def test_by_update_lists_by_last_modification() -> None:
     modified = first_request(SHOP, "orders", span, by_update=True)
     assert set(created.params) == {"min_created", "max_created", "limit", "offset"}
     assert set(modified.params) == {"min_last_modified", "max_last_modified", "limit", "offset"}
-    assert first_request(SHOP, "returns", span).params.keys() == modified.params.keys()
+    returns = first_request(SHOP, "returns", span, by_update=True)
+    assert returns.params.keys() == modified.params.keys()
+
+
+def test_history_returns_list_receipts_by_creation() -> None:
+    # a receipt modified while the backfill runs (a refund, a note) would leave every
+    # modification window of the backfill: its creation never moves
+    span = window(datetime(2025, 7, 1, tzinfo=UTC), datetime(2025, 8, 1, tzinfo=UTC))
+    returns = first_request(SHOP, "returns", span)
+    orders = first_request(SHOP, "orders", span)
+    assert returns.step == "index" and (returns.path, returns.params) == (
+        orders.path,
+        orders.params,
+    )
+
+
+def test_a_returns_visit_expects_one_adjustment_per_listed_refund() -> None:
+    returns = first_request(SHOP, "returns", None, limit=3)
+    two = [{"created_timestamp": 1_700_000_000}, {"created_timestamp": 1_700_000_500}]
+    listed = [
+        {"receipt_id": 1, "refunds": two},
+        {"receipt_id": 2},  # an older API version: visited, nothing expected
+        {"receipt_id": 3, "refunds": two[:1]},
+    ]
+    visits, item = [], next_request(returns, page(3, listed))
+    while item is not None:
+        visits.append(item)
+        item = next_request(item, page(1))
+    assert [v.state.get("refunds") for v in visits] == [2, None, 1]
+    first, older, last = visits
+
+    def payments(*adjustments: int) -> dict:
+        rows = [{"payment_adjustments": [{}] * n} for n in adjustments]
+        return {"count": len(rows), "results": rows}
+
+    lacking = missing_adjustments(first, payments(1))
+    assert lacking is not None and "receipt 1" in lacking and "1 adjustments" in lacking
+    assert missing_adjustments(first, payments(2)) is None
+    assert missing_adjustments(first, payments(3)) is None  # one refunded since: fine
+    assert missing_adjustments(last, payments(0)) is not None
+    assert missing_adjustments(older, payments(0)) is None
+    index = first_request(SHOP, "returns", None)
+    assert missing_adjustments(index, page(1, [{"receipt_id": 1}])) is None
 
 
 def test_order_items_are_the_receipt_pages_themselves() -> None:
