@@ -10,7 +10,11 @@ CANCELED. The result ``url`` (set once COMPLETED) is under the sandbox
 
 JSONL: one line per node of the top connection; a nested connection's nodes follow their
 parent's line, each with ``"__parentId": <parent id>`` (grandchildren after their
-parent); connection wrappers (``edges``, ``node``, ``pageInfo``) disappear.
+parent); connection wrappers (``edges``, ``node``, ``pageInfo``) disappear. The
+sandbox always writes this grouped order, as ``groupObjects: true`` does (the default
+before 2026-01; from 2026-01 the default is false, and a client that relies on children
+following their parent passes ``groupObjects: true``, as estuary's source-shopify-native
+does).
 
 Rules checked on the bulk query, with Shopify's messages as a 2026-04 shop answered
 them (airhorns/shopify-draft-proxy, fixtures/conformance/…/2026-04/bulk-operations:

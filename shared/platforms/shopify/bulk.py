@@ -37,7 +37,13 @@ orders with line items and refunds) serves all three, which the normalizer rebui
 from ``__parentId``. The file's refunds come without their lines (no connection inside
 a list field), so a returns block's download leads on to the details of the orders it
 shows with refunds (``refunds.after_bulk``, on route ``graphql``). Payments and inventory
-have no bulk path here (the normalizer reads those as pages).
+have no bulk path here (the normalizer reads those as pages). Shopify offers none for
+balance transactions and payouts that any source shows (their connections hang below the
+``shopifyPaymentsAccount`` object; ``bench.floor.OFFERED_BULK``). It does offer one for
+inventory (``inventoryItems`` with their levels), unused: before 2026-01 a shop runs one
+bulk query at a time, and a returns block finds the orders file as the shop's *current*
+operation, which an inventory job started in between would displace (the orders job run
+again), for some 1,000 points saved on the reference shop.
 """
 
 from __future__ import annotations
