@@ -28,6 +28,9 @@ canonical records (``shared.models``). It is pure: no I/O, no clock, no settings
 
 ``SUPPORTED`` is the registry table; per-platform contracts (inputs, natural keys, money
 and time rules) are in each ``shared/platforms/<platform>/normalize.py`` docstring.
+
+Results are memoized by the payload's exact content (``_memo``: a page verified in the
+process that fetched it is not normalized twice); the memo never changes a result.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pydantic import ValidationError
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.models import Record
 from shared.normalize._common import Context
+from shared.normalize._memo import Memo, key_of
 
 Normalizer = Callable[[Context, Any], list[Record]]
 
@@ -75,6 +79,9 @@ SUPPORTED: dict[tuple[str, str], str] = {
     ("etsy", "inventory"): "inventory",
     ("quiltt", "bank_transactions"): "bank_transactions",
 }
+
+
+MEMO = Memo()
 
 
 def handler(platform: str, resource: str) -> Normalizer:
@@ -112,14 +119,20 @@ def normalize(
     if not isinstance(payload, dict | str):
         kind = type(payload).__name__
         raise MalformedPayloadError(platform, resource, "$", f"expected dict or str, got {kind}")
+    key = key_of(function, platform, resource, account, scope, payload)
+    if key is not None and (found := MEMO.take(key)) is not None:
+        return found
     try:
-        return function(Context(platform, resource, account, scope), payload)
+        records = function(Context(platform, resource, account, scope), payload)
     except MalformedPayloadError:
         raise
     except (ValidationError, ValueError, TypeError, KeyError, DecimalException) as exc:
         # A shape no getter anticipated: still a typed, permanent error, never a crash.
         problem = f"unexpected payload: {type(exc).__name__}: {exc}"
         raise MalformedPayloadError(platform, resource, "$", problem) from exc
+    if key is not None:
+        MEMO.put(key, records)
+    return records
 
 
 __all__ = ["SUPPORTED", "handler", "normalize", "supported"]

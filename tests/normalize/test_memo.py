@@ -1,0 +1,111 @@
+"""The normalize memo: a page normalized again with the same content gives the same
+records without a second pass; any other content, account or scope is normalized afresh."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import pytest
+
+import shared.normalize as registry
+from shared.errors import MalformedPayloadError
+from shared.normalize import normalize
+from shared.normalize._memo import Memo
+from shared.storage.raw_pages import encode_page
+
+
+def _page(*amounts: Any) -> dict[str, Any]:
+    nodes = [
+        {
+            "id": f"txn_{i}",
+            "date": "2026-03-29",
+            "description": "DEPOSIT é",  # non-ASCII: stored as is (ensure_ascii=False)
+            "amount": amount,
+            "entryType": "CREDIT",
+            "status": "POSTED",
+            "currencyCode": "USD",
+            "metadata": None,
+            "account": {"id": "acct_1", "name": "Checking"},
+        }
+        for i, amount in enumerate(amounts)
+    ]
+    return {"data": {"transactions": {"nodes": nodes, "count": len(nodes)}}}
+
+
+@pytest.fixture
+def memo(monkeypatch: pytest.MonkeyPatch) -> Memo:
+    fresh = Memo()
+    monkeypatch.setattr(registry, "MEMO", fresh)
+    return fresh
+
+
+def _fresh(*args: Any, **kwargs: Any) -> list:
+    """``normalize`` with an empty memo: what a first pass gives."""
+    registry.MEMO.clear()
+    return normalize(*args, **kwargs)
+
+
+def test_a_page_read_back_from_storage_hits_and_gives_the_same_records(memo: Memo) -> None:
+    page = _page(12.5, 3)
+    first = normalize("quiltt", "bank_transactions", page, account="p1")
+    stored = json.loads(gzip.decompress(encode_page(page)))  # what verify decodes
+    again = normalize("quiltt", "bank_transactions", stored, account="p1")
+    assert (memo.hits, len(memo)) == (1, 0)  # read once, then forgotten
+    assert again == first and again is not first
+    assert again == _fresh("quiltt", "bank_transactions", stored, account="p1")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"account": "p2"},
+        {"scope": "group-1"},
+        {"page": _page(12.5, 4)},  # one digit differs
+        {"page": json.dumps(_page(12.5, 3))},  # the same JSON as text is another payload kind
+    ],
+)
+def test_other_content_account_or_scope_misses(memo: Memo, change: dict[str, Any]) -> None:
+    normalize("quiltt", "bank_transactions", _page(12.5, 3), account="p1")
+    args = {"page": _page(12.5, 3), "account": "p1", "scope": ""} | change
+    records = normalize(
+        "quiltt", "bank_transactions", args["page"], account=args["account"], scope=args["scope"]
+    )
+    assert memo.hits == 0
+    expected = _fresh(
+        "quiltt", "bank_transactions", args["page"], account=args["account"], scope=args["scope"]
+    )
+    assert records == expected
+
+
+def test_errors_are_not_kept(memo: Memo) -> None:
+    bad = _page(12.5)
+    del bad["data"]["transactions"]["nodes"][0]["id"]
+    for _ in range(2):
+        with pytest.raises(MalformedPayloadError):
+            normalize("quiltt", "bank_transactions", bad, account="p1")
+    assert (memo.hits, len(memo)) == (0, 0)
+
+
+def test_a_swapped_normalizer_never_meets_the_old_ones_results(
+    memo: Memo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = _page(1)
+    normalize("quiltt", "bank_transactions", page, account="p1")
+    module = __import__("shared.platforms.quiltt.normalize", fromlist=["bank_transactions"])
+    monkeypatch.setattr(module, "bank_transactions", lambda ctx, payload: [])
+    assert normalize("quiltt", "bank_transactions", page, account="p1") == []
+
+
+def test_the_memo_holds_at_most_its_records_oldest_out() -> None:
+    memo = Memo(max_records=3)
+    memo.put(("a",), [1, 2])  # type: ignore[arg-type, list-item]
+    memo.put(("b",), [3])  # type: ignore[arg-type, list-item]
+    memo.put(("c",), [4, 5])  # type: ignore[arg-type, list-item]  # 5 held: "a" goes
+    memo.put(("d",), [6, 7, 8, 9])  # type: ignore[arg-type, list-item]  # more than the bound
+    assert memo.take(("a",)) is None  # type: ignore[arg-type]
+    assert memo.take(("d",)) is None  # type: ignore[arg-type]
+    assert memo.take(("b",)) == [3]  # type: ignore[arg-type]
+    assert memo.take(("c",)) == [4, 5]  # type: ignore[arg-type]
+    assert len(memo) == 0
