@@ -141,16 +141,26 @@ def _number_text(value: int | float | Decimal) -> str:
     return "0" if number == 0 else format(number.normalize(), "f")
 
 
+_EXACT_INT = 10**27
+_encode_text = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False)
+_encode_key = json.encoder.encode_basestring_ascii  # json.dumps(text)
+
+
 def canonical_json(value: object) -> str:
     """Deterministic text of a JSON value: keys sorted, numbers in canonical decimal form
     (``10``, ``10.0`` and ``1E+1`` all read ``10``), no whitespace."""
+    kind = type(value)
+    if kind is str:  # exactly json.dumps(value, ensure_ascii=False)
+        return _encode_text(value)
+    if kind is int and -_EXACT_INT < value < _EXACT_INT:  # its own digits (Decimal's
+        return str(value)  # normalize rounds past 28 digits: those take the long way)
     if value is None or isinstance(value, bool | str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float | Decimal):
         return _number_text(value)
     if isinstance(value, dict):
         items = sorted((str(k), v) for k, v in value.items())
-        return "{" + ",".join(f"{json.dumps(k)}:{canonical_json(v)}" for k, v in items) + "}"
+        return "{" + ",".join(f"{_encode_key(k)}:{canonical_json(v)}" for k, v in items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
@@ -210,11 +220,17 @@ class Node:
         self.ctx.fail(self.at(key), problem)
 
     def has(self, key: str) -> bool:
-        return self.data.get(key) not in (None, "")
+        value = self.data.get(key)
+        return value is not None and value != ""
 
     def pick(self, *keys: str) -> str:
         """The first of ``keys`` present (platform versions rename fields), else the first."""
-        return next((k for k in keys if self.has(k)), keys[0])
+        data = self.data
+        for key in keys:
+            value = data.get(key)
+            if value is not None and value != "":
+                return key
+        return keys[0]
 
     def get(self, key: str) -> Any:
         return self.data.get(key) if self.has(key) else None
@@ -310,7 +326,11 @@ class Node:
         items = self.req(key)
         if not isinstance(items, list):
             self.fail(key, f"expected an array, got {type(items).__name__}")
-        return [self.ctx.node(item, f"{self.at(key)}[{i}]") for i, item in enumerate(items)]
+        ctx, base = self.ctx, self.at(key)
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                ctx.fail(f"{base}[{i}]", f"expected a JSON object, got {type(item).__name__}")
+        return [Node(ctx, item, f"{base}[{i}]") for i, item in enumerate(items)]
 
     def connection(self, key: str, *, required: bool = True) -> list[Node]:
         """The nodes of a GraphQL connection, as ``edges[].node`` or ``nodes[]``."""
