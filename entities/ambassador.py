@@ -20,6 +20,7 @@ deterministic ``request_id`` (``context.new_uuid()``)::
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -66,10 +67,46 @@ def ambassador(context: df.DurableEntityContext) -> None:
     model, run = operation
     request = model.model_validate(context.get_input() or {})
     platform, _ = split_entity_key(context.entity_key)
-    scheduler = Scheduler(policy_for(platform), context.get_state(lambda: None))
-    result = run(scheduler, request)
-    context.set_state(scheduler.to_state())
+    key, policy = context.entity_key, policy_for(platform)
+    state = context.get_state(lambda: None)
+    scheduler = _KEPT.take(key, policy, state) or Scheduler(policy, state)
+    result = run(scheduler, request)  # raises: the scheduler is not kept (maybe half-done)
+    state = scheduler.to_state()
+    context.set_state(state)
+    _KEPT.keep(key, policy, state, scheduler)
     context.set_result(result.model_dump(mode="json"))
+
+
+class _Kept:
+    """Schedulers kept between operations, so that an operation does not rebuild every
+    flow of a busy entity (an application-wide lane holds the flows of all clients).
+
+    A kept scheduler is used only for the very state it produced: the object the entity
+    stored (the next operation of the same batch) or an equal one (the host decoded the
+    stored text again for the next batch). Anything else — a state another worker wrote,
+    a changed policy, an operation that failed halfway — rebuilds from the state, so
+    answers are the same as rebuilding every time (``Scheduler`` reads back exactly
+    what ``to_state`` wrote). At most ``size`` entities are kept."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.kept: OrderedDict[str, tuple[PlatformPolicy, Any, Scheduler]] = OrderedDict()
+
+    def take(self, key: str, policy: PlatformPolicy, state: Any) -> Scheduler | None:
+        entry = self.kept.pop(key, None)
+        if entry is None or entry[0] is not policy or state is None:
+            return None
+        if entry[1] is not state and entry[1] != state:
+            return None
+        return entry[2]
+
+    def keep(self, key: str, policy: PlatformPolicy, state: Any, scheduler: Scheduler) -> None:
+        self.kept[key] = (policy, state, scheduler)
+        while len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+
+
+_KEPT = _Kept()
 
 
 def _observe_many(scheduler: Scheduler, req: ObserveMany) -> ObserveAnswer:
