@@ -156,8 +156,7 @@ def get_receipt_transactions(call: Call) -> Reply:
 
 
 def get_shop_transactions(call: Call) -> Reply:
-    lines = [(r, line) for r in _visible(call) for line in r.lines]
-    lines.sort(key=lambda pair: (pair[0].created, pair[1].transaction_id), reverse=True)
+    lines = call.sandbox.visible_lines_newest_first(call.data, call.now)
     chosen, count = _page(call, lines)
     seller = call.data.history.user_id
     results = [transaction_payload(r, line, call.now, seller) for r, line in chosen]
@@ -200,7 +199,7 @@ def get_ledger_entries(call: Call) -> Reply:
         )
     if low > high:
         raise EtsyError(400, "min_created must be less than or equal to max_created.")
-    entries = [e for e in _entries(call) if low <= e.at <= high]
+    entries = call.sandbox.entries_between(call.data, call.now, low, high)
     entries.sort(key=lambda e: (e.at, e.sequence), reverse=True)
     chosen, count = _page(call, entries)
     ledger_id = call.data.ledger.ledger_id

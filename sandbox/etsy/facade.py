@@ -69,6 +69,10 @@ class ClientData:
     stock: dict[int, Stock]
     created: list[int]  # receipt creation times, for bisection
     entry_times: list[int]
+    # every (receipt, line), newest first (created, transaction_id descending), and the
+    # negated creation times in that order, for bisection; built on first use
+    lines_desc: list[tuple[Receipt, Any]] | None = None
+    lines_desc_keys: list[int] | None = None
 
 
 class EtsySandbox:
@@ -127,8 +131,29 @@ class EtsySandbox:
         return data.history.receipts[: bisect.bisect_right(data.created, now)]
 
     @staticmethod
+    def visible_lines_newest_first(data: ClientData, now: float) -> list[tuple[Receipt, Any]]:
+        """Every (receipt, line) of the receipts visible at ``now``, newest first
+        (create time, then transaction id, descending): one sort per client, not one per
+        request (lines never change once a receipt exists)."""
+        if data.lines_desc is None or data.lines_desc_keys is None:
+            pairs = [(r, line) for r in data.history.receipts for line in r.lines]
+            pairs.sort(key=lambda pair: (pair[0].created, pair[1].transaction_id), reverse=True)
+            data.lines_desc = pairs
+            data.lines_desc_keys = [-r.created for r, _ in pairs]
+        return data.lines_desc[bisect.bisect_left(data.lines_desc_keys, -now) :]
+
+    @staticmethod
     def visible_entries(data: ClientData, now: float) -> list[Entry]:
         return data.ledger.entries[: bisect.bisect_right(data.entry_times, now)]
+
+    @staticmethod
+    def entries_between(data: ClientData, now: float, low: float, high: float) -> list[Entry]:
+        """The ledger entries visible at ``now`` with ``low <= at <= high``, in ledger
+        order (bisection over the entry times, which ascend)."""
+        times = data.entry_times
+        visible = bisect.bisect_right(times, now)
+        start = bisect.bisect_left(times, low, 0, visible)
+        return data.ledger.entries[start : bisect.bisect_right(times, high, start, visible)]
 
     def app(self) -> ASGIApp:
         if self._app is None:
