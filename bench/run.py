@@ -197,8 +197,8 @@ async def _read_back(
             for res in resources_of(platform):
                 want = truth[(client, platform, res)]
                 keys = Counter()
-                async for row in store.iter_records(client, platform, res):
-                    keys[row["natural_key"]] += 1
+                async for key in store.natural_keys(client, platform, res):
+                    keys[key] += 1
                 t.records_expected += len(want)
                 t.records_stored += len(keys)
                 lost = want - keys.keys()

@@ -48,6 +48,7 @@ over twelve months: upsert 490 -> 70 µs of CPU per record, read 124 -> 35 µs).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -58,7 +59,7 @@ from pydantic import BaseModel
 
 from shared.settings import Settings
 from shared.storage.clients import StorageClients, shared_clients
-from shared.storage.codec import decode_fields, encode_fields, entity_bytes
+from shared.storage.codec import TYPES_PROPERTY, decode_fields, encode_fields, entity_bytes
 from shared.storage.keys import MAX_KEY_BYTES, bounded_key, join_key, prefix_range, table_name
 from shared.storage.queries import literal, query
 from shared.storage.transactions import submit_upserts
@@ -212,6 +213,28 @@ class RecordStore:
         table = await self._table()
         async for entity in query(table, self._query(client, platform, resource, period)):
             yield decode_fields(entity)
+
+    async def natural_keys(
+        self, client: str, platform: str, resource: str, *, period: str | None = None
+    ) -> AsyncIterator[str]:
+        """The ``natural_key`` of every stored record ``iter_records`` would yield, in
+        the same order, reading only that property (and the codec's markers) from
+        storage: a tally of what is stored without decoding every field. A key long
+        enough to be stored in chunks is read whole from its entity."""
+        table = await self._table()
+        condition = self._query(client, platform, resource, period)
+        wanted = f"PartitionKey,RowKey,natural_key,{TYPES_PROPERTY}"
+        async for entity in query(table, condition, select=wanted):
+            markers = json.loads(entity.get(TYPES_PROPERTY) or "{}")
+            if "*" in markers.get("natural_key", ""):  # chunked: its parts are elsewhere
+                where = (
+                    f"PartitionKey eq {literal(entity['PartitionKey'])} "
+                    f"and RowKey eq {literal(entity['RowKey'])}"
+                )
+                [whole] = [e async for e in query(table, where)]
+                yield decode_fields(whole)["natural_key"]
+            else:  # a plain String property: the key as written
+                yield entity["natural_key"]
 
     async def read(
         self, client: str, platform: str, resource: str, *, period: str | None = None

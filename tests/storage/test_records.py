@@ -179,3 +179,16 @@ async def test_read_prefix_returns_one_orders_items_of_one_account(store: Record
     )
     assert sorted(r["natural_key"] for r in found) == ["o1|1", "o1|2"]
     assert all(r["account"] == "acme" for r in found)
+
+
+async def test_natural_keys_are_those_of_the_stored_records_in_order(store: RecordStore) -> None:
+    records = [{**order(n), "natural_key": key} for n, key in enumerate(AWKWARD_KEYS)]
+    records.append({**order(98), "natural_key": "k" * 40_000})  # stored in chunks
+    records += [order(n, day=40) for n in range(120)]  # another partition, several batches
+    await store.upsert("c1", records)
+    keys = [k async for k in store.natural_keys("c1", "shopify", "orders")]
+    assert keys == [r["natural_key"] for r in await store.read("c1", "shopify", "orders")]
+    assert Counter(keys) == Counter(r["natural_key"] for r in records)
+    february = [k async for k in store.natural_keys("c1", "shopify", "orders", period="2024-02")]
+    assert sorted(february) == sorted(f"ord-{n}" for n in range(120))
+    assert [k async for k in store.natural_keys("c2", "shopify", "orders")] == []
