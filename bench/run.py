@@ -32,6 +32,7 @@ from bench.strategies import get as get_strategy
 from bench.truth import truth_keys
 from shared.flows.chains import resources_of
 from shared.flows.store import FlowStore
+from shared.normalize import MEMO
 from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from shared.storage.records import RecordStore
@@ -96,6 +97,7 @@ class Measured:
     ended: dict[tuple[str, str], float] = field(default_factory=dict)  # (client, platform)
     stopped_at: float = 0.0  # virtual time when driving stopped
     cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle
+    normalize_memo: dict[str, int] = field(default_factory=dict)  # hits, misses in the run
 
 
 def _cpu_s() -> float:
@@ -233,6 +235,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
     census = take_census(stack.world, stack.platforms)
     async with stack.running():
         wall0, cpu0 = time.perf_counter(), _cpu_s()
+        memo0 = (MEMO.hits, MEMO.misses)
         helpers = []
         if options.progress:
             helpers.append(asyncio.ensure_future(_progress(stack)))
@@ -248,6 +251,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
             for task in helpers:
                 task.cancel()
         wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
+        memo = {"hits": MEMO.hits - memo0[0], "misses": MEMO.misses - memo0[1]}
         stopped_at = stack.clock.now()
         if cut == "max_virtual_s":  # nothing happens before the deadline: still unfinished
             stopped_at = max(stopped_at, stack.started_at + (options.max_virtual_s or 0.0))
@@ -275,6 +279,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         ended=dict(ended),
         stopped_at=stopped_at,
         cut=cut,
+        normalize_memo=memo,
     )
 
 
@@ -300,6 +305,7 @@ def measured_summary(m: Measured) -> dict[str, Any]:
     return {
         "lanes_used": lanes_used(m),
         "devhost": m.devhost,
+        "normalize_memo": m.normalize_memo,
         "unexpected_records": {p: t.unexpected for p, t in m.platforms.items()},
         "missing_records": {p: t.missing_keys for p, t in m.platforms.items() if t.missing_keys},
         "blocks_total": {p: t.blocks_total for p, t in m.platforms.items()},

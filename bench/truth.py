@@ -17,7 +17,7 @@ from typing import Any
 from sandbox.amazon.reports import RETURNS_BY_DATE, render
 from sandbox.world import World
 from shared.models import Record
-from shared.normalize import normalize
+from shared.normalize import MEMO, normalize
 
 
 class ClientView:
@@ -183,4 +183,5 @@ ADAPTERS: dict[str, Callable[[ClientView, str], list[Record]]] = {
 def truth_keys(world: World, client_id: str, platform: str, resource: str) -> set[str]:
     """Natural keys of every record of ``resource`` the sandbox holds for the client now."""
     view = ClientView(world, client_id, platform)
-    return {r.natural_key for r in ADAPTERS[platform](view, resource)}
+    with MEMO.paused():  # the truth's pages never come back: no digest worth taking
+        return {r.natural_key for r in ADAPTERS[platform](view, resource)}

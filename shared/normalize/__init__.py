@@ -119,7 +119,7 @@ def normalize(
     if not isinstance(payload, dict | str):
         kind = type(payload).__name__
         raise MalformedPayloadError(platform, resource, "$", f"expected dict or str, got {kind}")
-    key = key_of(function, platform, resource, account, scope, payload)
+    key = key_of(function, platform, resource, account, scope, payload) if MEMO.active else None
     if key is not None and (found := MEMO.take(key)) is not None:
         return found
     try:

@@ -23,10 +23,11 @@ processes the memo only misses: it never changes what ``normalize`` returns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from shared.models import Record
@@ -65,8 +66,23 @@ class Memo:
         self.max_records = max_records
         self._entries: OrderedDict[Key, tuple[Record, ...]] = OrderedDict()
         self._held = 0
+        self._paused = 0
         self.hits = 0
         self.misses = 0
+
+    @property
+    def active(self) -> bool:
+        return self._paused == 0
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Inside, ``normalize`` neither reads nor fills the memo (payloads that never
+        come back, such as a bench's ground truth: no digest is worth computing)."""
+        self._paused += 1
+        try:
+            yield
+        finally:
+            self._paused -= 1
 
     def __len__(self) -> int:
         return len(self._entries)

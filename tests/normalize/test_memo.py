@@ -109,3 +109,14 @@ def test_the_memo_holds_at_most_its_records_oldest_out() -> None:
     assert memo.take(("b",)) == [3]  # type: ignore[arg-type]
     assert memo.take(("c",)) == [4, 5]  # type: ignore[arg-type]
     assert len(memo) == 0
+
+
+def test_paused_neither_reads_nor_fills(memo: Memo) -> None:
+    normalize("quiltt", "bank_transactions", _page(1), account="p1")
+    with memo.paused():
+        normalize("quiltt", "bank_transactions", _page(1), account="p1")
+        normalize("quiltt", "bank_transactions", _page(2), account="p1")
+    assert (memo.hits, len(memo)) == (0, 1)
+    assert memo.active
+    normalize("quiltt", "bank_transactions", _page(1), account="p1")
+    assert memo.hits == 1
