@@ -164,10 +164,11 @@ nested at most two deep, none inside a list field, selected through ``edges { no
 (a captured 2026-04 answer refuses ``nodes``), with no top-level ``node``. Orders with
 their line items, and inventory items with their inventory levels, are such queries
 from a top-level connection: peers run both in bulk (Airbyte source-shopify's
-``InventoryItem`` and ``InventoryLevel`` bulk queries, estuary's source-shopify-native
-inventory streams). Shopify Payments balance transactions and payouts are connections
-below the ``shopifyPaymentsAccount`` object, not top-level connections, and no source
-shows a bulk query accepting them: the guide's examples and the captured validator
+``InventoryItem`` and ``InventoryLevel`` bulk queries; estuary's source-shopify-native
+``inventory_levels``: ``inventoryItems`` with their ``inventoryLevels`` and
+``quantities(names:)``, our shape). Shopify Payments balance transactions and payouts
+are connections below the ``shopifyPaymentsAccount`` object, not top-level connections,
+and no source shows a bulk query accepting them: the guide's examples and the captured validator
 answers (airhorns/shopify-draft-proxy, fixtures 2026-04/bulk-operations) all start at a
 top-level connection, and the peers page them (Airbyte's ``balance_transactions`` on
 REST ``shopify_payments/balance/transactions.json``; Microsoft's Business Central
