@@ -168,9 +168,9 @@ from a top-level connection: peers run both in bulk (Airbyte source-shopify's
 ``inventory_levels``: ``inventoryItems`` with their ``inventoryLevels`` and
 ``quantities(names:)``, our shape). Shopify Payments balance transactions and payouts
 are connections below the ``shopifyPaymentsAccount`` object, not top-level connections,
-and no source shows a bulk query accepting them: the guide's examples and the captured validator
-answers (airhorns/shopify-draft-proxy, fixtures 2026-04/bulk-operations) all start at a
-top-level connection, and the peers page them (Airbyte's ``balance_transactions`` on
+and no source found shows a bulk query accepting them: the guide's examples seen and
+the captured bulk queries (airhorns/shopify-draft-proxy, fixtures 2026-04/bulk-operations)
+all start at a top-level connection, and the peers page them (Airbyte's ``balance_transactions`` on
 REST ``shopify_payments/balance/transactions.json``; Microsoft's Business Central
 connector and public apps with paged ``shopifyPaymentsAccount { balanceTransactions(first:
 100) }``; estuary has no such stream; singer-io tap-shopify none either). Until a
