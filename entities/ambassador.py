@@ -94,8 +94,8 @@ class _Kept:
 
     def take(self, key: str, policy: PlatformPolicy, state: Any) -> Scheduler | None:
         entry = self.kept.pop(key, None)
-        if entry is None or entry[0] is not policy or state is None:
-            return None
+        if entry is None or state is None or (entry[0] is not policy and entry[0] != policy):
+            return None  # (the bench's strategies build an equal policy per operation)
         if entry[1] is not state and entry[1] != state:
             return None
         return entry[2]

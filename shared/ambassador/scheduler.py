@@ -113,6 +113,7 @@ state grows with active callers and clients, never with the number of requests.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import fields
@@ -140,7 +141,7 @@ from shared.ambassador.protocol import (
 )
 from shared.errors import ConfigurationError
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is still read
 SEEN_IDS = 64  # observe/release ids remembered per lane
 BLIND_429S_FOR_QUOTA = 3  # 429s in a row without readings before a day quota counts spent
 LOWER_LEAD = 20  # below an active higher class, plan at least horizon / LOWER_LEAD ahead
@@ -165,15 +166,12 @@ class Scheduler:
             name: spec.build(saved.get(name)) for name, spec in policy.lanes.items()
         }
         self.meta = {name: _lane_meta(saved.get(name, {})) for name in policy.lanes}
-        flows = state.get("flows", {})
-        self.flows = {key: _load_flow(value) for key, value in flows.items()}
-        # a flow's stored form, reused by ``to_state`` until an operation touches the flow
-        # (the caller's own flow is the only one an operation changes): the state costs
-        # the changed flows to write, not all of them
-        self._saved: dict[str, dict[str, Any]] = {
-            key: value for key, value in flows.items() if value.keys() == _FLOW_FIELDS
-        }
-        self._touched: set[str] = set()
+        self.flows = _load_flows(state)
+        # each flow's stored text, reused by ``to_state`` until an operation touches the
+        # flow (the caller's own flow is the only one an operation changes): storing the
+        # state costs the changed flows, not all of them
+        self._text: dict[str, str] = {}
+        self._touched: set[str] = set(self.flows)
         self.demo: dict[str, list[int]] = {k: list(v) for k, v in state.get("demo", {}).items()}
         self.grace = to_us(policy.grace_s)
         self.min_wait = to_us(policy.min_wait_s)
@@ -362,7 +360,13 @@ class Scheduler:
 
     def to_state(self) -> dict[str, Any]:
         """The state to store: plain JSON-able data that shares nothing mutable with this
-        scheduler (it may go on to run further operations)."""
+        scheduler (it may go on to run further operations).
+
+        ``flows`` is one JSON text, ``{"<lane>@<caller>": [value, ...]}`` with the values
+        in the order of ``flow_fields``: the host's codec passes it as one string instead
+        of decoding (with a Python hook per object) and encoding every flow of an
+        application-wide entity on every batch, and a flow's text is written again only
+        when an operation touched it."""
         lanes = {}
         for name, lane in self.lanes.items():
             saved = {**lane.state(), **_meta_state(self.meta[name])}
@@ -370,13 +374,14 @@ class Scheduler:
                 lanes[name] = saved
         for key in self._touched:
             if key in self.flows:
-                self._saved[key] = _flow_state(self.flows[key])
+                self._text[key] = _flow_text(key, self.flows[key])
         self._touched.clear()
         return {
             "v": STATE_VERSION,
             "clock": self.clock,
             "lanes": lanes,
-            "flows": {key: self._saved[key] for key in self.flows},
+            "flow_fields": list(FLOW_FIELDS),
+            "flows": "{" + ",".join(self._text[key] for key in self.flows) + "}",
             "demo": {client: list(used) for client, used in self.demo.items()},
         }
 
@@ -473,7 +478,7 @@ class Scheduler:
                 self.meta[name]["use"] = {c: v for c, v in use.items() if v[0] >= current}
         if any(f.expires <= now for f in self.flows.values()):
             self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
-            self._saved = {k: v for k, v in self._saved.items() if k in self.flows}
+            self._text = {k: v for k, v in self._text.items() if k in self.flows}
         forget = to_us(DEMO_MEMORY_S)
         self.demo = {c: v for c, v in self.demo.items() if v[1] + forget > now}
         return now
@@ -588,31 +593,28 @@ def _quota_limit(lane: Lane) -> FixedWindow | None:
     return None
 
 
-_FLOW_FIELDS = frozenset(f.name for f in fields(Flow))
+FLOW_FIELDS = tuple(f.name for f in fields(Flow))
 
 
-def _load_flow(saved: dict[str, Any]) -> Flow:
-    """A flow from its stored form, sharing nothing mutable with it."""
-    answer = saved.get("last_answer")
-    if answer is not None:
-        answer = {k: list(v) if isinstance(v, list) else v for k, v in answer.items()}
-    runs = [list(run) for run in saved.get("runs", [])]
-    return Flow(**{**saved, "runs": runs, "last_answer": answer})
+def _load_flows(state: dict[str, Any]) -> dict[str, Flow]:
+    """The flows of a stored state (``to_state``'s JSON text; a version 1 state held a
+    dict per flow), sharing nothing mutable with it. Fields the stored order names that
+    ``Flow`` no longer has are dropped; new ones take their defaults."""
+    flows = state.get("flows", {})
+    if isinstance(flows, str):
+        names = state.get("flow_fields", FLOW_FIELDS)
+        known = [i for i, name in enumerate(names) if name in _KNOWN]
+        rows = json.loads(flows)  # fresh objects: nothing shared with the caller
+        return {key: Flow(**{names[i]: row[i] for i in known}) for key, row in rows.items()}
+    return {key: Flow(**json.loads(json.dumps(value))) for key, value in flows.items()}
 
 
-def _flow_state(flow: Flow) -> dict[str, Any]:
-    """A flow's stored form (``dataclasses.asdict`` for this flat shape, without its
-    generic deep copy)."""
-    out = {name: getattr(flow, name) for name in _FLOW_NAMES}
-    out["runs"] = [list(run) for run in flow.runs]
-    if flow.last_answer is not None:
-        out["last_answer"] = {
-            k: list(v) if isinstance(v, list) else v for k, v in flow.last_answer.items()
-        }
-    return out
+def _flow_text(key: str, flow: Flow) -> str:
+    """A flow's entry in the stored ``flows`` text."""
+    return f"{json.dumps(key)}:{json.dumps([getattr(flow, name) for name in FLOW_FIELDS])}"
 
 
-_FLOW_NAMES = tuple(f.name for f in fields(Flow))
+_KNOWN = frozenset(FLOW_FIELDS)
 
 
 def _meta_state(meta: dict[str, Any]) -> dict[str, Any]:

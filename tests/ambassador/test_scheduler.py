@@ -429,10 +429,43 @@ def test_a_scheduler_kept_between_operations_answers_as_one_rebuilt_from_its_sta
         stored = kept.to_state()
         state = json.loads(json.dumps(rebuilt.to_state()))
         assert json.loads(json.dumps(stored)) == state
-        assert stored["flows"] == {key: asdict(f) for key, f in kept.flows.items()}
+        assert stored_flows(stored) == {key: asdict(f) for key, f in kept.flows.items()}
     # the mix reached the interesting cases: grants and waits, every operation
     assert answers["acquire", True] > 50 and answers["acquire", False] > 50, answers
     assert {m for m, _ in answers} == {"acquire", "observe", "release", "complete"}
+
+
+def stored_flows(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    names = state["flow_fields"]
+    return {
+        key: dict(zip(names, row, strict=True)) for key, row in json.loads(state["flows"]).items()
+    }
+
+
+def test_a_version_1_state_and_a_changed_flow_shape_are_read() -> None:
+    """Version 1 stored a dict per flow; a stored field order naming a field ``Flow`` no
+    longer has drops it, and a field it lacks takes its default."""
+    policy = PlatformPolicy.from_settings("etsy", {"qpd": 2000})
+    scheduler = Scheduler(policy, None)
+    ops = mixed_operations(4, 200, "api", 10)
+    for method, req in ops[:150]:
+        getattr(scheduler, method)(req)
+    state = json.loads(json.dumps(scheduler.to_state()))
+    flows = stored_flows(state)
+    old = {**state, "v": 1, "flows": flows}
+    del old["flow_fields"]
+    names = [*state["flow_fields"], "gone"]
+    names.remove("rtt")
+    rows = {key: [*(f[n] for n in names[:-1]), 7] for key, f in flows.items()}
+    shaped = {**state, "flow_fields": names, "flows": json.dumps(rows)}
+    without_rtt = {key: {**f, "rtt": 0} for key, f in flows.items()}
+    assert stored_flows(Scheduler(policy, old).to_state()) == flows
+    assert stored_flows(Scheduler(policy, shaped).to_state()) == without_rtt
+    replies = []
+    for start in (state, old):
+        again = Scheduler(policy, start)
+        replies.append([getattr(again, m)(r) for m, r in ops[150:]])
+    assert replies[0] == replies[1]
 
 
 def test_a_stored_state_shares_nothing_the_scheduler_goes_on_to_change() -> None:
