@@ -75,6 +75,10 @@ class PageRequest(BaseModel):
     state: dict[str, Any] = Field(default_factory=dict)  # cursor, job id, page number …
     not_before_s: float = 0.0  # seconds to wait before this request is worth making
     page_number: int = 0  # 0-based position in the block's page chain
+    calls_ahead: int | None = None
+    """At least this many requests on ``route``, this one included, come next in the
+    chain before it ends or changes route (a report step: 1; an Amazon group list: the
+    groups left); None: not known. The block loop asks for no more permits at once."""
 
 
 class Classified(BaseModel):

@@ -31,6 +31,8 @@ rules (MARKETPLACE_APIS.md §2.3) are applied here:
   true``); ``pagination.nextToken`` lives 30 s, so its pages must follow each other fast.
 
 ``next_request(request, body)`` returns the request after a page (``None``: chain done).
+Chains over a known list (orders' items, groups' events, marketplaces' inventory) say
+in ``PageRequest.calls_ahead`` how many calls on the route they still make at least.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def _items_page(
         params={"NextToken": token} if token else {},
         state={"order_id": order_id, "remaining": remaining},
         page_number=page_number,
+        calls_ahead=1 + len(remaining),
     )
 
 
@@ -215,7 +218,19 @@ def _group_page(
         params=params,
         state={"group_id": group_id, "remaining": remaining, "scope": group_id},
         page_number=page_number,
+        calls_ahead=1 + _by_group_ahead(remaining),
     )
+
+
+def _by_group_ahead(refs: list[list[str]]) -> int:
+    """How many of ``refs``, from the first, are listed by group (one call at least each)
+    before a group listed by posted date (another route)."""
+    n = 0
+    for ref in refs:
+        if len(ref) != 1:
+            break
+        n += 1
+    return n
 
 
 def _group_span_page(
@@ -277,6 +292,7 @@ def _inventory_page(
         params=params,
         state={"market": market, "remaining": remaining},
         page_number=page_number,
+        calls_ahead=1 + len(remaining),
     )
 
 

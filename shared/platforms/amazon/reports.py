@@ -19,6 +19,9 @@
                    five minutes and is never put in a request or a history; a retried
                    download step asks for a fresh one.
 
+Every step is one call on its route (``PageRequest.calls_ahead`` 1: a poll that repeats
+waits ``not_before_s`` first, so it needs no second permit at once).
+
 ``state`` carries ``report_type``, ``report_spec`` (the createReport body, to create the
 report again after FATAL), ``report_id`` (once created) and ``attempt``, so a retried
 block resumes polling the same report instead of creating a new one.
@@ -89,6 +92,7 @@ def create_request(
         body=body,
         window=window,
         step="bulk_create",
+        calls_ahead=1,
         state={"report_type": kind, "attempt": attempt, "report_spec": body},
     )
 
@@ -219,6 +223,7 @@ def create_request_from(request: PageRequest, attempt: int) -> PageRequest:
         body=body,
         window=request.window,
         step="bulk_create",
+        calls_ahead=1,
         state={"report_type": body["reportType"], "attempt": attempt, "report_spec": body},
         page_number=request.page_number + 1,
     )
