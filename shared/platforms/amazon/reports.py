@@ -9,10 +9,14 @@
                    no ``now`` given): createReport.
     bulk_create    POST /reports/2021-06-30/reports (createReport) -> 202 {reportId}
     bulk_poll      GET  /reports/2021-06-30/reports/{reportId} (getReport), first
-                   ``FIRST_POLL_S`` after creation, then every ``POLL_S`` seconds
+                   ``FIRST_POLL_S`` after creation, then every ``POLL_S`` seconds while
+                   IN_QUEUE and every ``POLL_RUNNING_S`` once IN_PROGRESS
                    (``not_before_s``) until processingStatus is terminal. Reports take
-                   tens of seconds to minutes to process (queued behind the seller's
-                   earlier reports): polling sooner or more often only spends calls
+                   tens of seconds to minutes to process, queued behind the seller's
+                   earlier reports: polling a queued one often only spends calls, but
+                   a running one ends soon, and the time from its end to the poll that
+                   sees it (DONE, or FATAL: create it again) is lost whole when it is
+                   the seller's last report (getReport's lane, 2/s, has room)
     bulk_download  GET  /reports/2021-06-30/documents/{reportDocumentId} (getReportDocument)
                    and, in the same fetch, the document at the URL it returns (a presigned
                    S3 URL: no SP-API operation, no permit, no access token). The URL lives
@@ -55,6 +59,7 @@ REPORTS_PATH = "/reports/2021-06-30/reports"
 REPORT_PATH = "/reports/2021-06-30/reports/{}"
 DOCUMENT_PATH = "/reports/2021-06-30/documents/{}"
 POLL_S = 20.0
+POLL_RUNNING_S = 10.0
 FIRST_POLL_S = 20.0
 ADOPT_WITHIN = timedelta(hours=1)
 FIND_PAGE = 100
@@ -182,7 +187,8 @@ def after_poll(request: PageRequest, body: Any) -> PageRequest | None:
     """The next step after a getReport answer (None: CANCELLED, no document)."""
     status = _field(request, body, "processingStatus")
     if status in PENDING:
-        return poll_request(request, request.state["report_id"], POLL_S)
+        wait = POLL_RUNNING_S if status == "IN_PROGRESS" else POLL_S
+        return poll_request(request, request.state["report_id"], wait)
     if status == "DONE":
         document_id = _field(request, body, "reportDocumentId")
         return request.model_copy(

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.faults import FaultRates, Faults
 from shared.errors import MalformedPayloadError
-from shared.platforms.amazon import pagination
+from shared.platforms.amazon import pagination, reports
 from shared.platforms.base import Outcome, PageRequest, Window
 from tests.platforms.amazon.support import AmazonEnv, drive, records, truth_records
 
@@ -207,3 +207,29 @@ async def test_orders_and_items_over_one_window_share_one_report() -> None:
     await env.drive(connector, connector.first_request("orders", other, bulk=True, now=env.now()))
     assert env.world.accounting.calls[("amazon", "createReport")] == 2
     await connector.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "step", "wait"),
+    [
+        ("IN_QUEUE", "bulk_poll", reports.POLL_S),
+        ("IN_PROGRESS", "bulk_poll", reports.POLL_RUNNING_S),
+        ("FATAL", "bulk_create", 0.0),
+        ("CANCELLED", None, None),
+    ],
+)
+def test_the_step_after_a_poll(status: str, step: str | None, wait: float | None) -> None:
+    """Pure: a queued report is polled again later than a running one (which ends soon);
+    a FATAL one is created again at once, a CANCELLED one ends the chain."""
+    window = Window(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 2, 1, tzinfo=UTC))
+    create = reports.create_request("orders", window, ["ATVPDKIKX0DER"])
+    poll = reports.after_create(create, {"reportId": "123"})
+    assert poll.not_before_s == reports.FIRST_POLL_S and poll.calls_ahead == 1
+    following = reports.after_poll(poll, {"processingStatus": status, "reportId": "123"})
+    if step is None:
+        assert following is None
+        return
+    assert following is not None and following.step == step
+    assert following.not_before_s == wait and following.calls_ahead == 1
+    if status == "FATAL":
+        assert following.state["attempt"] == 2 and following.body == create.body
