@@ -68,6 +68,11 @@ ever judges half-loaded data. The pure rules for that live here:
   listing sees its final set, the span such listings must cover, and the span its
   transactions lie in (``SETTLED`` per platform, ``PAYOUT_LOOKBACK``); ``covered``
   tells whether windows cover a span; ``payouts_off`` compares payouts with sums.
+- ``payouts_unlisted``: the other way round, payouts that stored transactions name but
+  that are not stored, with the span their start lies in (``PAYOUT_STARTS_BEFORE``):
+  where done payouts listings cover that span, the payout was dropped from one of them
+  (a short page) — its own transactions cannot tell, since the money check starts
+  from the payout.
 """
 
 from __future__ import annotations
@@ -458,6 +463,44 @@ def payout_scope(payout: Payout) -> PayoutScope | None:
         return None
     span = Window(start=payout.issued_at - PAYOUT_LOOKBACK, end=payout.issued_at)
     return PayoutScope(settled_at=payout.issued_at, cover=span, read=span, undated=undated)
+
+
+PAYOUT_STARTS_BEFORE: Mapping[str, timedelta] = {"amazon": timedelta(days=31)}
+"""Platform -> how long before a transaction's posting the payout it names opened, where
+the payouts listing selects payouts by that start and lists every payout, open or
+closed: Amazon's settlement groups (``FinancialEventGroupStart``; a group closes within
+a month, ``WINDOW_SLACK`` in ``shared.flows.chains``). eBay and Shopify name payouts
+that may not be issued, hence not listed, yet: not judged."""
+
+
+def payouts_unlisted(
+    transactions: Iterable[Transaction], listed: Iterable[str]
+) -> dict[str, Window]:
+    """Payout id -> the span its start lies in, for each payout that dated ``transactions``
+    of a ``PAYOUT_STARTS_BEFORE`` platform name and ``listed`` (payout ids stored) lacks.
+    A payout starts at most that long before its earliest transaction and not after it:
+    ``[earliest - span, earliest]`` (the end is taken one microsecond on, so the span of
+    a window's start is not empty)."""
+    have = set(listed)
+    earliest: dict[str, tuple[datetime, timedelta]] = {}
+    for t in transactions:
+        before = PAYOUT_STARTS_BEFORE.get(t.platform)
+        if before is None or t.payout_id is None or t.posted_at is None:
+            continue
+        if t.payout_id in have:
+            continue
+        seen = earliest.get(t.payout_id)
+        if seen is None or t.posted_at < seen[0]:
+            earliest[t.payout_id] = (t.posted_at, before)
+    tick = timedelta(microseconds=1)
+    return {
+        payout: Window(start=first - before, end=first + tick)
+        for payout, (first, before) in earliest.items()
+    }
+
+
+def unlisted_problem(payouts: Sequence[str]) -> str:
+    return f"{len(payouts)} payouts named by stored transactions are not stored: {_listed(payouts)}"
 
 
 def covered(span: Window, windows: Iterable[Window]) -> bool:

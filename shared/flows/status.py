@@ -13,24 +13,20 @@ from collections import defaultdict
 from datetime import datetime
 
 from shared.api import ResourceStatus, StatusReport, eta
+from shared.flows.generations import DAILY, base_of, latest
 from shared.flows.store import FlowStore
 from shared.settings import Settings
 from shared.storage.blocks import Block, BlockState
 from shared.storage.ledger import Ledger
 from shared.storage.records import RecordStore
 
-GENERATION = "~"
-
 
 def _latest(blocks: list[Block]) -> list[Block]:
-    latest: dict[tuple, tuple[int, Block]] = {}
+    """The newest generation of each block (``generations.latest``), account by account."""
+    accounts: dict[str, list[Block]] = defaultdict(list)
     for block in blocks:
-        base, _, gen = block.block_id.partition(GENERATION)
-        number = int(gen) if gen.isdigit() else 1
-        key = (block.account, base)
-        if key not in latest or latest[key][0] < number:
-            latest[key] = (number, block)
-    return [block for _, block in latest.values()]
+        accounts[block.account].append(block)
+    return [b for group in accounts.values() for b in latest(group).values()]
 
 
 async def client_status(settings: Settings, client: str, now: datetime) -> StatusReport:
@@ -53,14 +49,14 @@ async def client_status(settings: Settings, client: str, now: datetime) -> Statu
         phase = None
         if waiting:
             newest = waiting[0]
-            if newest.block_id.startswith("daily."):
+            if newest.block_id.startswith(DAILY):
                 phase = "daily"
             else:
                 key = (platform, newest.account, resource)
                 if key not in phases:
                     plan = await store.get_plan(client, platform, newest.account, resource) or []
                     phases[key] = {b.block_id: b.phase for b in plan}
-                base = newest.block_id.partition(GENERATION)[0]
+                base = base_of(newest.block_id)[0]
                 phase = phases[key].get(base, "backfill")
         started = min(b.created_at for b in blocks)
         counters = totals.get((platform, resource), {})

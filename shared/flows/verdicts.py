@@ -38,6 +38,7 @@ from shared.flows.chains import WINDOW_SLACK
 from shared.flows.models import BlockSpec
 from shared.flows.pages import StoredPage
 from shared.integrity import (
+    PAYOUT_STARTS_BEFORE,
     PayoutScope,
     covered,
     deduplicate,
@@ -50,6 +51,8 @@ from shared.integrity import (
     payout_scope,
     payout_sums_from,
     payouts_off,
+    payouts_unlisted,
+    unlisted_problem,
 )
 from shared.models import Money, Order, OrderItem, Payout, Record, Transaction, record_from_json
 from shared.platforms.base import Window
@@ -153,7 +156,8 @@ async def linked(
         return await _items_side(context, [r for r in unique if isinstance(r, OrderItem)])
     if spec.resource == "payouts":
         payouts = [r for r in unique if isinstance(r, Payout)]
-        return await _check_payouts(context, payouts, await context.done("transactions"))
+        links = await _check_payouts(context, payouts, await context.done("transactions"))
+        return _joined(links, await _payouts_side_unlisted(context))
     if spec.resource == "transactions":
         return await _transactions_side(context, [r for r in unique if isinstance(r, Transaction)])
     return Links()
@@ -163,6 +167,7 @@ class _Context:
     def __init__(self, settings: Settings, spec: BlockSpec, now: datetime | None) -> None:
         self.spec, self.ledger, self.store = spec, Ledger(settings), RecordStore(settings)
         self.now = now
+        self._read: dict[tuple[str, str], list[Record]] = {}
 
     async def blocks(self, resource: str) -> list[Block]:
         spec = self.spec
@@ -173,10 +178,16 @@ class _Context:
         return [b for b in await self.blocks(resource) if b.state == BlockState.DONE]
 
     async def stored(self, resource: str, periods: Iterable[str]) -> list[Record]:
+        """The account's stored ``resource`` records of ``periods`` (each partition read
+        once per check)."""
         spec, out = self.spec, []
         for period in sorted(set(periods)):
-            rows = await self.store.read(spec.client, spec.platform, resource, period=period)
-            out += [record_from_json(r) for r in rows if r.get("account") == spec.account]
+            if (resource, period) not in self._read:
+                rows = await self.store.read(spec.client, spec.platform, resource, period=period)
+                self._read[(resource, period)] = [
+                    record_from_json(r) for r in rows if r.get("account") == spec.account
+                ]
+            out += self._read[(resource, period)]
         return out
 
     async def seek_items(self, order: Order) -> int:
@@ -307,13 +318,19 @@ def _items_links(judged: list[Order], found: Counter, *, waiting: int) -> Links:
 
 async def _transactions_side(context: _Context, transactions: list[Transaction]) -> Links:
     """The stored payouts this block may complete: named by its transactions, or whose
-    transactions' span (``PayoutScope.cover``) meets its window."""
+    transactions' span (``PayoutScope.cover``) meets its window; and the payouts its
+    transactions name that are not stored (``_unlisted``)."""
     named = {t.payout_id for t in transactions if t.payout_id}
     window = context.spec.window
     stored = [p for p in await context.stored("payouts", [UNDATED]) if isinstance(p, Payout)]
+    unlisted = await _unlisted(context, transactions, stored, await context.done("payouts"))
     payouts = [p for p in stored if p.payout_id in named or _meets(payout_scope(p), window)]
     if not payouts:
-        return Links()
+        return unlisted
+    return _joined(await _sums_side(context, payouts), unlisted)
+
+
+async def _sums_side(context: _Context, payouts: list[Payout]) -> Links:
     own = context.spec.block_id
     blocks = [
         b
@@ -321,6 +338,67 @@ async def _transactions_side(context: _Context, transactions: list[Transaction])
         if b.state == BlockState.DONE or b.block_id == own
     ]
     return await _check_payouts(context, payouts, blocks)
+
+
+def _joined(first: Links, second: Links) -> Links:
+    """Both checks' findings in one (suspects once each)."""
+    suspects = {b.block_id: b for b in [*first.suspects, *second.suspects]}
+    return Links(
+        [*first.problems, *second.problems],
+        {**first.counts, **second.counts},
+        list(suspects.values()),
+    )
+
+
+async def _unlisted(
+    context: _Context, transactions: list[Transaction], payouts: list[Payout], blocks: list[Block]
+) -> Links:
+    """Payouts that ``transactions`` name but that are not stored, judged where the
+    payouts listings ``blocks`` (made after the transactions were posted) cover the span
+    the payout's start lies in (``integrity.payouts_unlisted``): a listing that should
+    have held it dropped it. Suspects: those listings, other than the block checked."""
+    spans = payouts_unlisted(transactions, (p.payout_id for p in payouts))
+    lacking = []
+    for payout, span in sorted(spans.items()):
+        listed = [
+            Window(start=b.window_start, end=b.window_end)
+            for b in blocks
+            if b.created_at >= span.end
+        ]
+        if covered(span, listed):
+            lacking.append(payout)
+    counts = {
+        "payouts_unlisted": len(lacking),
+        "payouts_unlisted_waiting": len(spans) - len(lacking),
+    }
+    if not lacking:
+        return Links([], counts)
+    own = context.spec.block_id
+    done = [b for b in blocks if b.state == BlockState.DONE and b.block_id != own]
+    return Links([unlisted_problem(lacking)], counts, _meeting(done, [spans[p] for p in lacking]))
+
+
+async def _payouts_side_unlisted(context: _Context) -> Links:
+    """From a payouts block's end: the stored transactions posted while a payout starting
+    in its window may run (its window and ``PAYOUT_STARTS_BEFORE`` after) that name a
+    payout not stored, judged over the done payouts blocks and this one."""
+    spec = context.spec
+    before = PAYOUT_STARTS_BEFORE.get(spec.platform)
+    if before is None:
+        return Links()
+    span = Window(start=spec.window.start, end=spec.window.end + before)
+    transactions = [
+        t
+        for t in await context.stored("transactions", months(span))
+        if isinstance(t, Transaction) and t.posted_at and span.start <= t.posted_at < span.end
+    ]
+    payouts = [p for p in await context.stored("payouts", [UNDATED]) if isinstance(p, Payout)]
+    blocks = [
+        b
+        for b in await context.blocks("payouts")
+        if b.state == BlockState.DONE or b.block_id == spec.block_id
+    ]
+    return await _unlisted(context, transactions, payouts, blocks)
 
 
 def _meets(scope: PayoutScope | None, window: Window) -> bool:

@@ -22,8 +22,10 @@ from shared.integrity import (
     orphans_problem,
     payout_scope,
     payouts_off,
+    payouts_unlisted,
+    unlisted_problem,
 )
-from shared.models import Money, Order, OrderItem, Payout
+from shared.models import Money, Order, OrderItem, Payout, Transaction
 from shared.platforms.base import Window
 
 T = datetime(2026, 6, 15, 12, tzinfo=UTC)
@@ -229,3 +231,39 @@ def test_orphans():
     assert orphans(items, {"o1", "o2", "o3"}) == ["o9"]
     assert orphans(items, []) == ["o1", "o2", "o9"]
     assert orphans_problem(["o9"]) == "items of 1 orders that are not stored: o9"
+
+
+def charge(key: str, platform: str, payout_id: str | None, posted: datetime | None):
+    return Transaction(
+        platform=platform,
+        account="a",
+        natural_key=key,
+        kind="charge",
+        type="Principal",
+        posted_at=posted,
+        amount=money("1"),
+        payout_id=payout_id,
+    )
+
+
+def test_payouts_unlisted_name_amazon_groups_missing_with_where_they_start() -> None:
+    transactions = [
+        charge("a", "amazon", "g1", at(5)),
+        charge("b", "amazon", "g1", at(2)),  # the earliest of g1
+        charge("c", "amazon", "g2", at(3)),  # g2 is stored
+        charge("d", "amazon", "g3", None),  # undated: cannot be placed
+        charge("e", "amazon", None, at(1)),
+        charge("f", "ebay", "p9", at(1)),  # eBay names payouts not issued yet
+        charge("g", "shopify", "p8", at(1)),
+    ]
+    found = payouts_unlisted(transactions, ["g2"])
+    assert found == {
+        "g1": Window(start=at(2) - timedelta(days=31), end=at(2) + timedelta(microseconds=1))
+    }
+    assert payouts_unlisted(transactions, ["g1", "g2"]) == {}
+    assert payouts_unlisted([], []) == {}
+    # the span holds the start of a window beginning at the earliest transaction
+    assert covered(found["g1"], [span(2, 3)]) is False
+    assert covered(found["g1"], [span(-40, 2.5)]) is True
+    text = unlisted_problem(["g1"])
+    assert text.startswith("1 payouts named by stored transactions are not stored: g1")
