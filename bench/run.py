@@ -97,7 +97,7 @@ class Measured:
     ended: dict[tuple[str, str], float] = field(default_factory=dict)  # (client, platform)
     stopped_at: float = 0.0  # virtual time when driving stopped
     cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle
-    normalize_memo: dict[str, int] = field(default_factory=dict)  # hits, misses in the run
+    normalize_memo: dict[str, Any] = field(default_factory=dict)  # hits, misses, dict costs
 
 
 def _cpu_s() -> float:
@@ -251,7 +251,11 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
             for task in helpers:
                 task.cancel()
         wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
-        memo = {"hits": MEMO.hits - memo0[0], "misses": MEMO.misses - memo0[1]}
+        memo = {
+            "hits": MEMO.hits - memo0[0],
+            "misses": MEMO.misses - memo0[1],
+            "dict_costs": MEMO.costs(),
+        }
         stopped_at = stack.clock.now()
         if cut == "max_virtual_s":  # nothing happens before the deadline: still unfinished
             stopped_at = max(stopped_at, stack.started_at + (options.max_virtual_s or 0.0))

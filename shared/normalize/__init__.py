@@ -36,6 +36,7 @@ process that fetched it is not normalized twice); the memo never changes a resul
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from decimal import DecimalException
 from typing import Any
@@ -45,7 +46,7 @@ from pydantic import ValidationError
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.models import Record
 from shared.normalize._common import Context
-from shared.normalize._memo import Memo, key_of
+from shared.normalize._memo import Memo
 
 Normalizer = Callable[[Context, Any], list[Record]]
 
@@ -119,9 +120,10 @@ def normalize(
     if not isinstance(payload, dict | str):
         kind = type(payload).__name__
         raise MalformedPayloadError(platform, resource, "$", f"expected dict or str, got {kind}")
-    key = key_of(function, platform, resource, account, scope, payload) if MEMO.active else None
+    key, key_s = MEMO.key(function, platform, resource, account, scope, payload)
     if key is not None and (found := MEMO.take(key)) is not None:
         return found
+    started = time.perf_counter()
     try:
         records = function(Context(platform, resource, account, scope), payload)
     except MalformedPayloadError:
@@ -130,6 +132,8 @@ def normalize(
         # A shape no getter anticipated: still a typed, permanent error, never a crash.
         problem = f"unexpected payload: {type(exc).__name__}: {exc}"
         raise MalformedPayloadError(platform, resource, "$", problem) from exc
+    if key_s:
+        MEMO.cost(function, key_s, time.perf_counter() - started)
     if key is not None:
         MEMO.put(key, records)
     return records

@@ -15,6 +15,12 @@ JSON Lines file). Content that differs in any byte, or a dict JSON cannot encode
 and is normalized afresh. Records are frozen models; a hit returns a new list of the
 same records. Only successful results are kept; errors are raised again every time.
 
+Keying a dict costs an encoding on both passes, which can exceed what it saves (eBay's
+verbose pages normalize about as fast as they encode): the memo times a normalizer's
+first dict pages and keys its dict pages only if normalizing takes more than twice as
+long as keying. Text payloads (reports, JSON Lines) are hashed as they are: always worth
+it. Timing decides only whether to look; never what a call returns.
+
 Bounds: at most ``MAX_RECORDS`` records are held, oldest first out; an entry is dropped
 when it is read (a page is usually verified once; a second check normalizes again, with
 the same result). In a Functions worker where fetch and verify run in different
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,6 +40,8 @@ from typing import Any
 from shared.models import Record
 
 MAX_RECORDS = 60_000
+LEARN = 4  # dict pages of a normalizer timed before the memo judges its dict pages
+WORTH = 2.0  # keyed only if normalizing costs this many times the key (paid twice)
 
 Key = tuple[Callable[..., Any], str, str, str, str, str, bytes]
 
@@ -67,6 +76,7 @@ class Memo:
         self._entries: OrderedDict[Key, tuple[Record, ...]] = OrderedDict()
         self._held = 0
         self._paused = 0
+        self._costs: dict[Callable[..., Any], list[float]] = {}  # n, key s, normalize s
         self.hits = 0
         self.misses = 0
 
@@ -86,6 +96,44 @@ class Memo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def key(
+        self,
+        function: Callable[..., Any],
+        platform: str,
+        resource: str,
+        account: str,
+        scope: str,
+        payload: Any,
+    ) -> tuple[Key | None, float]:
+        """``(key, seconds spent on it)``; no key while paused, or for a dict payload of
+        a normalizer whose pages normalize faster than twice their encoding (measured
+        over its first ``LEARN`` dict pages: the key is paid on both passes)."""
+        if self._paused:
+            return None, 0.0
+        dict_payload = not isinstance(payload, str)
+        if dict_payload:
+            n, key_s, normalize_s = self._costs.get(function, (0, 0.0, 0.0))
+            if n >= LEARN and normalize_s < WORTH * key_s:
+                return None, 0.0
+        started = time.perf_counter()
+        key = key_of(function, platform, resource, account, scope, payload)
+        return key, (time.perf_counter() - started) if dict_payload else 0.0
+
+    def cost(self, function: Callable[..., Any], key_s: float, normalize_s: float) -> None:
+        """Note what a dict page of ``function`` cost to key and to normalize."""
+        n, k, t = self._costs.get(function, (0, 0.0, 0.0))
+        self._costs[function] = [n + 1, k + key_s, t + normalize_s]
+
+    def costs(self) -> dict[str, dict[str, float]]:
+        """Per normalizer of dict pages: pages timed, and normalizing over keying time."""
+        return {
+            f"{fn.__module__.rsplit('.', 2)[-2]}.{fn.__name__}": {
+                "pages": n,
+                "normalize_over_key": round(t / k, 2) if k else 0.0,
+            }
+            for fn, (n, k, t) in self._costs.items()
+        }
 
     def take(self, key: Key) -> list[Record] | None:
         """The records stored under ``key`` (and forget them), or None."""

@@ -120,3 +120,26 @@ def test_paused_neither_reads_nor_fills(memo: Memo) -> None:
     assert memo.active
     normalize("quiltt", "bank_transactions", _page(1), account="p1")
     assert memo.hits == 1
+
+
+def test_dict_pages_are_keyed_only_while_the_memo_pays_for_itself() -> None:
+    from shared.normalize._memo import LEARN, WORTH
+
+    def cheap(ctx: Any, payload: Any) -> list:
+        return []
+
+    def costly(ctx: Any, payload: Any) -> list:
+        return []
+
+    memo = Memo()
+    for _ in range(LEARN):
+        memo.cost(cheap, 1.0, WORTH * 1.0 - 0.5)  # normalizes faster than two keys
+        memo.cost(costly, 1.0, WORTH * 1.0 + 0.5)
+    args = ("quiltt", "bank_transactions", "p1", "")
+    assert memo.key(cheap, *args, {"a": 1})[0] is None
+    assert memo.key(cheap, *args, '{"a": 1}')[0] is not None  # text: hashed as it is
+    assert memo.key(costly, *args, {"a": 1})[0] is not None
+    fresh = Memo()
+    for _ in range(LEARN - 1):  # still learning: keyed
+        fresh.cost(cheap, 1.0, 0.0)
+    assert fresh.key(cheap, *args, {"a": 1})[0] is not None
