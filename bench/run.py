@@ -225,14 +225,15 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         app_limits=options.app_limits,
         clients=options.clients,
     )
-    truth = {
-        (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)
-        for spec in stack.scenario.clients
-        for p in stack.platforms
-        if p in spec.platforms
-        for r in resources_of(p)
-    }
-    census = take_census(stack.world, stack.platforms)
+    with stack.world.truth_snapshot():  # one read of each truth, at the start
+        truth = {
+            (spec.client_id, p, r): truth_keys(stack.world, spec.client_id, p, r)
+            for spec in stack.scenario.clients
+            for p in stack.platforms
+            if p in spec.platforms
+            for r in resources_of(p)
+        }
+        census = take_census(stack.world, stack.platforms)
     async with stack.running():
         wall0, cpu0 = time.perf_counter(), _cpu_s()
         memo0 = (MEMO.hits, MEMO.misses)

@@ -46,6 +46,7 @@ class World:
         self.faults = faults or Faults("none", seed=scenario.seed)
         self.limit_overrides = dict(limits or {})
         self.accounting = Accounting()
+        self._truth_cache: dict[tuple[str, str, str], list[dict[str, Any]]] | None = None
         self.platforms: dict[str, PlatformSandbox] = {}
         for name in sorted(platforms, key=lambda p: p == "quiltt"):
             self.platforms[name] = build_platform(name, self)
@@ -80,6 +81,21 @@ class World:
         finally:
             self.clock = running
 
+    @contextlib.contextmanager
+    def truth_snapshot(self) -> Iterator[None]:
+        """Inside the block ``ground_truth`` answers each (client, platform, resource)
+        once and then the same list again: for reading the truth several ways at one
+        instant (a bench's truth and census), while no app serves a request and the
+        clock stands still (RuntimeError if it moved). Callers must not mutate the lists."""
+        at = self.clock.now()
+        self._truth_cache = {}
+        try:
+            yield
+        finally:
+            self._truth_cache = None
+        if self.clock.now() != at:
+            raise RuntimeError("the clock moved during a truth snapshot")
+
     def limits(self, platform: str) -> dict[str, Any]:
         return self.limit_overrides.get(platform, {})
 
@@ -94,7 +110,13 @@ class World:
         return sorted(facts, key=lambda f: (f.paid_at, f.platform, f.payout_id))
 
     def ground_truth(self, client_id: str, platform: str, resource: str) -> list[dict[str, Any]]:
-        return self.platforms[platform].ground_truth(client_id, resource)
+        cache = self._truth_cache
+        if cache is None:
+            return self.platforms[platform].ground_truth(client_id, resource)
+        key = (client_id, platform, resource)
+        if key not in cache:
+            cache[key] = self.platforms[platform].ground_truth(client_id, resource)
+        return cache[key]
 
     def credentials(self) -> dict[str, dict[str, dict[str, str]]]:
         """client id -> platform -> credentials, for every client of the scenario."""

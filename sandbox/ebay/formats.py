@@ -12,6 +12,7 @@ import random
 import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 CURRENCY = "USD"
@@ -24,6 +25,7 @@ class BadDate(ValueError):
     """A timestamp that is not ``YYYY-MM-DDTHH:MM:SS[.sss]Z``."""
 
 
+@lru_cache(maxsize=1 << 16)  # pure; the same instants are printed again and again
 def iso(epoch_s: float) -> str:
     """Epoch seconds (UTC) -> ``2026-01-01T07:00:00.000Z``."""
     moment = datetime.fromtimestamp(epoch_s, UTC)

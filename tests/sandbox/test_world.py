@@ -79,3 +79,16 @@ async def test_top_level_routes_health_and_json_404() -> None:
         wrong = await http.post("/health")
         assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
     assert w.accounting.summary()["calls"] == 0  # the world's own routes are not platform calls
+
+
+def test_a_truth_snapshot_reads_each_truth_once_at_one_instant() -> None:
+    w = World(load("tiny"), platforms=("quiltt",))
+    fresh = w.ground_truth("c-tiny", "quiltt", "bank_transactions")
+    assert w.ground_truth("c-tiny", "quiltt", "bank_transactions") is not fresh
+    with w.truth_snapshot():
+        first = w.ground_truth("c-tiny", "quiltt", "bank_transactions")
+        assert first == fresh and first is not fresh
+        assert w.ground_truth("c-tiny", "quiltt", "bank_transactions") is first
+    assert w.ground_truth("c-tiny", "quiltt", "bank_transactions") is not first
+    with pytest.raises(RuntimeError, match="clock moved"), w.truth_snapshot():
+        w.clock.advance(60)
