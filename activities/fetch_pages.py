@@ -18,13 +18,16 @@ the next request, and all are done before the activity returns. A write that fai
 for a moment (a dropped storage connection) is made again in place
 (``shared.flows.storage_retry``), so the page is not fetched again. A driver page
 (another resource leading to the block's pages, see ``shared.flows.chains``) is not
-stored; its dependent chain goes on the stack *below* the driver's next page, so a
-driver's pages are all listed first and the dependent chains then follow one another
-on one route (Amazon: the settlement groups of a window, then every group's events on
-the listFinancialEventsByGroupId lane without a groups call in between, which would
-end the run and hand the lane's planned permits back unused). What comes back is the
-chain left, counts, each response's limit feedback, and the summary of a response
-that stopped the run. Credentials are resolved here from the ledger.
+stored; its dependent chain goes on the stack above the driver's next page (walked
+first), or below it for the driver routes a connector names in
+``drivers_listed_first``: the driver's pages are then all listed first and the
+dependent chains follow one another on their route. Amazon lists its settlement groups
+first, so a window's groups' events run on the listFinancialEventsByGroupId lane with
+no groups call in between (one ends the run and hands the lane's planned permits back
+unused); its orders are not (getOrders allows a page a minute after a burst of 20,
+the items of a page take 200 s: listing all pages first would idle the items lane).
+What comes back is the chain left, counts, each response's limit feedback, and the
+summary of a response that stopped the run. Credentials are resolved here from the ledger.
 
 A run that dies halfway (the worker crashed) is simply run again from the same chain:
 pages are stored under the same numbers and records upserted by their natural keys.
@@ -130,10 +133,13 @@ async def fetch_pages(payload: dict) -> dict:
             stopped = summary
             break
         chain.pop()
-        if summary.dependent is not None:  # below the driver's next page (see the docstring)
+        listed_first = request.route in getattr(connector, "drivers_listed_first", ())
+        if summary.dependent is not None and listed_first:  # below the driver's next page
             chain.append(summary.dependent)
         if summary.next is not None:
             chain.append(summary.next)
+        if summary.dependent is not None and not listed_first:
+            chain.append(summary.dependent)
         if summary.stored_page is not None:
             out["pages"] += 1
             out["records"] += summary.records

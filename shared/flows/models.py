@@ -154,7 +154,7 @@ class FetchSummary(_Model):
     records: int = 0
     reported_count: int | None = None
     next: PageRequest | None = None
-    dependent: PageRequest | None = None  # a driver page's chain, walked after the driver's pages
+    dependent: PageRequest | None = None  # a driver page's chain (see activities.fetch_pages)
     feedback: dict[str, Any] = Field(default_factory=dict)
     actual_cost: int | None = None
 

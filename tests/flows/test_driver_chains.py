@@ -1,5 +1,6 @@
-"""A block reached through a driver lists the driver's pages first, then walks the
-dependent chains one after another on their own route (``activities.fetch_pages``).
+"""A block reached through a driver the connector lists first
+(``drivers_listed_first``) lists the driver's pages first, then walks the dependent
+chains one after another on their own route (``activities.fetch_pages``).
 
 Amazon transactions: a block lists the settlement groups of its window (one
 listFinancialEventGroups call per 180-day slice) and walks each group's events; with
@@ -23,7 +24,7 @@ from tests.flows.harness import Stack
 from tests.flows.test_bulk_history import assert_stored_truth
 from tests.flows.test_onboarding import onboard
 
-DRIVER_ROUTES = {"transactions": "listFinancialEventGroups", "order_items": "getOrders"}
+DRIVER_ROUTES = {"transactions": "listFinancialEventGroups"}
 
 
 async def test_driver_pages_come_first_then_the_dependent_chains(monkeypatch, azurite) -> None:

@@ -74,6 +74,9 @@ def wall_clock() -> datetime:
 
 class AmazonConnector:
     platform = PLATFORM
+    drivers_listed_first = frozenset({"listFinancialEventGroups"})
+    """Driver routes whose pages are all listed before their dependent chains are walked
+    (``activities.fetch_pages``): a window's settlement groups, then their events."""
 
     def __init__(
         self,
