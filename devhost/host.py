@@ -92,7 +92,7 @@ class Instance:
     created: float
     parent: tuple[str, int] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    played_json: list[str] = field(default_factory=list)  # history[i] encoded, IsPlayed
+    played: list[dict[str, Any]] = field(default_factory=list)  # history[i], IsPlayed
     pending: list[dict[str, Any]] = field(default_factory=list)
     scheduled: set[int] = field(default_factory=set)
     actions_seen: int = 0
@@ -399,36 +399,38 @@ class DevHost:
             self._ready_set.add(instance_id)
             self._ready.append(instance_id)
 
-    def _context_json(self, inst: Instance, new_events: list[dict[str, Any]]) -> str:
-        """The orchestration request body: exactly ``json.dumps`` of the history (past
-        events marked IsPlayed, then OrchestratorStarted and ``new_events``) and the
-        instance's fields. Each past event is encoded once and kept (``played_json``):
-        history only grows between continue-as-new restarts, and re-encoding all of it
-        at every episode cost about a sixth of the replay."""
-        now = self.now()
-        played = inst.played_json
-        if len(played) > len(inst.history):  # history restarted: encode afresh
+    def _context(self, inst: Instance, new_events: list[dict[str, Any]]) -> dict[str, Any]:
+        """The orchestration request as the SDK's ``from_json`` decodes it: exactly
+        ``json.loads`` of the extension's body — the history (past events marked IsPlayed,
+        then OrchestratorStarted and ``new_events``) and the instance's fields — without
+        the text in between. Each past event's played copy is made once and kept
+        (``played``): history only grows between continue-as-new restarts, and encoding
+        all of it at every episode, for the SDK to decode it again, cost about a sixth of
+        the replay. Every value is plain JSON (str, int, bool, None, dict, list), so the
+        JSON round trip the real host makes would give these very values."""
+        played = inst.played
+        if len(played) > len(inst.history):  # history restarted: copy afresh
             played.clear()
-        played.extend(json.dumps({**e, "IsPlayed": True}) for e in inst.history[len(played) :])
-        events = [*played, *map(json.dumps, [h.orchestrator_started(now), *new_events])]
-        rest = json.dumps(
-            {
-                "input": inst.input_text,
-                "instanceId": inst.instance_id,
-                "parentInstanceId": inst.parent[0] if inst.parent else None,
-                "isReplaying": bool(played),
-                "upperSchemaVersion": 2,
-                "upperSchemaVersionNew": 3,
-                "maximumShortTimerDuration": self.max_short_timer,
-                "longRunningTimerIntervalDuration": self.long_timer_interval,
-            }
-        )
-        return '{"history": [' + ", ".join(events) + "], " + rest[1:]
+        played.extend({**e, "IsPlayed": True} for e in inst.history[len(played) :])
+        return {
+            "history": [*played, h.orchestrator_started(self.now()), *new_events],
+            "input": inst.input_text,
+            "instanceId": inst.instance_id,
+            "parentInstanceId": inst.parent[0] if inst.parent else None,
+            "isReplaying": bool(played),
+            "upperSchemaVersion": 2,
+            "upperSchemaVersionNew": 3,
+            "maximumShortTimerDuration": self.max_short_timer,
+            "longRunningTimerIntervalDuration": self.long_timer_interval,
+        }
 
-    def _replay(self, inst: Instance, body: str) -> tuple[DurableOrchestrationContext, dict]:
-        """One pass of the SDK's replay over ``body``: the context and the parsed reply."""
+    def _replay(
+        self, inst: Instance, request: dict[str, Any]
+    ) -> tuple[DurableOrchestrationContext, dict]:
+        """One pass of the SDK's replay over ``request`` (``_context``): the context and
+        the parsed reply. The context is built as ``from_json`` builds it from the text."""
         handle = self.index.orchestrators[inst.name]
-        ctx = DurableOrchestrationContext.from_json(body)
+        ctx = DurableOrchestrationContext(**request)
         ctx._input_expected_type = getattr(handle, "_df_input_type", None)
         try:
             reply = Orchestrator(handle.orchestrator_function).handle(ctx)
@@ -449,12 +451,12 @@ class DevHost:
                 self._ready.append(inst.instance_id)
         else:
             new_events, inst.pending = inst.pending, []
-        body = self._context_json(inst, new_events)
+        request = self._context(inst, new_events)
         self.counters.episodes += 1
         self.counters.history_events_replayed += len(inst.history) + 1 + len(new_events)
-        ctx, reply = self._replay(inst, body)
+        ctx, reply = self._replay(inst, request)
         if self.check_determinism:
-            self._check_determinism(inst, body, reply)
+            self._check_determinism(inst, request, reply)
         now = self.now()
         inst.history.extend([h.orchestrator_started(now), *new_events])
         inst.status = "Running"
@@ -475,10 +477,10 @@ class DevHost:
             else:
                 self._finish(inst, output=reply.get("output"))
 
-    def _check_determinism(self, inst: Instance, body: str, reply: dict) -> None:
+    def _check_determinism(self, inst: Instance, request: dict[str, Any], reply: dict) -> None:
         """Replaying the same history must give the same actions, and each episode's
         actions must extend the previous episode's (ignoring ``isCanceled``)."""
-        _, again = self._replay(inst, body)
+        _, again = self._replay(inst, request)
         first, second = _normalized(reply), _normalized(again)
         if first != second:
             raise NonDeterminismError(
@@ -616,7 +618,7 @@ class DevHost:
         inst.generation += 1
         inst.input_text = can.get("input")
         inst.history, inst.pending, inst.scheduled = [], [], set()
-        inst.played_json = []
+        inst.played = []
         inst.actions_seen, inst.last_actions = 0, []
         inst.status = "ContinuedAsNew"
         self._deliver(

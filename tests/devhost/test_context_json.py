@@ -1,4 +1,4 @@
-"""devhost's orchestration request body: the incremental encoding is the full one."""
+"""devhost's orchestration request: the incremental one is the full encoding's."""
 
 from __future__ import annotations
 
@@ -34,15 +34,19 @@ def full_encoding(host: DevHost, inst: Instance, new_events: list[dict[str, Any]
 
 
 class ComparingHost(DevHost):
-    """Checks every episode's body against the full encoding, byte for byte."""
+    """Checks every episode's request against the full encoding, byte for byte: the
+    request devhost hands the SDK, encoded, is the body the extension would send (so it
+    is what ``from_json`` would decode from that body)."""
 
     bodies = 0
 
-    def _context_json(self, inst: Instance, new_events: list[dict[str, Any]]) -> str:
-        body = super()._context_json(inst, new_events)
-        assert body == full_encoding(self, inst, new_events)
+    def _context(self, inst: Instance, new_events: list[dict[str, Any]]) -> dict[str, Any]:
+        request = super()._context(inst, new_events)
+        body = full_encoding(self, inst, new_events)
+        assert json.dumps(request) == body
+        assert json.dumps(json.loads(body)) == body  # the decoded body encodes back the same
         self.bodies += 1
-        return body
+        return request
 
 
 @pytest.mark.parametrize(
