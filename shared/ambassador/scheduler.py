@@ -76,8 +76,12 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    rate any lease-safe schedule can reach (``limits``, "Token buckets and lateness").
 
 Fewer than asked: ``retry_at`` is when asking again can help — just after the blocking
-claims' retry time (priority); when the lane will have room, beyond the peers' shares,
-for a fair batch (half the request, at most X's share of the pie) (capacity); not before
+claims' retry time (priority; while other clients' flows are served on the lane, it
+backs off instead, doubling its last priority wait up to a horizon: those clients take
+the lane whenever the blocking class ends, and a class behind its own client's hungry
+orders would otherwise ask every second for nothing); when the lane will have room,
+beyond the peers' shares, for a fair batch (half the request, at most X's share of the
+pie) (capacity); not before
 X's own held permits have run down by that much (share) — and never sooner than
 ``min_wait``. Token buckets keep unused tokens up to
 their burst, so capacity that accrues while callers sleep is not lost.
@@ -194,6 +198,7 @@ class Scheduler:
             return AcquireAnswer(
                 **base, lane=lane_name, cost=req.cost, refused="cost_too_high", reason=reason
             )
+        waited = _priority_wait(flow)
         flow = self._register(key, lane_name, req, now)
         want, demo_left = min(req.want, self.policy.max_batch), None
         if req.tier == "demo":
@@ -206,7 +211,7 @@ class Scheduler:
                 flow.unmet, flow.backlog = 0, 0
                 return self._answered(flow, req, {"x": "demo_cap", "m": reason, "dl": 0}, lane)
             want = min(want, demo_left)
-        times, waiting, retry, fair = self._decide(flow, lane, want, req.cost, now)
+        times, waiting, retry, fair = self._decide(flow, lane, want, req.cost, now, waited)
         self._record(flow, lane, times, want, req.cost, retry, now)
         if demo_left is not None:
             used = self.demo.setdefault(req.client, [0, now])
@@ -387,13 +392,19 @@ class Scheduler:
 
     # ------------------------------------------------------------------ the decision
     def _decide(
-        self, flow: Flow, lane: Lane, want: int, cost: int, now: int
+        self, flow: Flow, lane: Lane, want: int, cost: int, now: int, waited: int = 0
     ) -> tuple[list[int], str | None, int | None, int]:
-        """(permit times, why fewer than ``want``, when to ask again, fair share)."""
+        """(permit times, why fewer than ``want``, when to ask again, fair share).
+        ``waited``: the flow's last wait, if it was for priority (µs)."""
         others = [f for f in self._on(flow.lane) if f is not flow and not f.done and f.backlog > 0]
         blockers = [f for f in others if f.hungry(now, self.grace) and f.outranks(flow)]
         if blockers:
             retry = min(f.retry_at for f in blockers if f.retry_at is not None) + MS
+            if waited and any(f.client != flow.client and f.held(now) > 0 for f in others):
+                # other clients are served: they take the lane whenever the blocking class
+                # ends, so back off (a class behind its own client's hungry orders on a
+                # shared lane asked every second for nothing: 85 % of Etsy's acquires)
+                retry = max(retry, now + min(lane.horizon, 2 * waited))
             return [], "priority", max(now + self.min_wait, retry), 0
         reserved = flow.tier == "backfill"  # backfills leave a quota's reserve alone
         quota = _quota_limit(lane)
@@ -584,6 +595,14 @@ def _moves_at(flow: Flow, now: int, grace: int) -> int:
     if flow.hungry(now, grace) and flow.retry_at is not None:
         return flow.retry_at + MS
     return max((last for _, last, _, _ in flow.runs), default=now) + MS
+
+
+def _priority_wait(flow: Flow | None) -> int:
+    """How long the flow last waited, if that wait was for priority (else 0), in µs."""
+    answer = flow.last_answer if flow is not None else None
+    if not answer or answer.get("w") != "priority" or "r" not in answer:
+        return 0
+    return max(0, answer["r"] - flow.asked_at)
 
 
 def _quota_limit(lane: Lane) -> FixedWindow | None:

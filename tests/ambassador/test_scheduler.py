@@ -145,6 +145,41 @@ def test_within_a_client_orders_come_before_transactions() -> None:
     assert other_client.waiting_for != "priority"  # clients are not ranked against each other
 
 
+def test_a_class_behind_its_own_clients_hungry_orders_backs_off_while_others_are_served() -> None:
+    """On a shared lane (Etsy's, per application) a client's orders wait for their share
+    while other clients are served: its transactions cannot get a permit before its
+    orders are done, and asking after every retry of theirs (about a second) cost 85 %
+    of the lane's acquires. They back off, doubling up to a horizon, and are still
+    served within about a horizon once the orders are done."""
+    policy = PlatformPolicy.from_settings("etsy", {})
+    ours = [
+        Caller("a-orders", client="a", resource="orders", want=100, backlog=1500, latency_s=0.3),
+        Caller("a-txn", client="a", resource="transactions", want=20, latency_s=0.3),
+    ]
+    others = [Caller(f"{x}-orders", client=x, want=100, latency_s=0.3) for x in "bcd"]
+    run = simulate(policy, [*ours, *others], 1200)
+    asks = [(now, a) for now, c, _, a in run.log if c.name == "a-txn"]
+    first = min(u.permit for u in run.uses if u.caller == "a-txn")
+    orders_done = max(u.permit for u in run.uses if u.caller == "a-orders")
+    waits = [parse_time(a.retry_at) - now for now, a in asks if a.waiting_for == "priority"]
+    assert len(waits) > 10 and max(waits) <= 20 * US  # backed off, at most a horizon
+    assert sum(1 for now, _ in asks if now < first) < 60  # 447 asked one after another
+    assert orders_done < first <= orders_done + 21 * US
+
+
+def test_a_class_behind_its_own_clients_orders_follows_them_where_nobody_else_is_served() -> None:
+    # a shop's own lane: the transactions are the only ones to take it once orders end
+    amb = Ambassador("shopify", lease_s=0, horizon_s=5)
+    orders = saturate(amb, "orders")
+    at = 1.0
+    for _ in range(5):
+        txn = amb.acquire("txn", at, 10, resource="transactions")
+        assert txn.waiting_for == "priority"
+        assert secs(txn.retry_at) == max(at + 1, secs(orders.retry_at) + 0.001)
+        orders = amb.acquire("orders", secs(orders.retry_at), 100)
+        at = secs(txn.retry_at)
+
+
 def test_a_dead_callers_claim_expires_after_its_grace() -> None:
     amb = Ambassador("shopify", lease_s=0, horizon_s=5, grace_s=30)
     demo = saturate(amb, "demo", tier="demo")  # ... and never comes back
