@@ -114,7 +114,7 @@ async def fetch_pages(payload: dict) -> dict:
         sent_at = max(at, clock.utcnow())
         out["used"] += 1
         out["requests"] += 1
-        last = len(chain) == 1 and run.page + out["pages"] == 0
+        last = len(chain) == 1  # the chain ends if this request leads nowhere
         summary = await _fetch_one(connector, settings, spec, run, request, out, last, writes)
         if run.observe and (summary.status or summary.feedback):
             fields = dict(summary.feedback)
@@ -167,8 +167,10 @@ async def _fetch_one(
     connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last, writes
 ) -> FetchSummary:
     """Make ``request``; start storing its page when it carries the block's data (or
-    when the block's chain ends without any: an empty window still leaves one page):
-    the write goes on ``writes`` and overlaps the next request."""
+    when the block's chain ends on it without data: an empty window still leaves one
+    page, and a chain whose tail holds no data — an Etsy returns listing whose last
+    receipts have no refunds — ends on a page saying so, not on a data page that names a
+    next one): the write goes on ``writes`` and overlaps the next request."""
     try:
         result = await connector.fetch(request)
     except MalformedPayloadError as exc:  # the page cannot be trusted: the attempt fails

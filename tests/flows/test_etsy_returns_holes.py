@@ -20,16 +20,22 @@ check seeing it, on the ``tiny`` world's Etsy shop:
     receipt, and every return outside its window is stored. Once the platform answers
     again, the next run loads the parked block's successor and the hole is gone, with no
     second mail.
+(c) Pages of five receipts: a returns listing whose last index pages list no refunded
+    receipt ends on pages that are not stored (only the payments are data). The chain's
+    end is stored as an empty page, so the block is done, not failed as "cut short"
+    (three failures of the same data parked a reference harsh run's returns block).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 import httpx
 
 from sandbox.faults import FaultRates, Faults
+from shared.platforms.etsy import client as etsy_client
 from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
@@ -154,3 +160,34 @@ async def test_a_payment_lacking_its_refunds_parks_its_returns_block_with_one_al
         assert after[f"{block.block_id}~2"].state == BlockState.DONE
         await assert_matches_truth(stack, "etsy", ["returns"])
         assert len(smtp.messages) == 1  # no second mail
+
+
+async def test_a_returns_listing_ending_on_receipts_without_refunds_is_done(
+    monkeypatch, azurite, smtp
+) -> None:
+    built = etsy_client.build
+
+    @functools.wraps(built)
+    def small_pages(*args, **kwargs):
+        return built(*args, **{**kwargs, "page_limit": 5})
+
+    monkeypatch.setattr(etsy_client, "build", small_pages)
+    stack = Stack(monkeypatch, azurite.connection_string, platforms=("etsy",))
+    async with stack.running():
+        receipts = stack.world.platforms["etsy"].data(stack.client_id).history.receipts
+        visible = sorted(
+            (r for r in receipts if r.created <= stack.clock.now()),
+            key=lambda r: (r.created, r.receipt_id),
+        )
+        oldest = visible[:5]  # the returns chain's last index page (newest first)
+        assert not any(r.refunds for r in oldest), "the listing's tail has no refund"
+        status = await onboard(stack, "etsy")
+        assert status["runtimeStatus"] == "Completed", status
+        blocks = await Ledger(stack.settings).list_blocks(stack.client_id)
+        returns = [b for b in blocks if b.resource == "returns"]
+        assert returns and all(b.state == BlockState.DONE for b in blocks), [
+            (b.block_id, b.state, b.last_error) for b in blocks if b.state != BlockState.DONE
+        ]
+        assert all(b.attempts == 1 for b in returns)
+        await assert_matches_truth(stack, "etsy", ["returns"])
+        assert smtp.messages == []
