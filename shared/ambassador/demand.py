@@ -16,6 +16,13 @@ what it used in the current quota window rather than by what it holds, and only 
 are shared between. Each flow also carries a *tag*: its service so far divided by its
 share (start-time fair queueing), which keeps long-run shares exact where a share of the
 horizon is a fraction of a permit.
+
+A quota is shared max-min fair (water-filling, ``water_level``): what is free goes to
+raise the least-used clients' use to a common level, and each client claims the part
+that brings it there, no more. The claims add up to what is free, so whatever one client
+cannot claim (it used more than the level, or finished) goes to the others; and the
+least-used client may always take a permit, so free units never wait for a level that
+rises by fractions of a permit.
 """
 
 from __future__ import annotations
@@ -69,6 +76,12 @@ class Flow:
     def hungry(self, now: int, grace: int) -> bool:
         """Asked for more than it got, and its claim is still live."""
         return self.unmet > 0 and self.retry_at is not None and now < self.retry_at + grace
+
+    def asleep(self, now: int, until: int) -> bool:
+        """Holds no permit after ``now`` and asks again only after ``until``: it cannot
+        use capacity before then, so it claims no share of it (a flow told to come back
+        at tomorrow's release must not idle the lane for the flows that are here)."""
+        return self.retry_at is not None and self.retry_at > until and self.held(now) <= 0
 
     def held(self, now: int) -> float:
         """Units of this flow's permits dated after ``now``."""
@@ -143,12 +156,16 @@ def split(
     now: int,
     client_use: dict[str, float] | None = None,
     ahead: frozenset[int] = frozenset(),
+    cost: int = 1,
 ) -> Split:
     """Share the pie (``free`` plus what everyone holds) between ``flow`` and ``peers``.
 
     ``client_use`` (quota lanes): each client's use in the current quota window counts
-    instead of what it holds, and only clients are shared between. ``ahead``: ids of
-    peers already too far ahead in service; they claim nothing now."""
+    instead of what it holds, only clients are shared between, and ``free`` is split by
+    water-filling (see the module docstring): ``kept`` is the other clients' claims,
+    ``mine`` the caller's (units), and a least-used caller keeps ``cost`` of ``free``
+    from its peers' claims. ``ahead``: ids of peers already too far ahead in service;
+    they claim nothing now."""
     group = [*peers, flow]
     clients: dict[str, list[Flow]] = {}
     for f in group:
@@ -165,9 +182,12 @@ def split(
     held = {id(f): f.held(now) for f in group}
     if client_use is not None:
         use = {c: client_use.get(c, 0.0) for c in clients}
-        pie = free + sum(use.values())
-        kept = sum(max(0.0, pie / len(clients) - use[c]) for c in clients if c != flow.client)
-        return Split(pie, share, kept, pie / len(clients))
+        level = water_level(list(use.values()), free)
+        claim = {c: max(0.0, level - u) for c, u in use.items()}
+        kept = sum(v for c, v in claim.items() if c != flow.client)
+        if use[flow.client] <= min(use.values()):  # the least used always gets a permit
+            kept = min(kept, max(0.0, free - cost))
+        return Split(free + sum(use.values()), share, kept, claim[flow.client])
     pie = free + sum(held.values())
     kept = 0.0
     for client, fs in clients.items():
@@ -178,3 +198,17 @@ def split(
         else:
             kept += sum(max(0.0, share[id(f)] * pie - held[id(f)]) for f in claiming)
     return Split(pie, share, kept, share[id(flow)] * pie)
+
+
+def water_level(used: list[float], free: float) -> float:
+    """The level ``x`` to which ``free`` units raise the lowest of ``used``: the sum of
+    ``max(0, x - u)`` over ``used`` is ``free`` (max-min fair filling). ``used`` must not
+    be empty; ``free`` <= 0 gives the lowest use."""
+    ordered = sorted(used)
+    total = 0.0
+    for i, u in enumerate(ordered, start=1):
+        total += u
+        level = (max(0.0, free) + total) / i
+        if i == len(ordered) or level <= ordered[i]:
+            return level
+    raise ValueError("water_level needs at least one use")

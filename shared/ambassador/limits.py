@@ -33,8 +33,10 @@ for sharing, never for safety). Observations tighten state: ``sync`` follows a
 remaining-quota reading, ``exhaust`` follows a 429; ``learn`` adopts capacity, rate or
 reset instants the platform reports. Quota limits carry an optional ``reserve``: a
 fraction of the quota that ``reserved=True`` (backfill) permits may not use, so a huge
-backfill cannot take the quota a day's syncs need (a daily quota releases it
-``release_s`` before its reset, so nothing is wasted).
+backfill cannot take the quota a day's syncs need. Both kinds release it for the last
+``release_s`` of their day, when the syncs can no longer lose by it, so it is not left
+idle while backfills wait: a daily quota before its reset (the syncs ran earlier in the
+window); a sliding day right after the syncs start (see ``SlidingWindow``).
 
 Token buckets and lateness
 --------------------------
@@ -368,6 +370,12 @@ class FixedWindow(Limit):
     def _start(self, index: int) -> int:
         return int(self.learned.get("anchor", self.anchor)) + index * self.window
 
+    def releasing(self, t: int) -> bool:
+        """``t`` lies in the last ``release_s`` of its window: the reserve is released
+        (and the scheduler stops keeping clients' shares of the window)."""
+        release_s = float(self.params["release_s"])
+        return release_s > 0 and t >= self._start(self.window_index(t) + 1) - to_us(release_s)
+
     def _reserve(self, reserved: bool, t: int, index: int) -> int:
         release = self._start(index + 1) - to_us(self.params["release_s"])
         if not reserved or t >= release:
@@ -468,11 +476,26 @@ class SlidingWindow(Limit):
     ``W + slack + lateness`` meets at most ``m = ceil((W + slack + L) / g) + 1``
     consecutive buckets, so a permit is admitted in bucket ``i`` only if every run of
     ``m`` buckets containing ``i`` stays within the limit. (The fullest such run starts at
-    ``i`` or at a non-empty bucket, so only those runs are summed.)"""
+    ``i`` or at a non-empty bucket, so only those runs are summed.)
+
+    A sliding window never resets; ``reset_utc`` anchors *days* of ``window_s`` (the
+    scheduler shares a sliding day between clients by their use in such a day,
+    ``window_index``), and ``reserve`` is released for the last ``release_s`` of each.
+    Why that is safe for the syncs: a unit a backfill takes at ``t`` counts in the window
+    until ``t + W + slack``. Anchored so that the release starts when the daily syncs do
+    (Etsy: they start at 03:00 UTC, the day ends at 04:00), what backfills take from the
+    reserve while that day's syncs run (and outrank them) is back in the window at most
+    ``release_s + slack`` into the next day's syncs; a reserve released *before* the
+    syncs would be missing through all of the next day's."""
 
     kind = "sliding_window"
-    fields = ("limit", "window_s", "granularity_s", "slack_s", "reserve")
-    defaults: ClassVar[dict[str, float]] = {"slack_s": 0.0, "reserve": 0.0}
+    fields = ("limit", "window_s", "granularity_s", "slack_s", "reserve", "reset_utc", "release_s")
+    defaults: ClassVar[dict[str, Any]] = {
+        "slack_s": 0.0,
+        "reserve": 0.0,
+        "reset_utc": "00:00",
+        "release_s": 0.0,
+    }
 
     def __init__(self, name: str, lateness_us: int, params: Mapping[str, Any]) -> None:
         params = {**self.defaults, **params}
@@ -481,12 +504,35 @@ class SlidingWindow(Limit):
         self.gran = to_us(self.params["granularity_s"])
         span = to_us(self.params["window_s"] + self.params["slack_s"]) + lateness_us
         self.m = _ceil_div(span, self.gran) + 1
+        self.window = to_us(self.params["window_s"])
+        if not 0 <= float(self.params["release_s"]) <= float(self.params["window_s"]):
+            raise ConfigurationError(f"{name}: release_s must lie between 0 and window_s")
+        hh, mm = (int(x) for x in str(self.params["reset_utc"]).split(":"))
+        self.anchor = (hh * 3600 + mm * 60) * US % self.window
         self.counts: dict[int, int] = {}
         self._index: tuple[list[int], list[int]] | None = None  # sorted keys, prefix sums
 
-    def _limit(self, reserved: bool) -> int:
-        cut = math.ceil(self.capacity * float(self.params["reserve"])) if reserved else 0
-        return self.capacity - cut
+    def window_index(self, t: int) -> int:
+        """The index of the day (of ``window_s``, anchored at ``reset_utc``) holding ``t``."""
+        return (t - self.anchor) // self.window
+
+    def _day_end(self, t: int) -> int:
+        return self.anchor + (self.window_index(t) + 1) * self.window
+
+    def releasing(self, t: int) -> bool:
+        """``t`` lies in the last ``release_s`` of its day: the reserve is released."""
+        release = to_us(float(self.params["release_s"]))
+        return release > 0 and t >= self._day_end(t) - release
+
+    def _release_period(self, t: int) -> tuple[int, int]:
+        """The release period holding ``t``, or else the next one (µs, half-open)."""
+        end = self._day_end(t)
+        return max(t, end - to_us(float(self.params["release_s"]))), end
+
+    def _limit(self, reserved: bool, t: int | None = None) -> int:
+        if not reserved or (t is not None and self.releasing(t)):
+            return self.capacity
+        return self.capacity - math.ceil(self.capacity * float(self.params["reserve"]))
 
     def _changed(self) -> None:
         self._index = None
@@ -518,14 +564,31 @@ class SlidingWindow(Limit):
             self.counts = {k: n for k, n in self.counts.items() if k > oldest}
             self._changed()
 
-    def next_time(self, t: int, units: int, reserved: bool) -> int | None:
-        cap = self._limit(reserved)
+    def _next(self, t: int, units: int, cap: int) -> int | None:
         if units > cap:
             return None
         i = t // self.gran
         while (full := self._fullest(i, units, cap)) is not None:
             i = full + self.m  # the first bucket outside that run
         return max(t, i * self.gran)
+
+    def next_time(self, t: int, units: int, reserved: bool) -> int | None:
+        cap = self._limit(reserved)
+        held = self._next(t, units, cap)
+        if held == t or cap == self.capacity or float(self.params["release_s"]) <= 0:
+            return held
+        # or earlier, in a release period, within the whole limit (a window empties within
+        # a day and a slack, so a few periods settle it)
+        start = t
+        for _ in range(4):
+            lo, hi = self._release_period(start)
+            if held is not None and lo >= held:
+                break
+            at = self._next(lo, units, self.capacity)
+            if at is not None and at < hi:
+                return at if held is None else min(at, held)
+            start = hi
+        return held
 
     def take(self, t: int, units: int) -> None:
         i = t // self.gran
@@ -541,7 +604,8 @@ class SlidingWindow(Limit):
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         first, last = now // self.gran, end // self.gran
-        capacity = self._limit(reserved) * (last - first + self.m) / self.m
+        released = self.releasing(now) or self.releasing(end)
+        capacity = self._limit(reserved and not released) * (last - first + self.m) / self.m
         return max(0, int(capacity) - self._sum(first - self.m + 1, last))
 
     def _used(self, at: int) -> int:

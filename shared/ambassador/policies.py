@@ -32,6 +32,8 @@ from shared.ambassador.limits import (
 )
 from shared.errors import ConfigurationError
 
+Quota = FixedWindow | SlidingWindow  # a lane's day-long limit, shared by use (``Lane.quota``)
+
 
 @dataclass(frozen=True)
 class LimitSpec:
@@ -131,6 +133,15 @@ class Lane:
         start = max(now, self.blocked_until)
         return min(limit.free_units(start, end, reserved) for limit in self.limits)
 
+    @property
+    def quota(self) -> Quota | None:
+        """The lane's quota (a window of an hour or more: a daily quota, a sliding day),
+        whose use the scheduler counts per client and day; None if it has none."""
+        for limit in self.limits:
+            if isinstance(limit, FixedWindow | SlidingWindow) and limit.long_window:
+                return limit
+        return None
+
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {"limits": {}}
         for limit in self.limits:
@@ -222,9 +233,10 @@ class PlatformPolicy:
         """Defaults from MARKETPLACE_APIS.md, then ``overrides`` (the platform's
         ``limits`` setting). Override forms: ``{"<lane>": {"<field>": v}}``,
         ``{"<lane>.<field>": v}``, platform shortcuts (``plan`` for Shopify, ``qps`` /
-        ``qpd`` for Etsy, ``session_rps`` for Quiltt, ``reset_utc`` / ``reserve`` for
-        eBay) and the keys of ``LANE_KEYS`` (all lanes) and ``POLICY_KEYS``. Keys meant
-        for other components (the sandboxes share this dict) are ignored."""
+        ``qpd`` / ``reserve`` / ``reset_utc`` / ``release_s`` for Etsy, ``session_rps``
+        for Quiltt, ``reset_utc`` / ``reserve`` for eBay) and the keys of ``LANE_KEYS``
+        (all lanes) and ``POLICY_KEYS``. Keys meant for other components (the sandboxes
+        share this dict) are ignored."""
         builders = {
             "amazon": _amazon,
             "shopify": _shopify,
@@ -308,6 +320,10 @@ def _etsy(o: Mapping[str, Any]) -> tuple[dict, dict]:
                 granularity_s=600.0,
                 slack_s=float(o.get("qpd_slack_s", 900.0)),
                 reserve=float(o.get("reserve", 0.1)),
+                # days end an hour after the daily syncs start (03:00 UTC,
+                # triggers/daily_sync.py): the reserve is released while they run
+                reset_utc=str(o.get("reset_utc", "04:00")),
+                release_s=float(o.get("release_s", 3_600.0)),
             ),
         ),
         lease_s=0.25,

@@ -49,19 +49,24 @@ last permit or retry time, so a dead caller's demand stops counting by itself;
    waits at most about that behind X's. X's round trip is measured: the time from when
    its last answer ran out (its last permit, or its retry time) to its next ask.
 2. **Share.** X's *peers* are the other active flows of its tier that X does not outrank
-   (active: holding permits dated after now, or hungry; on a quota lane: registered with
-   a backlog), leaving out any that a hungry flow outranks — those cannot be served now,
-   and letting them claim a share would make flows wait for each other in a cycle.
+   (active: holding permits dated after now, or hungry and back within the horizon; on
+   a quota lane: registered and not done), leaving out any that a hungry flow outranks
+   — those cannot be served now, and letting them claim a share would make flows wait
+   for each other in a cycle.
    The *pie* is the capacity free before the horizon plus what the peers and
    X hold in it. It is split equally between clients, then by resource weight within a
    client (order items 3 : orders 1), then equally between a resource's flows. Each peer
    keeps the part of its share it does not hold yet; X may take everything else. A flow
    therefore holds at most about its share of the horizon while others want theirs, and
    as every permit is held for about one horizon, its rate is its share of the lane
-   (Little's law). A quota lane (a daily quota) splits the quota window's total instead,
-   by what each client used in the window the permits land in (near a reset: the next
-   one). Where a share is a fraction of a permit per horizon, each flow's *tag* (service
-   over share) keeps the long run exact: no flow runs more than a pie ahead of the
+   (Little's law). A quota lane (a daily quota, a sliding day) splits what is left of
+   the quota's day instead, max-min fair by what each client used in the day the permits
+   land in (near a reset: the next one; ``demand.water_level``), while the other
+   clients' claims reach into the horizon (else the horizon is shared as above: a claim
+   on the day must not idle a per-second limit); in the quota's release period a flow
+   asleep past the horizon claims nothing, so nothing of the day is left idle. Where a
+   share is a fraction of a permit per horizon, each flow's *tag* (service over share)
+   keeps the long run exact: no flow runs more than a pie ahead of the
    slowest peer *owed* service — hungry, and not held to a short lead below an active
    flow that outranks it (its own client's spare serves that one). Only an owed flow
    keeps its tag; any other asks at the slowest owed peer's (or, with none owed, the
@@ -128,7 +133,7 @@ from shared.ambassador.demand import Flow, split
 from shared.ambassador.limits import MS, CostBucket, FixedWindow, TokenBucket, to_us
 from shared.ambassador.limits import format_time as _format
 from shared.ambassador.limits import parse_time as _parse
-from shared.ambassador.policies import Lane, PlatformPolicy
+from shared.ambassador.policies import Lane, PlatformPolicy, Quota
 from shared.ambassador.protocol import (
     TIERS,
     AcquireAnswer,
@@ -407,29 +412,38 @@ class Scheduler:
                 retry = max(retry, now + min(lane.horizon, 2 * waited))
             return [], "priority", max(now + self.min_wait, retry), 0
         reserved = flow.tier == "backfill"  # backfills leave a quota's reserve alone
-        quota = _quota_limit(lane)
+        quota = lane.quota
+        free = lane.free_units(now, now + lane.horizon, reserved)
+        parts = None
+        if quota is not None:
+            # a day's quota is shared by each client's use in it (max-min fair, in the
+            # window the permits would land in: near a reset, the next) while the other
+            # clients' claims on what is left of it reach into this horizon; else the
+            # horizon is shared like any lane's (Etsy below its day's quota: a client's
+            # unused claim on the day must not idle the per-second limit) (H3)
+            # every live flow of a client counts, also one that has all it asked for so
+            # far (a chain asks a permit or two at a time): its client's claim stands
+            live = [f for f in self._on(flow.lane) if f is not flow and not f.done]
+            if quota.releasing(now):  # the day's last release_s: a flow asleep past
+                # this horizon would leave its claim idle until the day ends
+                live = [f for f in live if not f.asleep(now, now + lane.horizon)]
+            registered = self._peers(flow, lane, live, now, quota, self._hungry(live, now))
+            first = lane.next_time(now, cost, reserved)
+            use = self._client_use(lane, now if first is None else first)
+            day_free = max(free, quota.free_units(now, now + lane.horizon, reserved))
+            if registered:
+                parts = split(flow, registered, day_free, now, use, cost=cost)
+            if parts is None or parts.kept < day_free - free:
+                quota, parts = None, None
         above = any(f.outranks(flow) and self._active(f, now, quota) for f in others)
         lead = min(lane.horizon // 2, max(lane.horizon // LOWER_LEAD, flow.rtt))
         end = now + (lead if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
-        hungry = _Rivals(f for f in others if f.hungry(now, self.grace))
-        peers = [
-            f
-            for f in others
-            if f.tier == flow.tier
-            and not flow.outranks(f)
-            and self._active(f, now, quota)
-            # a peer that a waiting flow outranks cannot be served now: it neither claims
-            # a share nor holds the others back in service (else: a cycle of waits)
-            and not hungry.outrank(f)
-        ]
+        peers = self._peers(flow, lane, others, now, quota, self._hungry(others, now))
         share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
-        if peers and quota is not None:
-            # shares are of the window the permits would land in (near a reset: the next)
-            first = lane.next_time(now, cost, reserved)
-            use = self._client_use(lane, now if first is None else first)
-            parts = split(flow, peers, free, now, use)
-            room, fair, kept = free - parts.kept, parts.mine, parts.kept
+        if parts is not None:
+            room = min(free, day_free - parts.kept)
+            fair, kept = parts.mine, parts.kept
         elif peers:
             # only a flow owed service keeps its credit and holds the others back: one
             # that had all it asked for, or that an active flow of its own client holds
@@ -465,6 +479,32 @@ class Scheduler:
         if behind and not times:  # far ahead of others in service: wait until they move
             retry = max(retry, min(_moves_at(f, now, self.grace) for f in behind))
         return times, waiting, max(now + self.min_wait, retry), fair_share
+
+    def _hungry(self, flows: list[Flow], now: int) -> _Rivals:
+        return _Rivals(f for f in flows if f.hungry(now, self.grace))
+
+    def _peers(
+        self,
+        flow: Flow,
+        lane: Lane,
+        others: list[Flow],
+        now: int,
+        quota: Quota | None,
+        hungry: _Rivals,
+    ) -> list[Flow]:
+        """The active flows of ``flow``'s tier that it does not outrank (step 2)."""
+        return [
+            f
+            for f in others
+            if f.tier == flow.tier
+            and not flow.outranks(f)
+            and self._active(f, now, quota)
+            # a peer that a waiting flow outranks cannot be served now: it neither claims
+            # a share nor holds the others back in service (else: a cycle of waits)
+            and not hungry.outrank(f)
+            # sharing the horizon: a flow back only after it claims none of it (H3)
+            and (quota is not None or not f.asleep(now, now + lane.horizon))
+        ]
 
     def _owed(self, flow: Flow, active: _Rivals, now: int) -> bool:
         """Waiting (hungry) for capacity its peers could leave it: not held to a short
@@ -606,10 +646,7 @@ def _priority_wait(flow: Flow | None) -> int:
 
 
 def _quota_limit(lane: Lane) -> FixedWindow | None:
-    for limit in lane.limits:
-        if isinstance(limit, FixedWindow) and limit.window >= to_us(QUOTA_WINDOW_S):
-            return limit
-    return None
+    return lane.quota  # a daily quota or a sliding day (``Lane.quota``)
 
 
 FLOW_FIELDS = tuple(f.name for f in fields(Flow))

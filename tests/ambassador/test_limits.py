@@ -226,12 +226,35 @@ def test_etsy_qps_admits_the_limit_per_window_widened_by_the_lease() -> None:
     assert times[10:20] == [1.05] * 10 and times[20] == 2.1
 
 
-def test_etsy_qpd_sliding_day_and_its_backfill_reserve() -> None:
+def test_etsy_qpd_keeps_its_backfill_reserve_until_the_daily_syncs_start() -> None:
     api = lane("etsy", "api", qps=1000, qpd=100, lease_s=0)
     assert len(plan(api, 90, reserved=True)) == 90
-    later = plan(api, 1, reserved=True)[0]  # the reserve (10) is not for backfills
-    assert later > 86_400
-    assert plan(api, 10) == [0.0] * 10  # but daily syncs may use it
+    assert plan(api, 9) == [0.0] * 9  # daily syncs may use the reserve (10) at once
+    # backfills only from 03:00 UTC, when the daily syncs start (the day ends at 04:00)
+    release = (parse_time("2026-09-22T03:00:00Z") - T0) / S
+    assert plan(api, 1, reserved=True) == [release]
+
+
+def test_a_sliding_day_releases_its_reserve_only_for_the_last_release_s_of_its_day() -> None:
+    day = {"limit": 100, "window_s": 86_400.0, "granularity_s": 600.0, "reserve": 0.1}
+    qpd = SlidingWindow("qpd", 0, {**day, "reset_utc": "04:00", "release_s": 3_600.0})
+    qpd.begin(T0)
+    qpd.take(T0, 80)
+    assert qpd.next_time(T0, 10, reserved=True) == T0  # 90: the backfill's part
+    assert qpd.next_time(T0, 11, reserved=True) == parse_time("2026-09-22T03:00:00Z")
+    assert qpd.releasing(parse_time("2026-09-22T03:59:59Z"))
+    assert not qpd.releasing(parse_time("2026-09-22T04:00:00Z"))
+    # past the release, the window must slide past T0's bucket (a day and its 600 s)
+    after = parse_time("2026-09-22T04:00:00Z")
+    slid = (T0 // (600 * S) + qpd.m) * 600 * S
+    assert qpd.next_time(after, 11, reserved=True) == slid
+    assert qpd.next_time(after, 20, reserved=False) == after
+    assert qpd.free_units(parse_time("2026-09-22T03:10:00Z"), after, reserved=True) >= 20
+    # without a release period the reserve is never the backfill's (as before)
+    kept = SlidingWindow("qpd", 0, day)
+    kept.begin(T0)
+    kept.take(T0, 80)
+    assert kept.next_time(T0, 11, reserved=True) == slid
 
 
 def test_sliding_window_sync_adds_what_others_used() -> None:
@@ -286,6 +309,7 @@ def test_from_settings_overrides_in_every_form() -> None:
         ("shopify", {"plan": "platinum"}, "unknown plan"),
         ("myspace", {}, "no limit policy"),
         ("amazon", {"getOrders.rate": 0}, "rate must be > 0"),
+        ("etsy", {"release_s": 90_000}, "release_s must lie between 0 and window_s"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(platform: str, overrides: dict, message: str) -> None:

@@ -9,11 +9,17 @@
 * work conservation: utilization ≥ 98 % of the platform's capacity while demand
   exceeds it;
 * fairness: Jain's index ≥ 0.95 between clients with equal demand on an
-  application-wide quota, whatever their number of concurrent callers.
+  application-wide quota, whatever their number of concurrent callers;
+* application quotas (Etsy's sliding day, eBay's daily quota, reserve and release as
+  configured): clients waiting on backfills use ≥ 95 % of every day's quota, also when
+  one finishes early, and share it max-min fair (each within ±5 % of the mean) whatever
+  their callers or the pace of their chains; water-filling gives all that is free, to
+  the least used first.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
+from shared.ambassador.demand import water_level
 from shared.ambassador.limits import US, format_time, parse_time
 from shared.ambassador.policies import LaneSpec, LimitSpec, PlatformPolicy
 from shared.ambassador.protocol import (
@@ -561,3 +568,117 @@ def test_a_huge_backfill_cannot_starve_a_daily_sync_on_an_application_quota() ->
     assert len(small) == 300
     took = (small[-1] - START) / US - 60
     assert took < 300 / 7.6 + 2 * 10  # at the lane's full rate, within two horizons
+
+
+# ---------------------------------------------------------------------- application quotas
+QUOTA_DAY = 1_000
+DAY_S = 86_400.0
+FIRST_EBAY_RESET_S = 16 * 3600 + 46 * 60 + 40  # 07:00 UTC after START (14:13:20)
+
+# a client: (callers, latency s, want per ask, backlog); latencies from a chain asking
+# again at once to one back 20 s later, all fast enough to want more than a fair share
+quota_client = st.tuples(
+    st.integers(1, 3),
+    st.sampled_from([0.05, 0.3, 5.0, 20.0]),
+    st.sampled_from([1, 2, 20]),
+    st.just(10**9),
+)
+
+
+def quota_run(platform: str, clients: list[tuple[int, float, int, int]], days: float):
+    """Backfill callers of ``clients`` on a day quota of ``QUOTA_DAY``, with the
+    platform's reserve (10 %) and release: the per-client calls in each day-long window
+    that ends inside the run (Etsy: days from the start, any day-long stretch holds at
+    most the quota; eBay: its fixed windows) and the run."""
+    if platform == "etsy":
+        policy = PlatformPolicy.from_settings("etsy", {"qpd": QUOTA_DAY})
+        route, first = "api", DAY_S
+    else:
+        policy = PlatformPolicy.from_settings("ebay", {"fulfillment.limit": QUOTA_DAY})
+        route, first = "fulfillment", FIRST_EBAY_RESET_S
+    callers = [
+        Caller(
+            f"{c}-{k}",
+            client=f"client{c}",
+            tier="backfill",
+            want=want,
+            backlog=backlog,
+            route=route,
+            latency_s=latency,
+        )
+        for c, (n, latency, want, backlog) in enumerate(clients)
+        for k in range(n)
+    ]
+    run = simulate(policy, callers, days * DAY_S)
+    edges = [b for b in [0.0, first, first + DAY_S, first + 2 * DAY_S] if b <= days * DAY_S]
+    windows = []
+    for lo, hi in itertools.pairwise(edges):
+        calls = run.count(lo, hi, lambda u: u.caller.split("-")[0])
+        windows.append([calls.get(str(c), 0) for c in range(len(clients))])
+    return windows, run
+
+
+@settings(max_examples=6, **BOUNDED)
+@given(
+    platform=st.sampled_from(["etsy", "ebay"]),
+    clients=st.lists(quota_client, min_size=2, max_size=5),
+    finisher=st.one_of(st.none(), st.integers(10, 200)),
+)
+# found: Etsy's 10 % reserve was never released, so backfills waiting through a day used
+# at most 0.90 of it (900 of 1000 in each of the first two days)
+@example(platform="etsy", clients=[(1, 0.3, 2, 10**9), (2, 5.0, 2, 10**9)], finisher=None)
+def test_an_application_quota_is_used_to_the_full_while_clients_wait(
+    platform: str, clients: list, finisher: int | None
+) -> None:
+    """Clients all waiting on backfills use >= 95 % of each day's quota by its end, also
+    when one of them finishes early (its unused share goes to the others), and never
+    more than the platform counts."""
+    if finisher is not None:
+        clients = [*clients, (1, 0.3, 2, finisher)]
+    windows, run = quota_run(platform, clients, 2.0)
+    for calls in windows:
+        assert 0.95 * QUOTA_DAY <= sum(calls) <= QUOTA_DAY, (windows, clients)
+    arrivals = sorted((u.at, u.units) for u in run.uses)
+    if platform == "etsy":
+        assert ref.sliding_window_refusals(arrivals, QUOTA_DAY, DAY_S) == []
+        assert ref.sliding_window_refusals(arrivals, 10, 1.0) == []
+    else:
+        from_reset = [(t - 7 * 3600 * US, n) for t, n in arrivals]  # windows from 07:00
+        assert ref.fixed_window_refusals(from_reset, QUOTA_DAY, DAY_S) == []
+
+
+@settings(max_examples=6, **BOUNDED)
+@given(
+    platform=st.sampled_from(["etsy", "ebay"]),
+    clients=st.lists(quota_client, min_size=2, max_size=5),
+)
+# found: a client whose chain is back only every 20 s got 0.2 of the others' calls on
+# Etsy's day (the day's quota frees in bursts that the fast clients took within a
+# minute); and shares of the day were kept at the mean of all uses, more than was free
+# when some clients had used more than the mean (nobody got a permit while units idled)
+@example(
+    platform="etsy",
+    clients=[(1, 0.3, 2, 10**9), (3, 20.0, 1, 10**9), (2, 5.0, 2, 10**9)],
+)
+def test_clients_that_want_more_share_a_binding_quota_max_min_fair(
+    platform: str, clients: list
+) -> None:
+    """Every client here can use more than an equal share of the day, whatever its
+    number of callers or the pace of its chain: each gets an equal share (+- 5 %)."""
+    windows, _ = quota_run(platform, clients, 2.0)
+    for calls in windows:
+        mean = sum(calls) / len(calls)
+        assert min(calls) >= 0.95 * mean and max(calls) <= 1.05 * mean, (windows, clients)
+
+
+@settings(max_examples=200, **BOUNDED)
+@given(
+    used=st.lists(st.integers(0, 500), min_size=1, max_size=8),
+    free=st.integers(0, 2000),
+)
+def test_water_filling_gives_what_is_free_to_the_least_used_first(used: list, free: int) -> None:
+    level = water_level([float(u) for u in used], float(free))
+    claims = [max(0.0, level - u) for u in used]
+    assert abs(sum(claims) - free) < 1e-6  # all of it, no more
+    # max-min: a client below the level is raised to it, none above it gets any
+    assert all(c == 0.0 or abs(u + c - level) < 1e-6 for u, c in zip(used, claims, strict=True))
