@@ -6,7 +6,8 @@ and adds the one check only the flows can make: the pages stored are exactly
 ``0 .. pages-1`` (no page lost between fetch and check).
 
 ``linked``: the checks that join a block to another resource's blocks — every order
-with its items, every settled payout equal to the sum of its transactions — read from
+with its items, every settled payout equal to the sum of its transactions, every payout
+that stored transactions name stored (Amazon) — read from
 Table storage (records) and the ledger (which blocks are done). Both ends of a link
 check it, each only over what the other end has finished (see ``linked``), so whichever
 block is verified last checks the link in full, and no check judges half-loaded data:
@@ -16,7 +17,8 @@ blocks run side by side (``sync_client``), in any order. The rules are
 A failed link names its *suspects* (``Links.suspects``): the done blocks on the other
 end whose windows hold a record the check found lacking (the items blocks of an order
 without items, the orders blocks of an orphan item's date, the transactions blocks
-covering a payout that does not add up). The block itself may be the incomplete side
+covering a payout that does not add up, the payouts blocks meeting the span a payout
+named by transactions but not stored started in). The block itself may be the incomplete side
 too, and its retry re-loads it; the suspects are loaded again as new generations
 before that retry (``shared.flows.generations.reopen``), so a hole on either side heals.
 
@@ -140,9 +142,14 @@ async def linked(
       blocks cover the window (backfill only), the order of every item dated in the
       window must be stored too.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
-      done blocks listed after its settlement cover equals their stored sum.
-    - ``transactions``: the same for the stored payouts this block's transactions name
-      or whose span (``PayoutScope.cover``) meets its window, counting this block done.
+      done blocks listed after its settlement cover equals their stored sum; and every
+      payout that stored transactions posted in its window (and the month after) name
+      is stored, where done payouts blocks and this one cover the span the payout's
+      start lies in (``integrity.payouts_unlisted``).
+    - ``transactions``: the same sums for the stored payouts this block's transactions
+      name or whose span (``PayoutScope.cover``) meets its window, counting this block
+      done; and the payouts its transactions name are stored, where done payouts blocks
+      cover the span their start lies in.
 
     ``now`` is the verification's instant (the block being verified finished its listing
     by then). Demo runs load orders only and are not cross-checked."""
