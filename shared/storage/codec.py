@@ -50,6 +50,8 @@ SYSTEM_PROPERTIES = frozenset({"PartitionKey", "RowKey", "Timestamp"})
 _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,199}$")
 _INT32 = range(-(2**31), 2**31)
 _INT64 = range(-(2**63), 2**63)
+_GOOD_NAMES: set[str] = set()  # field names already found valid (records repeat them)
+_MARKERS = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=…)
 
 
 def _json_default(value: Any) -> Any:
@@ -136,8 +138,11 @@ def encode_fields(
     markers: dict[str, str] = {}
     bound = 0  # an upper bound of entity_bytes, to skip the exact count when far below
     for name, value in fields.items():
-        if not _FIELD_NAME.match(name) or name in SYSTEM_PROPERTIES:
-            raise ValueError(f"field name {name!r} cannot be a Table property")
+        if name not in _GOOD_NAMES:
+            if not _FIELD_NAME.match(name) or name in SYSTEM_PROPERTIES:
+                raise ValueError(f"field name {name!r} cannot be a Table property")
+            if len(_GOOD_NAMES) < 4096:
+                _GOOD_NAMES.add(name)
         if value is None:
             markers[name] = "n"
             continue
@@ -153,7 +158,7 @@ def encode_fields(
         if marker:
             markers[name] = marker
     if markers:
-        props[TYPES_PROPERTY] = json.dumps(markers, separators=(",", ":"))
+        props[TYPES_PROPERTY] = _MARKERS.encode(markers)
     if len(props) > MAX_PROPERTIES or bound + 4096 + 8 * len(props) > MAX_ENTITY_BYTES:
         check_entity_limits(props)
     return props

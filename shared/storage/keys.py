@@ -32,9 +32,14 @@ _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 
+_ESCAPES = {
+    c: f"%{c:02X}" for c in [*map(ord, "/\\#?%|"), *range(0x00, 0x20), *range(0x7F, 0xA0)]
+}  # the characters ``_ESCAPE`` matches, each to its %XX
+
+
 def escape_key(text: str) -> str:
     """``text`` with the characters Azure forbids in keys, ``%`` and ``|`` as ``%XX``."""
-    return _ESCAPE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    return text.translate(_ESCAPES) if _ESCAPE.search(text) else text
 
 
 def unescape_key(key: str) -> str:

@@ -52,6 +52,7 @@ import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from azure.data.tables.aio import TableClient
@@ -96,6 +97,7 @@ def period_of(value: datetime | date | str | None) -> str:
     return f"{value.year:04d}-{value.month:02d}"
 
 
+@lru_cache(maxsize=4096)  # pure; every record of a page asks it again
 def resource_prefix(client: str, platform: str, resource: str) -> str:
     """The PartitionKey prefix shared by every period of (client, platform, resource)."""
     return join_key(client, platform, resource) + "|"
