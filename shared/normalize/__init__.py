@@ -36,6 +36,7 @@ process that fetched it is not normalized twice); the memo never changes a resul
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Callable
 from decimal import DecimalException
@@ -114,9 +115,7 @@ def normalize(
     Raises ConfigurationError for an unsupported (platform, resource) and
     MalformedPayloadError for a payload that cannot be read in full."""
     function = handler(platform, resource)
-    for name, value in (("account", account), ("scope", scope)):
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    _check_names(account, scope)
     if not isinstance(payload, dict | str):
         kind = type(payload).__name__
         raise MalformedPayloadError(platform, resource, "$", f"expected dict or str, got {kind}")
@@ -139,4 +138,40 @@ def normalize(
     return records
 
 
-__all__ = ["SUPPORTED", "handler", "normalize", "supported"]
+def normalize_stored(
+    platform: str,
+    resource: str,
+    text: str,
+    *,
+    json_page: bool,
+    account: str = "",
+    scope: str = "",
+) -> list[Record]:
+    """``normalize`` of a raw page as ``RawPageStore`` keeps it (``text``, decompressed):
+    a JSON page (``json_page``: the compact JSON ``encode_page`` wrote for a dict payload)
+    or a text payload (a report, a JSON Lines file). The same records as
+    ``normalize(platform, resource, json.loads(text) if json_page else text, ...)``; a
+    JSON page whose records the memo holds (this process fetched it) is not even decoded.
+    Raises as ``normalize`` does; a JSON page that is not JSON is a MalformedPayloadError."""
+    if json_page:
+        function = handler(platform, resource)
+        _check_names(account, scope)
+        key = MEMO.json_text_key(function, platform, resource, account, scope, text)
+        if key is not None and (found := MEMO.take(key)) is not None:
+            return found
+        try:
+            payload: dict[str, Any] | str = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedPayloadError(platform, resource, "$", f"not JSON: {exc.msg}") from exc
+    else:
+        payload = text
+    return normalize(platform, resource, payload, account=account, scope=scope)
+
+
+def _check_names(account: object, scope: object) -> None:
+    for name, value in (("account", account), ("scope", scope)):
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+
+
+__all__ = ["SUPPORTED", "handler", "normalize", "normalize_stored", "supported"]

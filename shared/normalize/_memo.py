@@ -46,6 +46,10 @@ WORTH = 2.0  # keyed only if normalizing costs this many times the key (paid twi
 Key = tuple[Callable[..., Any], str, str, str, str, str, bytes]
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def key_of(
     function: Callable[..., Any],
     platform: str,
@@ -64,8 +68,7 @@ def key_of(
         except (TypeError, ValueError):  # not plain JSON (Decimal, NaN …): no memo
             return None
         kind = "d"
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return (function, platform, resource, account, scope, kind, digest)
+    return (function, platform, resource, account, scope, kind, _digest(text))
 
 
 class Memo:
@@ -119,6 +122,24 @@ class Memo:
         started = time.perf_counter()
         key = key_of(function, platform, resource, account, scope, payload)
         return key, (time.perf_counter() - started) if dict_payload else 0.0
+
+    def json_text_key(
+        self,
+        function: Callable[..., Any],
+        platform: str,
+        resource: str,
+        account: str,
+        scope: str,
+        text: str,
+    ) -> Key | None:
+        """The key of the dict whose compact JSON is ``text`` (see the module docstring),
+        without decoding it; None while paused or where dict pages are not keyed."""
+        if self._paused:
+            return None
+        n, key_s, normalize_s = self._costs.get(function, (0, 0.0, 0.0))
+        if n >= LEARN and normalize_s < WORTH * key_s:
+            return None
+        return (function, platform, resource, account, scope, "d", _digest(text))
 
     def cost(self, function: Callable[..., Any], key_s: float, normalize_s: float) -> None:
         """Note what a dict page of ``function`` cost to key and to normalize."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import shared.normalize as registry
-from shared.errors import MalformedPayloadError
+from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.normalize import normalize
 from shared.normalize._memo import Memo
 from shared.storage.raw_pages import encode_page
@@ -143,3 +143,41 @@ def test_dict_pages_are_keyed_only_while_the_memo_pays_for_itself() -> None:
     for _ in range(LEARN - 1):  # still learning: keyed
         fresh.cost(cheap, 1.0, 0.0)
     assert fresh.key(cheap, *args, {"a": 1})[0] is not None
+
+
+def _stored_text(page: Any) -> str:
+    return gzip.decompress(encode_page(page)).decode()
+
+
+def test_a_stored_json_page_the_process_fetched_is_not_even_decoded(
+    memo: Memo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.normalize import normalize_stored
+
+    page = _page(12.5, 3)
+    first = normalize("quiltt", "bank_transactions", page, account="p1")
+    text = _stored_text(page)
+    with monkeypatch.context() as patched:
+        patched.setattr(registry.json, "loads", lambda *_: pytest.fail("decoded"))
+        again = normalize_stored("quiltt", "bank_transactions", text, json_page=True, account="p1")
+    assert again == first and memo.hits == 1
+    # not fetched here (or fetched with other content): decoded and normalized afresh
+    other = _stored_text(_page(12.5, 4))
+    expected = _fresh("quiltt", "bank_transactions", json.loads(other), account="p1")
+    records = normalize_stored("quiltt", "bank_transactions", other, json_page=True, account="p1")
+    assert records == expected
+
+
+def test_stored_pages_normalize_as_their_decoded_payloads(memo: Memo) -> None:
+    from shared.normalize import normalize_stored
+
+    text = _stored_text(_page(7))
+    assert normalize_stored("quiltt", "bank_transactions", text, json_page=True) == _fresh(
+        "quiltt", "bank_transactions", json.loads(text)
+    )
+    with pytest.raises(MalformedPayloadError, match="not JSON"):
+        normalize_stored("quiltt", "bank_transactions", text[:-1], json_page=True)
+    with pytest.raises(MalformedPayloadError):  # a JSON page that is not an object
+        normalize_stored("quiltt", "bank_transactions", "[1, 2]", json_page=True)
+    with pytest.raises(ConfigurationError):
+        normalize_stored("quiltt", "bank_transactions", text, json_page=True, account=3)  # type: ignore[arg-type]
