@@ -86,9 +86,11 @@ class _Kept:
     stored text again for the next batch). Anything else — a state another worker wrote,
     a changed policy, an operation that failed halfway — rebuilds from the state, so
     answers are the same as rebuilding every time (``Scheduler`` reads back exactly
-    what ``to_state`` wrote). At most ``size`` entities are kept."""
+    what ``to_state`` wrote). At most ``size`` entities are kept (the least recently
+    used go): enough for every per-account entity of a 50-client run besides the
+    application-wide ones."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 512) -> None:
         self.size = size
         self.kept: OrderedDict[str, tuple[PlatformPolicy, Any, Scheduler]] = OrderedDict()
 
