@@ -618,7 +618,7 @@ def quota_run(platform: str, clients: list[tuple[int, float, int, int]], days: f
     return windows, run
 
 
-@settings(max_examples=6, **BOUNDED)
+@settings(max_examples=4, **BOUNDED)
 @given(
     platform=st.sampled_from(["etsy", "ebay"]),
     clients=st.lists(quota_client, min_size=2, max_size=5),
@@ -647,7 +647,7 @@ def test_an_application_quota_is_used_to_the_full_while_clients_wait(
         assert ref.fixed_window_refusals(from_reset, QUOTA_DAY, DAY_S) == []
 
 
-@settings(max_examples=6, **BOUNDED)
+@settings(max_examples=4, **BOUNDED)
 @given(
     platform=st.sampled_from(["etsy", "ebay"]),
     clients=st.lists(quota_client, min_size=2, max_size=5),
