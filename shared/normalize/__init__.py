@@ -122,7 +122,7 @@ def normalize(
     key, key_s = MEMO.key(function, platform, resource, account, scope, payload)
     if key is not None and (found := MEMO.take(key)) is not None:
         return found
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         records = function(Context(platform, resource, account, scope), payload)
     except MalformedPayloadError:
@@ -132,7 +132,7 @@ def normalize(
         problem = f"unexpected payload: {type(exc).__name__}: {exc}"
         raise MalformedPayloadError(platform, resource, "$", problem) from exc
     if key_s:
-        MEMO.cost(function, key_s, time.perf_counter() - started)
+        MEMO.cost(function, key_s, time.process_time() - started)
     if key is not None:
         MEMO.put(key, records)
     return records

@@ -17,9 +17,10 @@ same records. Only successful results are kept; errors are raised again every ti
 
 Keying a dict costs an encoding on both passes, which can exceed what it saves (eBay's
 verbose pages normalize about as fast as they encode): the memo times a normalizer's
-first dict pages and keys its dict pages only if normalizing takes more than twice as
-long as keying. Text payloads (reports, JSON Lines) are hashed as they are: always worth
-it. Timing decides only whether to look; never what a call returns.
+first dict pages (process CPU time: other processes' load does not count) and keys its
+dict pages only if normalizing takes more than twice as long as keying. Text payloads
+(reports, JSON Lines) are hashed as they are: always worth it. Timing decides only
+whether to look; never what a call returns.
 
 Bounds: at most ``MAX_RECORDS`` records are held, oldest first out; an entry is dropped
 when it is read (a page is usually verified once; a second check normalizes again, with
@@ -40,7 +41,7 @@ from typing import Any
 from shared.models import Record
 
 MAX_RECORDS = 60_000
-LEARN = 4  # dict pages of a normalizer timed before the memo judges its dict pages
+LEARN = 8  # dict pages of a normalizer timed before the memo judges its dict pages
 WORTH = 2.0  # keyed only if normalizing costs this many times the key (paid twice)
 
 Key = tuple[Callable[..., Any], str, str, str, str, str, bytes]
@@ -119,9 +120,9 @@ class Memo:
             n, key_s, normalize_s = self._costs.get(function, (0, 0.0, 0.0))
             if n >= LEARN and normalize_s < WORTH * key_s:
                 return None, 0.0
-        started = time.perf_counter()
+        started = time.process_time()
         key = key_of(function, platform, resource, account, scope, payload)
-        return key, (time.perf_counter() - started) if dict_payload else 0.0
+        return key, (time.process_time() - started) if dict_payload else 0.0
 
     def json_text_key(
         self,
