@@ -7,6 +7,9 @@
               what one execution of a block orchestration spent (requests, 429s,
               retries). Written with upsert-replace per key, so a retried write counts
               once; the status endpoint sums them.
+
+Every call is idempotent (a read, or an upsert that replaces the whole row), so a
+transient storage failure is retried in place (``shared.flows.storage_retry``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
+from shared.flows.storage_retry import retried
 from shared.planning import PlannedBlock
 from shared.settings import Settings
 from shared.storage.clients import shared_clients, storage_errors
@@ -39,16 +43,29 @@ class FlowStore:
     async def get_plan(
         self, client: str, platform: str, account: str, resource: str
     ) -> list[PlannedBlock] | None:
-        table = await self._table(self._plans)
-        try:
-            with storage_errors():
-                entity = await table.get_entity(
-                    join_key(client, platform, account), join_key(resource)
-                )
-        except ResourceNotFoundError:
+        async def read():
+            table = await self._table(self._plans)
+            try:
+                with storage_errors():
+                    return await table.get_entity(
+                        join_key(client, platform, account), join_key(resource)
+                    )
+            except ResourceNotFoundError:
+                return None
+
+        entity = await retried(read)
+        if entity is None:
             return None
         blocks = decode_fields(entity)["blocks"]
         return [PlannedBlock.model_validate(b) for b in blocks]
+
+    async def _upsert(self, name: str, entity: dict[str, Any]) -> None:
+        async def write():
+            table = await self._table(name)
+            with storage_errors():
+                await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+        await retried(write)
 
     async def save_plan(
         self,
@@ -59,11 +76,9 @@ class FlowStore:
         blocks: list[PlannedBlock],
         now: datetime,
     ) -> None:
-        table = await self._table(self._plans)
         fields = {"blocks": [b.model_dump(mode="json") for b in blocks], "planned_at": now}
         keys = {"PartitionKey": join_key(client, platform, account), "RowKey": join_key(resource)}
-        with storage_errors():
-            await table.upsert_entity(encode_fields(fields, keys=keys), mode=UpdateMode.REPLACE)
+        await self._upsert(self._plans, encode_fields(fields, keys=keys))
 
     async def record_progress(
         self,
@@ -77,7 +92,6 @@ class FlowStore:
         counters: dict[str, int],
         now: datetime,
     ) -> None:
-        table = await self._table(self._progress)
         keys = {
             "PartitionKey": join_key(client, platform, account),
             "RowKey": join_key(resource, block_id, str(attempt), str(execution)),
@@ -89,20 +103,23 @@ class FlowStore:
             **{k: int(counters.get(k, 0)) for k in COUNTERS},
             "at": now,
         }
-        with storage_errors():
-            await table.upsert_entity(encode_fields(fields, keys=keys), mode=UpdateMode.REPLACE)
+        await self._upsert(self._progress, encode_fields(fields, keys=keys))
 
     async def totals(self, client: str) -> dict[tuple[str, str], dict[str, int]]:
         """(platform, resource) -> summed counters over every block and execution."""
-        table = await self._table(self._progress)
         low = join_key(client) + "|"
         high = low[:-1] + chr(ord("|") + 1)
-        out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
         query = "PartitionKey ge @low and PartitionKey lt @high"
-        with storage_errors():
-            async for entity in table.query_entities(query, parameters={"low": low, "high": high}):
-                row = decode_fields(entity)
-                sums = out[(row["platform"], row["resource"])]
-                for name in COUNTERS:
-                    sums[name] += int(row.get(name) or 0)
+
+        async def read() -> list[dict[str, Any]]:
+            table = await self._table(self._progress)
+            with storage_errors():
+                rows = table.query_entities(query, parameters={"low": low, "high": high})
+                return [decode_fields(entity) async for entity in rows]
+
+        out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+        for row in await retried(read):
+            sums = out[(row["platform"], row["resource"])]
+            for name in COUNTERS:
+                sums[name] += int(row.get(name) or 0)
         return dict(out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -24,8 +25,11 @@ from azure.core.pipeline.transport import AioHttpTransport
 from shared.errors import ConfigurationError, ThrottledError, TransientError
 from shared.flows.chains import resources_of
 from shared.flows.storage_retry import PAUSES_S, retried
+from shared.flows.store import FlowStore
+from shared.planning import PlannedBlock
+from shared.platforms.base import Window
 from shared.storage.blocks import BlockState
-from shared.storage.clients import StorageClients
+from shared.storage.clients import StorageClients, close_shared_clients
 from shared.storage.keys import container_name, table_name
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
@@ -73,8 +77,7 @@ class FlakyStorage:
     def _targeted(self, request) -> bool:
         if request.method != "POST" or not request.url.split("?")[0].endswith("/$batch"):
             return False
-        body = getattr(request, "content", None) or b""
-        body = body if isinstance(body, bytes) else str(body).encode()
+        body = _body(request)
         if self.table not in body:
             return False
         if self.target is None:
@@ -83,6 +86,11 @@ class FlakyStorage:
                 return False
             self.target = row.group(0)
         return self.target in body
+
+
+def _body(request) -> bytes:
+    body = getattr(request, "content", None) or b""
+    return body if isinstance(body, bytes) else str(body).encode()
 
 
 async def _stored_downloads(stack: Stack) -> int:
@@ -144,6 +152,48 @@ async def test_a_storage_outage_longer_than_the_activity_retries_loses_nothing(
         ]
         assert all(b.attempts == 1 for b in blocks), [(b.block_id, b.attempts) for b in blocks]
         await assert_matches_truth(stack, "quiltt", resources_of("quiltt"))
+
+
+async def test_the_flows_rows_ride_out_dropped_connections(monkeypatch, settings) -> None:
+    """Plans and progress rows (``FlowStore``: plan_resource, record_progress and the
+    status endpoint) are written and read through the same retry: each of the first
+    calls on their tables fails once at the transport (the table's creation among them,
+    a POST the SDK does not retry) and every call still answers."""
+    dropped: list[str] = []
+    real = AioHttpTransport.send
+    names = (
+        table_name(settings.table_prefix, "plans"),
+        table_name(settings.table_prefix, "progress"),
+    )
+
+    async def send(transport, request, **kwargs):
+        url = request.url.split("?")[0]
+        tables = {n for n in names if n in url or n.encode() in _body(request)}
+        if tables and url not in dropped:
+            dropped.append(url)
+            failed = aiohttp.ServerDisconnectedError()
+            raise ServiceRequestError(failed, error=failed)
+        return await real(transport, request, **kwargs)
+
+    monkeypatch.setattr(AioHttpTransport, "send", send)
+    store, now = FlowStore(settings), datetime(2026, 3, 1, tzinfo=UTC)
+    window = Window(start=now - timedelta(days=1), end=now)
+    plan = [
+        PlannedBlock(
+            block_id="orders.b0", resource="orders", window=window, phase="recent_day", order=0
+        )
+    ]
+    try:
+        await store.save_plan("c1", "amazon", "a1", "orders", plan, now)
+        assert await store.get_plan("c1", "amazon", "a1", "orders") == plan
+        await store.record_progress(
+            "c1", "amazon", "a1", "orders", "orders.b0", 1, 0, {"requests": 3}, now
+        )
+        totals = await store.totals("c1")
+    finally:
+        await close_shared_clients(settings)
+    assert totals[("amazon", "orders")]["requests"] == 3
+    assert len(dropped) >= 4, dropped  # creations, the upserts, the read and the query
 
 
 # --- the retry itself (pure: a scripted operation, no sleeping) ---------------------------
