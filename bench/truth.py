@@ -47,7 +47,8 @@ def amazon_records(view: Any, resource: str) -> list[Record]:
             pages[item["AmazonOrderId"]].append(
                 {k: v for k, v in item.items() if k != "AmazonOrderId"}
             )
-        return [
+        created = {o["AmazonOrderId"]: o["PurchaseDate"] for o in view.truth("orders")}
+        return [  # the items chain dates items by their order (scope: its PurchaseDate)
             r
             for oid, items in pages.items()
             for r in normalize(
@@ -55,6 +56,7 @@ def amazon_records(view: Any, resource: str) -> list[Record]:
                 "order_items",
                 {"payload": {"AmazonOrderId": oid, "OrderItems": items}},
                 account=account,
+                scope=created.get(oid, ""),
             )
         ]
     if resource == "payouts":

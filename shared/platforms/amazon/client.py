@@ -6,7 +6,9 @@ Resources and their chains (``first_request``; see ``pagination`` and ``reports`
                   all-orders report
     order_items   ``order_items_requests(order_ids)``: getOrderItems over a list of
                   orders — ``dependent_request(result)`` gives that chain for the orders
-                  of a getOrders page; or bulk: the all-orders report (same text)
+                  of a getOrders page, each order's items dated by its PurchaseDate
+                  (the page's ``scope``, their ``created_at``, as the report's rows
+                  are); or bulk: the all-orders report (same text)
     payouts       listFinancialEventGroups by window (180-day slices)
     transactions  ``transactions_requests(group_ids)``: listFinancialEventsByGroupId per
                   group — ``dependent_request`` gives it for a groups page; the complete
@@ -138,9 +140,12 @@ class AmazonConnector:
             "or dependent_request(result of a getOrders page), or bulk=True"
         )
 
-    def order_items_requests(self, order_ids: Iterable[str]) -> PageRequest | None:
-        """One chain over the items of every order in ``order_ids`` (None if empty)."""
-        return pagination.order_items_request(order_ids)
+    def order_items_requests(
+        self, order_ids: Iterable[str], created: Mapping[str, str] | None = None
+    ) -> PageRequest | None:
+        """One chain over the items of every order in ``order_ids`` (None if empty);
+        ``created`` (order id -> PurchaseDate) dates their items."""
+        return pagination.order_items_request(order_ids, created)
 
     def transactions_requests(self, group_ids: Iterable[str]) -> PageRequest | None:
         """One chain over the financial events of every group in ``group_ids``."""
@@ -154,7 +159,7 @@ class AmazonConnector:
         route = result.request.route
         if route == "getOrders":
             ids = _ids(result, "Orders", "AmazonOrderId")
-            return self.order_items_requests(ids)
+            return self.order_items_requests(ids, _purchase_dates(result, ids))
         if route == "listFinancialEventGroups":
             ids = _ids(result, "FinancialEventGroupList", "FinancialEventGroupId")
             groups = [_group(result, row, i) for row, i in zip(_rows(result), ids, strict=True)]
@@ -273,6 +278,20 @@ def _ids(result: FetchResult, key: str, field: str) -> list[str]:
     if not all(isinstance(i, str) and i for i in ids):
         raise MalformedPayloadError(PLATFORM, result.request.resource, f"{key}.{field}", "missing")
     return ids
+
+
+def _purchase_dates(result: FetchResult, ids: list[str]) -> dict[str, str]:
+    """Order id -> its PurchaseDate (ISO 8601, as parsed) for a getOrders page: the
+    date its items chain stamps on their items (getOrderItems gives none)."""
+    out = {}
+    for row, order_id in zip(_rows(result, "Orders"), ids, strict=True):
+        try:
+            out[order_id] = parse_instant(row.get("PurchaseDate")).isoformat()
+        except ValueError:
+            raise MalformedPayloadError(
+                PLATFORM, result.request.resource, "Orders.PurchaseDate", "missing or not a date"
+            ) from None
+    return out
 
 
 def _group(result: FetchResult, row: dict[str, Any], group_id: str) -> pagination.EventGroup:

@@ -6,7 +6,9 @@ Inputs, one page or one report document each:
                   GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE/LAST_UPDATE_GENERAL report
                   (one row per order item; rows grouped into orders by amazon-order-id)
     order_items   getOrderItems response ``{"payload": {"AmazonOrderId", "OrderItems"}}``,
-                  or the same order report text (one item per row)
+                  or the same order report text (one item per row). The API gives
+                  items no date: a ``scope`` (the order's PurchaseDate, ISO 8601, that
+                  the items chain carries) is their ``created_at``; "" leaves it None
     transactions  listFinancialEvents / ...ByGroupId / ...ByOrderId response
     payouts       listFinancialEventGroups response (a group is a settlement / payout)
     inventory     getInventorySummaries response
@@ -76,6 +78,7 @@ from shared.normalize._common import (
     content_hash,
     load_json,
     magnitude,
+    parse_instant,
     scaled,
     sum_money,
     tab_rows,
@@ -202,14 +205,23 @@ def order_items(ctx: Context, payload: dict | str) -> list[OrderItem]:
         return [_report_item(ctx, row) for row in _order_rows(ctx, payload)]
     body = _body(ctx, payload)
     order_id = body.text("AmazonOrderId")
-    return [_api_item(ctx, order_id, i) for i in body.objs("OrderItems", required=True)]
+    created = _scope_instant(ctx) if ctx.scope else None
+    return [_api_item(ctx, order_id, i, created) for i in body.objs("OrderItems", required=True)]
+
+
+def _scope_instant(ctx: Context) -> datetime:
+    """The order's PurchaseDate a getOrderItems page's ``scope`` carries."""
+    try:
+        return parse_instant(ctx.scope)
+    except ValueError:
+        ctx.fail("$scope", f"not the order's date: {ctx.scope!r}")
 
 
 def _item_key(order_id: str, sku: str | None, asin: str | None) -> str:
     return f"{order_id}|{sku}" if sku else f"{order_id}|asin:{asin}"
 
 
-def _api_item(ctx: Context, order_id: str, i: Node) -> OrderItem:
+def _api_item(ctx: Context, order_id: str, i: Node, created: datetime | None) -> OrderItem:
     sku, asin = i.opt_text("SellerSKU"), i.text("ASIN")
     discounts = [
         magnitude(_money(i, "PromotionDiscount")),
@@ -229,6 +241,7 @@ def _api_item(ctx: Context, order_id: str, i: Node) -> OrderItem:
         tax=sum_money(ctx, i.at("ItemTax"), [_money(i, "ItemTax"), _money(i, "ShippingTax")]),
         shipping=_money(i, "ShippingPrice"),
         discount=sum_money(ctx, i.at("PromotionDiscount"), discounts),
+        created_at=created,
     )
 
 

@@ -12,7 +12,11 @@ rules (MARKETPLACE_APIS.md §2.3) are applied here:
   bounds as inclusive, so an order stamped exactly at a window's end is listed by both
   neighbouring windows (the loader's upsert absorbs it; nothing is lost).
 - **getOrderItems**: one chain walks many orders: ``state`` holds the current
-  ``order_id`` and the ``remaining`` ids; each page is one order's items page.
+  ``order_id`` and the ``remaining`` ids; each page is one order's items page. A chain
+  built from a getOrders page knows each order's PurchaseDate (``created``: order id ->
+  ISO instant, the remaining orders' kept in ``state["created"]``); a page's
+  ``state["scope"]`` is then its order's date, which the normalizer stamps on the items
+  as ``created_at`` (getOrderItems answers carry no date), "" when unknown.
 - **Finances v0**: listFinancialEventGroups (``FinancialEventGroupStarted*``) and
   listFinancialEvents (``Posted*``) are asked in slices of at most 180 days (wider
   windows answer an empty page, not an error); ``state["slice_start"]`` is the slice being
@@ -103,23 +107,35 @@ def orders_request(
     return _request("orders", "getOrders", ORDERS_PATH, params=params, window=window, state=state)
 
 
-def order_items_request(order_ids: Iterable[str]) -> PageRequest | None:
-    """The first request of a chain over every order's items (None for no orders)."""
+def order_items_request(
+    order_ids: Iterable[str], created: Mapping[str, str] | None = None
+) -> PageRequest | None:
+    """The first request of a chain over every order's items (None for no orders);
+    ``created`` maps an order id to its PurchaseDate (ISO 8601), where known."""
     ids = _ids("order id", order_ids)
     if not ids:
         return None
-    return _items_page(ids[0], ids[1:], None, 0)
+    dates = {i: created[i] for i in ids if created and created.get(i)}
+    return _items_page(ids[0], ids[1:], None, 0, dates)
 
 
 def _items_page(
-    order_id: str, remaining: list[str], token: str | None, page_number: int
+    order_id: str,
+    remaining: list[str],
+    token: str | None,
+    page_number: int,
+    created: Mapping[str, str],
 ) -> PageRequest:
+    state: dict[str, Any] = {"order_id": order_id, "remaining": remaining}
+    if created:
+        state["scope"] = created.get(order_id, "")
+        state["created"] = {i: created[i] for i in remaining if i in created}
     return _request(
         "order_items",
         "getOrderItems",
         ITEMS_PATH.format(order_id),
         params={"NextToken": token} if token else {},
-        state={"order_id": order_id, "remaining": remaining},
+        state=state,
         page_number=page_number,
         calls_ahead=1 + len(remaining),
     )
@@ -336,10 +352,16 @@ def _next_orders(request: PageRequest, body: Any) -> PageRequest | None:
 def _next_items(request: PageRequest, body: Any) -> PageRequest | None:
     token = _token(request, _payload(request, body), "NextToken")
     order_id, remaining = request.state["order_id"], list(request.state["remaining"])
+    created = dict(request.state.get("created") or {})  # absent: a chain without dates
     n = request.page_number + 1
     if token is not None:
-        return _items_page(order_id, remaining, token, n)
-    return _items_page(remaining[0], remaining[1:], None, n) if remaining else None
+        scope = request.state.get("scope")
+        return _items_page(
+            order_id, remaining, token, n, {**created, order_id: scope} if scope else created
+        )
+    if not remaining:
+        return None
+    return _items_page(remaining[0], remaining[1:], None, n, created)
 
 
 def _next_finance(request: PageRequest, body: Any) -> PageRequest | None:
