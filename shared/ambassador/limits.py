@@ -200,8 +200,10 @@ class TokenBucket(Limit):
         factor = self.factor
         if factor < 1.0:
             factor = min(1.0, factor + (1.0 - factor) * max(0, now - self.factor_at) / recover)
+        old, old_s = self.interval, self.spacing
         self._set_intervals(factor)
         self._factor_now = factor
+        self._keep_level(old, old_s, now)
         if self._paced_at is not None:  # a stated rate was learned since the last begin
             self._keep_debt(self._paced_at, now)
             self._paced_at = None
@@ -217,6 +219,17 @@ class TokenBucket(Limit):
         it was at ``at`` (no later than now)."""
         if self.tat is not None and self.tat > at and self.interval > old:
             self.tat = at + _ceil_div((self.tat - at) * self.interval, old)
+
+    def _keep_level(self, old: int, old_s: int, now: int) -> None:
+        """The interval shrank from ``old`` (the rate recovers after a 429): the debt
+        planned at ``now`` is so many units, not so much time. Kept in time it would grow
+        in units as the interval shrinks (and the burst rule's tolerance with it): a
+        1-a-minute lane emptied by a 429 waited ~40 s more for its next permit than the
+        slowed rate needs. The level stays what it was, so no second burst is admitted."""
+        if self.interval < old and self.tat is not None and self.tat > now:
+            self.tat = now + _ceil_div((self.tat - now) * self.interval, old)
+        if self.spacing < old_s and self.tat_s is not None and self.tat_s > now:
+            self.tat_s = now + _ceil_div((self.tat_s - now) * self.spacing, old_s)
 
     def _tolerance(self, units: int) -> int:
         return (self.capacity - units) * self.interval - self.lateness
@@ -283,6 +296,8 @@ class TokenBucket(Limit):
             out["tat_s"] = self.tat_s
         if self.factor < 1.0:
             out["factor"], out["factor_at"] = self.factor, self.factor_at
+            # the factor ``tat`` is planned in (``begin`` recovers from it: _keep_level)
+            out["factor_now"] = self._factor_now
         return out
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -291,7 +306,8 @@ class TokenBucket(Limit):
         self.tat_s = state.get("tat_s")
         self.factor = state.get("factor", 1.0)
         self.factor_at = state.get("factor_at", 0)
-        self._set_intervals(self.factor)
+        self._factor_now = state.get("factor_now", self.factor)
+        self._set_intervals(self._factor_now)
 
     def describe(self, now: int) -> dict[str, Any]:
         level = (

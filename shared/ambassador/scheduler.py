@@ -243,8 +243,12 @@ class Scheduler:
         # not reached the platform; counting earlier ones too (maybe late, maybe seen)
         # would take every seen permit of a burst for extra use, reading after reading
         unseen = sum(f.unseen(at) for f in self._on(lane_name))
-        # after a 429 assume the worst: every permit that may still arrive will
+        # after a 429 assume the worst: every permit that may still arrive will; but not
+        # the refused request's own (it arrived, and took nothing): counted, it cost a
+        # 1-a-minute lane (Amazon's getReportDocument) a minute per 429
         unseen_late = sum(f.unseen(at - lane.lease) for f in self._on(lane_name))
+        if req.throttled and req.request_at:
+            unseen_late = max(0, unseen_late - (req.charged if req.charged else 1))
         for reading in req.readings:
             reset = _parse(reading.reset_at) if reading.reset_at else None
             lane.limit(reading.limit).learn(reading.capacity, reading.rate, reset)

@@ -140,6 +140,16 @@ class Permits:
         late = SLOW_RESPONSE * latency - spacing  # > 0: spacing < latency
         return max(1, min(BATCH, 1 + int(lease / late)))
 
+    def asks(self, request: PageRequest) -> int:
+        """Permits to ask for before ``request``: ``want``, but no more than the chain
+        surely uses on the route (``calls_ahead``): a permit left over when a block ends
+        or changes route is handed back late, and the lane idles until then (Amazon's
+        reports, one call per step: 4-10 s a block)."""
+        want = self.want(request.route)
+        if request.calls_ahead:
+            want = max(1, min(want, request.calls_ahead))
+        return want
+
     def _acquire(self, request: PageRequest, now: datetime) -> dict[str, Any]:
         return AcquireRequest(
             caller=self.context.instance_id,
@@ -148,7 +158,7 @@ class Permits:
             client=self.spec.client,
             tier=self.spec.tier,
             resource=self.spec.resource,
-            want=self.want(request.route),
+            want=self.asks(request),
             cost=request.cost,
             now=now,
         ).model_dump(mode="json")

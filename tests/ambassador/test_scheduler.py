@@ -515,3 +515,23 @@ def test_a_stored_state_shares_nothing_the_scheduler_goes_on_to_change() -> None
         getattr(scheduler, method)(req)
         scheduler.to_state()
     assert json.dumps(stored) == frozen
+
+
+def test_a_429_does_not_count_its_own_refused_request_as_still_to_come() -> None:
+    # getReportDocument: burst 15, one token a minute. Another app emptied the bucket; our
+    # one request at t=100 is refused. The bucket is empty at 100 and the refused request
+    # took nothing: the next permit is one (slowed) interval later, not two (measured: a
+    # default-faults Amazon run waited 355-572 s for its next report download).
+    amb = Ambassador("amazon", lease_s=2)
+    route = "getReportDocument"
+    first = amb.acquire("w", 100, 1, route=route)
+    assert [secs(t) for t in first.times] == [100.0]
+    amb.observe("w", 100.2, route=route, request_at=when(100), throttled=True, charged=1)
+    amb.release("w", 100.2, first.request_id, 0, route=route)
+    at, grant = 101.0, amb.acquire("w", 101, 1, route=route)
+    while not grant.times:  # come back when told, as a block does
+        at = secs(grant.retry_at)
+        grant = amb.acquire("w", at, 1, route=route)
+    slowed = 60.0 / 0.8  # Amazon's rate after a 429 (see the getOrderItems test above)
+    wait = secs(grant.times[0]) - 100
+    assert slowed <= wait <= slowed + 3.0, wait  # + the lease's lateness

@@ -8,7 +8,7 @@ import pytest
 
 from shared.flows.models import BlockSpec
 from shared.flows.permits import BATCH, FIRST_ASK, SLOW_RESPONSE, Permits
-from shared.platforms.base import Window
+from shared.platforms.base import PageRequest, Window
 
 
 def _permits(spacing: float | None, pace: float | None, lease_s: float) -> Permits:
@@ -55,3 +55,24 @@ def test_a_fast_lane_gets_no_permit_a_slow_response_would_leave_expired(pace):
 
 def test_a_long_lease_allows_more_permits_on_a_fast_lane():
     assert _permits(0.1, 0.3, 2.0).want("api") == 1 + int(2.0 / (SLOW_RESPONSE * 0.3 - 0.1))
+
+
+def _request(calls_ahead: int | None) -> PageRequest:
+    return PageRequest(
+        platform="etsy", resource="orders", route="api", path="/x", calls_ahead=calls_ahead
+    )
+
+
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_no_more_permits_than_the_chain_surely_uses(ahead):
+    # a report step (1) or a chain with 3 calls left on the route: a slow lane would
+    # otherwise get a full batch and hand most of it back when the block ends
+    permits = _permits(2.0, 0.3, 2.0)
+    assert permits.want("api") == BATCH
+    assert permits.asks(_request(ahead)) == ahead
+
+
+def test_an_unknown_chain_length_asks_as_the_lane_allows():
+    permits = _permits(2.0, 0.3, 2.0)
+    assert permits.asks(_request(None)) == BATCH
+    assert _permits(None, None, 0.25).asks(_request(5)) == FIRST_ASK
