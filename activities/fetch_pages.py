@@ -86,7 +86,7 @@ async def fetch_pages(payload: dict) -> dict:
     run = FetchRun.model_validate(payload)
     spec, settings = run.spec, get_settings()
     chain = list(run.chain)
-    out: dict[str, Any] = {"pages": 0, "records": 0, "used": 0, "requests": 0}
+    out: dict[str, Any] = {"pages": 0, "records": 0, "used": 0, "requests": 0, "expired": []}
     observations: list[Observation] = []
     try:
         connector = await connector_for(settings, spec.client, spec.platform, spec.account)
@@ -104,7 +104,8 @@ async def fetch_pages(payload: dict) -> dict:
             break
         now = clock.utcnow()
         if at + lease <= now and at < now:
-            out["used"] += 1  # expired unused: the ambassador reclaims it with the lease
+            out["used"] += 1  # expired unsent: a bucket forgets it with the lease, a
+            out["expired"].append(at)  # daily quota is told (``Permits.forfeit``)
             continue
         wait = (at - now).total_seconds()
         if wait > run.max_wait_s:

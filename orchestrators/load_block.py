@@ -169,6 +169,7 @@ def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
             yield _wait(context, min(BACKOFF_CAP_S, 2.0 ** min(p.failed_runs_in_a_row, 6)))
             continue
         p.failed_runs_in_a_row = 0
+        permits.forfeit(run.expired)
         permits.spend(run.used)
         permits.observe(run.observations)
         p.chain = list(run.chain)

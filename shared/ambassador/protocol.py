@@ -174,7 +174,9 @@ class ObserveAnswer(_Message):
 
 class ReleaseRequest(_Message):
     """Give back the last ``unused`` permits of grant ``grant_id`` (the caller's latest
-    acquire). Only permits whose time is still ahead are returned."""
+    acquire). Only permits whose time is still ahead are returned. ``expired``: times of
+    the grant's permits whose lease ran out before they could be sent (never sent): a
+    window limit (a daily quota) stops counting them; a bucket has forgotten them."""
 
     caller: str = Field(min_length=1)
     request_id: str = Field(min_length=1)
@@ -182,6 +184,7 @@ class ReleaseRequest(_Message):
     grant_id: str
     unused: int = Field(ge=0)
     now: AwareDatetime
+    expired: list[AwareDatetime] = Field(default_factory=list, max_length=1000)
 
 
 class ReleaseAnswer(_Message):

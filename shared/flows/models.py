@@ -172,6 +172,8 @@ class FetchRunResult(_Model):
     requests: int = 0
     observations: list[Observation] = Field(default_factory=list)
     stopped: FetchSummary | None = None
+    expired: list[AwareDatetime] = Field(default_factory=list)
+    """The permits among ``used`` whose lease ran out before they could be sent."""
 
 
 class VerifyInput(_Model):

@@ -192,6 +192,23 @@ class Permits:
         if refunded:  # the platform charged less than the permits planned: the lane has room
             self.release()  # sooner than the batch's later times, so ask again
 
+    def forfeit(self, expired: list[datetime]) -> None:
+        """Tell the ambassador which permits of the batch expired unsent (fire and
+        forget): a daily quota counted each for the whole day (Etsy's sliding day: most
+        of what the platform never saw of the ambassador's grants)."""
+        if not expired or self.key is None or self.grant_id is None:
+            return
+        message = ReleaseRequest(
+            caller=self.context.instance_id,
+            request_id=self._id(),
+            route=self.key[0],
+            grant_id=self.grant_id,
+            unused=0,
+            now=self._now(),
+            expired=expired,
+        )
+        self.context.signal_entity(self.entity, "release", message.model_dump(mode="json"))
+
     def release(self) -> None:
         """Give back the batch's unused permits (fire and forget)."""
         if self.times and self.key is not None and self.grant_id is not None:

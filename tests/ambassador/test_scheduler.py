@@ -51,7 +51,15 @@ class Ambassador:
         fields = {"route": "rest", "request_id": f"o{self.ids}"} | kw
         return self._run("observe", ObserveRequest(caller=caller, now=when(at), **fields))
 
-    def release(self, caller: str, at: float, grant_id: str, unused: int, route: str = "rest"):
+    def release(
+        self,
+        caller: str,
+        at: float,
+        grant_id: str,
+        unused: int,
+        route: str = "rest",
+        expired: list | None = None,
+    ):
         self.ids += 1
         req = ReleaseRequest(
             caller=caller,
@@ -60,6 +68,7 @@ class Ambassador:
             grant_id=grant_id,
             unused=unused,
             now=when(at),
+            expired=expired or [],
         )
         return self._run("release", req)
 
@@ -535,3 +544,36 @@ def test_a_429_does_not_count_its_own_refused_request_as_still_to_come() -> None
     slowed = 60.0 / 0.8  # Amazon's rate after a 429 (see the getOrderItems test above)
     wait = secs(grant.times[0]) - 100
     assert slowed <= wait <= slowed + 3.0, wait  # + the lease's lateness
+
+
+def test_permits_that_expired_unsent_no_longer_count_on_a_daily_quota() -> None:
+    # Etsy, a day of 20 calls: a block is granted the day's 20 at once (a burst, equal
+    # times) and sends 12; 8 expire in its hands (slow responses). The platform saw 12:
+    # the day has 8 more to give, once.
+    amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
+    grant = amb.acquire("w", 0, 20, route="api", tier="backfill")
+    assert len(grant.times) == 20
+    assert not amb.acquire("v", 1, 5, route="api", tier="backfill").times  # day spent
+    lost = grant.times[12:]
+    back = amb.release("w", 5, grant.request_id, 0, route="api", expired=lost)
+    assert back.returned == 8
+    later = amb.acquire("v", 6, 20, route="api", tier="backfill")
+    assert len(later.times) == 8
+
+
+def test_a_permit_is_forfeited_at_most_once() -> None:
+    amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
+    grant = amb.acquire("w", 0, 20, route="api", tier="backfill")
+    first = amb.release("w", 5, grant.request_id, 0, route="api", expired=grant.times[12:])
+    every = amb.release("w", 5, grant.request_id, 0, route="api", expired=grant.times * 2)
+    last = amb.release("w", 5, grant.request_id, 0, route="api", expired=grant.times)
+    assert (first.returned, every.returned, last.returned) == (8, 12, 0)
+
+
+def test_only_past_permits_of_the_grant_can_expire() -> None:
+    amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
+    grant = amb.acquire("w", 0, 20, route="api", tier="backfill")
+    ahead = amb.release("w", 1, grant.request_id, 0, route="api", expired=grant.times[-3:])
+    foreign = amb.release("w", 5, "not-the-grant", 0, route="api", expired=grant.times[:3])
+    assert (ahead.returned, foreign.returned) == (0, 0)  # not past yet / another grant
+    assert not amb.acquire("v", 6, 5, route="api", tier="backfill").times
