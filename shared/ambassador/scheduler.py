@@ -339,9 +339,8 @@ class Scheduler:
         live = Counter(times[: len(times) - answer.get("rel", 0)])  # a burst: equal times
         done = Counter(answer.get("x", []))
         asked = Counter(_parse(t) for t in req.expired)
-        lost = sorted(
-            (t for t, n in asked.items() if t < now for _ in range(min(n, live[t] - done[t]))),
-        )
+        left = {t: min(n, live[t] - done[t]) for t, n in asked.items() if t < now}
+        lost = sorted(Counter(left).elements())  # elements() skips counts <= 0
         if not lost:
             return 0
         units = answer.get("c", 1)
