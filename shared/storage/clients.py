@@ -3,7 +3,8 @@
 ``StorageClients`` owns one ``TableServiceClient`` and one ``BlobServiceClient`` (each
 with its own HTTP session) and hands out table and container clients that share them.
 It creates a table or container the first time it is asked for it and remembers that
-it exists, so writers never pay a create call per write.
+it exists, so writers never pay a create call per write; readers may ask for a table
+without creating it.
 
 ``shared_clients(settings)`` returns the process's instance for the settings' storage
 account and the running event loop (aiohttp sessions belong to one loop), so activities
@@ -88,6 +89,7 @@ class StorageClients:
         self.tables = _without_netrc(TableServiceClient, connection_string)
         self.blobs = _without_netrc(BlobServiceClient, connection_string)
         self._tables: dict[str, TableClient] = {}
+        self._unchecked: dict[str, TableClient] = {}  # asked for without creating
         self._containers: dict[str, ContainerClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -95,11 +97,17 @@ class StorageClients:
     def from_settings(cls, settings: Settings) -> StorageClients:
         return cls(settings.storage_connection.get_secret_value())
 
-    async def table(self, name: str) -> TableClient:
-        """The client of table ``name``, creating the table on first use in this process."""
+    async def table(self, name: str, *, create: bool = True) -> TableClient:
+        """The client of table ``name``, creating the table on first use in this process
+        — unless ``create`` is false (a reader's: the table may then be missing, and its
+        requests answer 404)."""
         found = self._tables.get(name)
         if found is not None:
             return found
+        if not create:
+            if name not in self._unchecked:
+                self._unchecked[name] = self.tables.get_table_client(name)
+            return self._unchecked[name]
         async with self._locks.setdefault(f"t:{name}", asyncio.Lock()):
             if name not in self._tables:
                 client = self.tables.get_table_client(name)

@@ -2,7 +2,16 @@
 
 Keys
 ----
-One table, ``{table_prefix}records``. For a record of ``client``::
+One table per client and platform, ``records_table(table_prefix, client, platform)``::
+
+    {table_prefix}rec{platform}{slug}{hash8}
+
+``slug`` is the client id's ASCII letters and digits, lowercased and cut short (at most
+``SLUG_CHARS``, less if the name would pass Azure's 63 characters), ``hash8`` the first 8
+hex digits of the SHA-256 of the client id: readable in a storage browser, and two
+clients whose slugs agree still get different tables. A table is created by its first
+write; reads never create one, and a read of a table never written finds nothing.
+Within a table, for a record of ``client``::
 
     PartitionKey = client | platform | resource | period
     RowKey       = account | natural_key
@@ -17,6 +26,13 @@ also stored as a property, so reads never depend on decoding keys.
 
 Why this shape
 --------------
+- *One table per client and platform.* Tenants are isolated by name, not only by key: a
+  client's data (or one platform's of it) is deleted by deleting its tables, and no
+  scan of one client ever walks another's rows. Scans stay bounded by the client's own
+  data — on Azurite, whose query filters every entity of the table for every page, a
+  shared table made each page cost all clients' rows (quadratic at 50 clients). The
+  PartitionKey still starts with client and platform, so correctness never rests on the
+  table name: a hash collision would share a table, never a row or a read.
 - *Idempotent, duplicate-free.* (PartitionKey, RowKey) is a function of the record's
   identity only, and every write is an upsert that replaces the whole entity: a retried
   page, an overlapping daily window or a duplicate delivery lands on the same row. This
@@ -48,6 +64,7 @@ over twelve months: upsert 490 -> 70 µs of CPU per record, read 124 -> 35 µs).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -55,6 +72,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
@@ -65,7 +83,10 @@ from shared.storage.keys import MAX_KEY_BYTES, bounded_key, join_key, prefix_ran
 from shared.storage.queries import literal, query
 from shared.storage.transactions import submit_upserts
 
-TABLE_SUFFIX = "records"
+TABLE_MARK = "rec"
+SLUG_CHARS = 20
+HASH_CHARS = 8
+MAX_TABLE_CHARS = 63
 MAX_BATCH_OPS = 100
 MAX_BATCH_BYTES = 2 * 1024 * 1024  # UTF-16 estimate; JSON on the wire stays under 4 MiB
 UNDATED = "-"
@@ -95,6 +116,20 @@ def period_of(value: datetime | date | str | None) -> str:
             raise ValueError(f"business date {value!r} is naive; it must be timezone-aware")
         value = value.astimezone(UTC)
     return f"{value.year:04d}-{value.month:02d}"
+
+
+@lru_cache(maxsize=4096)  # pure; asked for every write and read
+def records_table(prefix: str, client: str, platform: str) -> str:
+    """The name of the table holding ``client``'s records of ``platform`` (see the module
+    docstring). Raises ValueError for a platform that is not ASCII letters and digits,
+    ConfigurationError if ``prefix`` leaves no valid name."""
+    if not (platform.isascii() and platform.isalnum()):
+        raise ValueError(f"platform {platform!r} must be ASCII letters and digits")
+    digest = hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
+    head = f"{prefix}{TABLE_MARK}{platform.lower()}"
+    room = max(0, min(SLUG_CHARS, MAX_TABLE_CHARS - len(head) - HASH_CHARS))
+    slug = "".join(c for c in client.lower() if c.isascii() and c.isalnum())[:room]
+    return table_name(head, slug + digest)
 
 
 @lru_cache(maxsize=4096)  # pure; every record of a page asks it again
@@ -146,7 +181,7 @@ def plan_batches(entities: Iterable[Entity]) -> list[list[Entity]]:
 
 
 class RecordStore:
-    """Normalized records of every client in ``{settings.table_prefix}records``."""
+    """Normalized records, one table per client and platform (``records_table``)."""
 
     def __init__(
         self,
@@ -156,15 +191,21 @@ class RecordStore:
         concurrency: int = 6,
         business_dates: Mapping[str, str] = BUSINESS_DATES,
     ) -> None:
-        self.table_name = table_name(settings.table_prefix, TABLE_SUFFIX)
+        records_table(settings.table_prefix, "", "x")  # a bad prefix fails here, not later
         self._settings = settings
         self._clients = clients
         self._business_dates = business_dates
         self._in_flight = asyncio.Semaphore(concurrency)
 
-    async def _table(self) -> TableClient:
+    def table_for(self, client: str, platform: str) -> str:
+        """The name of the table holding ``client``'s records of ``platform``."""
+        return records_table(self._settings.table_prefix, client, platform)
+
+    async def _table(self, client: str, platform: str, *, create: bool = True) -> TableClient:
+        """The table's client; created on first use when writing (``create``), never
+        when reading (a read of a missing table is a read of nothing)."""
         clients = self._clients or shared_clients(self._settings)
-        return await clients.table(self.table_name)
+        return await clients.table(self.table_for(client, platform), create=create)
 
     def to_entity(self, client: str, record: Mapping[str, Any] | BaseModel) -> Entity:
         """The entity stored for ``record`` (a mapping, or a pydantic model, dumped)."""
@@ -180,24 +221,42 @@ class RecordStore:
         Raises ValueError / TypeError for a record that cannot be stored (nothing is
         written then), TransientError / ThrottledError when storage fails for now (some
         batches may have been written; retry the call)."""
-        entities: dict[tuple[str, str], Entity] = {}
+        by_platform: dict[str, dict[tuple[str, str], Entity]] = defaultdict(dict)
         for record in records:
-            entity = self.to_entity(client, record)
-            entities[entity["PartitionKey"], entity["RowKey"]] = entity
-        batches = plan_batches(entities.values())
-        if batches:
-            table = await self._table()
+            fields = record.model_dump() if isinstance(record, BaseModel) else record
+            entity = self.to_entity(client, fields)
+            by_platform[fields["platform"]][entity["PartitionKey"], entity["RowKey"]] = entity
+        for platform in by_platform:  # a bad platform is refused before anything is written
+            self.table_for(client, platform)
+        writes = [
+            (await self._table(client, platform), batch)
+            for platform, entities in by_platform.items()
+            for batch in plan_batches(entities.values())
+        ]
+        if writes:
             try:
                 async with asyncio.TaskGroup() as group:
-                    for batch in batches:
+                    for table, batch in writes:
                         group.create_task(self._submit(table, batch))
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
-        return len(entities)
+        return sum(len(entities) for entities in by_platform.values())
 
     async def _submit(self, table: TableClient, batch: list[Entity]) -> None:
         async with self._in_flight:
             await submit_upserts(table, batch)
+
+    async def _rows(
+        self, client: str, platform: str, condition: str, *, select: str | None = None
+    ) -> AsyncIterator[Entity]:
+        """The entities of (client, platform)'s table matching ``condition``; none if the
+        table was never written."""
+        table = await self._table(client, platform, create=False)
+        try:
+            async for entity in query(table, condition, select=select):
+                yield entity
+        except ResourceNotFoundError:  # only a missing table answers 404 to a query
+            return
 
     def _query(self, client: str, platform: str, resource: str, period: str | None) -> str:
         prefix = resource_prefix(client, platform, resource)
@@ -212,8 +271,8 @@ class RecordStore:
         """Every stored record of (client, platform, resource) — of one ``period``
         (``yyyy-mm`` or ``UNDATED``) if given — as the fields it was written with,
         partition by partition, each in RowKey order."""
-        table = await self._table()
-        async for entity in query(table, self._query(client, platform, resource, period)):
+        condition = self._query(client, platform, resource, period)
+        async for entity in self._rows(client, platform, condition):
             yield decode_fields(entity)
 
     async def natural_keys(
@@ -223,17 +282,16 @@ class RecordStore:
         the same order, reading only that property (and the codec's markers) from
         storage: a tally of what is stored without decoding every field. A key long
         enough to be stored in chunks is read whole from its entity."""
-        table = await self._table()
         condition = self._query(client, platform, resource, period)
         wanted = f"PartitionKey,RowKey,natural_key,{TYPES_PROPERTY}"
-        async for entity in query(table, condition, select=wanted):
+        async for entity in self._rows(client, platform, condition, select=wanted):
             markers = json.loads(entity.get(TYPES_PROPERTY) or "{}")
             if "*" in markers.get("natural_key", ""):  # chunked: its parts are elsewhere
                 where = (
                     f"PartitionKey eq {literal(entity['PartitionKey'])} "
                     f"and RowKey eq {literal(entity['RowKey'])}"
                 )
-                [whole] = [e async for e in query(table, where)]
+                [whole] = [e async for e in self._rows(client, platform, where)]
                 yield decode_fields(whole)["natural_key"]
             else:  # a plain String property: the key as written
                 yield entity["natural_key"]
@@ -259,8 +317,7 @@ class RecordStore:
             f"PartitionKey eq {literal(partition)} "
             f"and RowKey ge {literal(low)} and RowKey lt {literal(high)}"
         )
-        table = await self._table()
-        rows = [decode_fields(e) async for e in query(table, condition)]
+        rows = [decode_fields(e) async for e in self._rows(client, platform, condition)]
         return [r for r in rows if r.get("account") == account]
 
     async def count(
@@ -268,6 +325,5 @@ class RecordStore:
     ) -> int:
         """How many records of (client, platform, resource[, period]) are stored. Scans
         the keys (Table storage keeps no counts): about a second per 10,000 rows."""
-        table = await self._table()
         condition = self._query(client, platform, resource, period)
-        return sum([1 async for _ in query(table, condition, select="RowKey")])
+        return sum([1 async for _ in self._rows(client, platform, condition, select="RowKey")])

@@ -167,7 +167,9 @@ async def test_a_link_failed_by_the_other_end_heals_by_loading_it_again(
 async def forget(stack: Stack, row: dict) -> None:
     store = RecordStore(stack.settings)
     entity = store.to_entity(stack.client_id, row)
-    table = await shared_clients(stack.settings).table(store.table_name)
+    table = await shared_clients(stack.settings).table(
+        store.table_for(stack.client_id, row["platform"])
+    )
     await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
 
 

@@ -32,6 +32,7 @@ from shared.storage.blocks import BlockState
 from shared.storage.clients import StorageClients, close_shared_clients
 from shared.storage.keys import container_name, table_name
 from shared.storage.ledger import Ledger
+from shared.storage.records import RecordStore
 from tests.flows.harness import Stack
 from tests.flows.test_bulk_history import assert_stored_truth
 from tests.flows.test_bulk_history import onboard as onboard_logged
@@ -43,7 +44,7 @@ FIRST_ROW = re.compile(rb"RowKey='[^']*'")
 
 
 class FlakyStorage:
-    """Fails ``failures`` record writes (a Table ``$batch`` of the stack's records table)
+    """Fails ``failures`` record writes (a Table ``$batch`` of one of the stack's records tables)
     at the SDK's aiohttp transport, as it reports a connection the server dropped
     (``ServiceRequestError`` from ``ServerDisconnectedError``): the first write that
     ``when`` lets through, and then the same write (the batch holding the same first
@@ -59,7 +60,8 @@ class FlakyStorage:
         when: Callable[[], bool] = lambda: True,
     ) -> None:
         self.left, self.failed = failures, 0
-        self.table = f"/{table_name(stack.settings.table_prefix, 'records')}(".encode()
+        store = RecordStore(stack.settings)
+        self.tables = [f"/{store.table_for(stack.client_id, p)}(".encode() for p in stack.platforms]
         self.when = when
         self.target: bytes | None = None
         real = AioHttpTransport.send
@@ -78,7 +80,7 @@ class FlakyStorage:
         if request.method != "POST" or not request.url.split("?")[0].endswith("/$batch"):
             return False
         body = _body(request)
-        if self.table not in body:
+        if not any(table in body for table in self.tables):
             return False
         if self.target is None:
             row = FIRST_ROW.search(body)

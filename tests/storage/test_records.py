@@ -1,10 +1,13 @@
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel
 
+from shared.errors import ConfigurationError
 from shared.settings import Settings
 from shared.storage.clients import StorageClients
 from shared.storage.keys import split_key
@@ -15,6 +18,7 @@ from shared.storage.records import (
     period_of,
     plan_batches,
     record_keys,
+    records_table,
 )
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -192,3 +196,85 @@ async def test_natural_keys_are_those_of_the_stored_records_in_order(store: Reco
     february = [k async for k in store.natural_keys("c1", "shopify", "orders", period="2024-02")]
     assert sorted(february) == sorted(f"ord-{n}" for n in range(120))
     assert [k async for k in store.natural_keys("c2", "shopify", "orders")] == []
+
+
+async def rows_of(clients: StorageClients, table: str) -> list[tuple[str, str]]:
+    """(PartitionKey, RowKey) of every entity of ``table``, read around the store."""
+    client = await clients.table(table, create=False)
+    try:
+        return [(e["PartitionKey"], e["RowKey"]) async for e in client.list_entities()]
+    except ResourceNotFoundError:
+        return []
+
+
+async def test_each_client_and_platform_has_its_own_table(
+    store: RecordStore, clients: StorageClients
+) -> None:
+    etsy = [{**order(n), "platform": "etsy"} for n in range(3)]
+    assert await store.upsert("c1", [order(n) for n in range(5)] + etsy) == 8  # one call
+    assert await store.upsert("c2", [order(n) for n in range(2)]) == 2
+    tables = {(c, p): store.table_for(c, p) for c in ("c1", "c2") for p in ("shopify", "etsy")}
+    assert len(set(tables.values())) == 4
+    names = {t.name async for t in clients.tables.list_tables()}
+    assert {tables["c1", "shopify"], tables["c1", "etsy"], tables["c2", "shopify"]} <= names
+    assert tables["c2", "etsy"] not in names, "a table is created by its first write only"
+    stored = {key: await rows_of(clients, table) for key, table in tables.items()}
+    assert len(stored["c1", "shopify"]) == 5 and len(stored["c1", "etsy"]) == 3
+    assert len(stored["c2", "shopify"]) == 2 and stored["c2", "etsy"] == []
+    for (client, platform), rows in stored.items():
+        assert all(pk.startswith(f"{client}|{platform}|") for pk, _ in rows), rows
+
+    assert [r["natural_key"] for r in await store.read("c2", "shopify", "orders")] == [
+        "ord-0",
+        "ord-1",
+    ]
+    assert await store.count("c1", "etsy", "orders") == 3
+    assert await store.read("c2", "etsy", "orders") == []
+    assert [k async for k in store.natural_keys("c3", "shopify", "orders")] == []
+    assert (
+        await store.read_prefix(
+            "c3", "shopify", "orders", period="2024-01", account="acme", head="ord"
+        )
+        == []
+    )
+    names_after = {t.name async for t in clients.tables.list_tables()}
+    assert names_after == names, "reads of clients never written create no tables"
+
+
+async def test_clients_whose_letters_agree_still_get_their_own_tables(
+    store: RecordStore,
+) -> None:
+    twins = ["Acme-1", "acme1", "ACME 1", "acme#1"]
+    assert len({store.table_for(c, "shopify") for c in twins}) == len(twins)
+    for n, client in enumerate(twins):
+        await store.upsert(client, [order(n)])
+    for n, client in enumerate(twins):
+        assert [r["order_id"] for r in await store.read(client, "shopify", "orders")] == [
+            f"ord-{n}"
+        ]
+
+
+def test_records_table_names_follow_azures_rules() -> None:
+    name = records_table("trib", "Acme Corp #7", "shopify")
+    assert re.fullmatch(r"tribrecshopifyacmecorp7[0-9a-f]{8}", name), name
+    assert name == records_table("trib", "Acme Corp #7", "shopify")
+    for client in ("x" * 500, "注文-😀", "", "\udcff"):
+        long = records_table("t" + "p" * 30, client, "shopify")
+        assert 3 <= len(long) <= 63 and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", long), long
+    assert records_table("trib", "a", "amazon") != records_table("trib", "a", "ebay")
+    with pytest.raises(ValueError, match="platform"):
+        records_table("trib", "c1", "shop-ify")
+    with pytest.raises(ConfigurationError):
+        records_table("p" * 50, "c1", "shopify")  # no room for the hash
+    with pytest.raises(ConfigurationError):
+        RecordStore(
+            Settings(storage_connection="UseDevelopmentStorage=true", table_prefix="p" * 55)
+        )
+
+
+async def test_a_record_of_a_bad_platform_is_refused_before_anything_is_written(
+    store: RecordStore,
+) -> None:
+    with pytest.raises(ValueError, match="platform"):
+        await store.upsert("c1", [order(1), {**order(2), "platform": "shop/ify"}])
+    assert await store.count("c1", "shopify", "orders") == 0
