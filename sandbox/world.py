@@ -55,14 +55,22 @@ class World:
         """The first instant >= ``after`` at which every client's sandboxes stay quiet
         (no new records, no changes) for ``quiet_for`` seconds after it and ``settle``
         before it; ``after`` itself if a sandbox cannot tell. Quiltt moves with the
-        marketplaces' payouts, so the search runs until every platform agrees."""
+        marketplaces' payouts, so the search runs until every platform agrees. Each
+        client's change times are read once per call (the search may go round many times:
+        at 50 clients, re-reading them was most of a bench's set-up)."""
+        times: dict[tuple[str, str], list[int]] = {}
         start = after
         for _ in range(5000):
             moved = start
             for spec in self.scenario.clients:
-                for sandbox in self.platforms.values():
+                for name, sandbox in self.platforms.items():
                     if hasattr(sandbox, "quiet_time"):
-                        t = sandbox.quiet_time(spec.client_id, moved - settle, quiet_for + settle)
+                        key = (spec.client_id, name)
+                        if key not in times:
+                            times[key] = sandbox.change_times(spec.client_id)
+                        t = sandbox.quiet_time(
+                            spec.client_id, moved - settle, quiet_for + settle, times=times[key]
+                        )
                         moved = max(moved, t + settle)
             if moved == start:
                 return start

@@ -156,11 +156,18 @@ class AmazonSandbox:
         return sorted(times)
 
     def quiet_time(
-        self, client_id: str, after: float, duration: float, margin: float = 300.0
+        self,
+        client_id: str,
+        after: float,
+        duration: float,
+        margin: float = 300.0,
+        times: list[int] | None = None,
     ) -> float:
         """The first instant >= ``after`` with no change in [t - margin, t + duration]:
-        a window in which a crawl sees a still world (tests compare it to the ground truth)."""
-        times, t = self.change_times(client_id), after
+        a window in which a crawl sees a still world (tests compare it to the ground truth).
+        ``times``: this client's ``change_times`` if the caller already has them.
+        """
+        times, t = self.change_times(client_id) if times is None else times, after
         while True:
             i = bisect.bisect_left(times, t - margin)
             if i == len(times) or times[i] > t + duration:

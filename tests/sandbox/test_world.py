@@ -5,6 +5,9 @@ Built with Quiltt alone so it does not depend on the marketplace sandboxes.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+
 import httpx
 import pytest
 
@@ -92,3 +95,42 @@ def test_a_truth_snapshot_reads_each_truth_once_at_one_instant() -> None:
     assert w.ground_truth("c-tiny", "quiltt", "bank_transactions") is not first
     with pytest.raises(RuntimeError, match="clock moved"), w.truth_snapshot():
         w.clock.advance(60)
+
+
+def _naive_quiet_start(w: World, after: float, quiet_for: float, settle: float) -> float:
+    """The search as ``World.quiet_start`` states it, asking each sandbox afresh."""
+    start = after
+    while True:
+        moved = start
+        for spec in w.scenario.clients:
+            for sandbox in w.platforms.values():
+                t = sandbox.quiet_time(spec.client_id, moved - settle, quiet_for + settle)
+                moved = max(moved, t + settle)
+        if moved == start:
+            return start
+        start = moved
+
+
+def test_quiet_start_reads_change_times_once_and_finds_a_common_still_stretch() -> None:
+    scenario = load("multi")
+    scenario = dataclasses.replace(scenario, clients=scenario.clients[:3])
+    w = World(scenario, platforms=("ebay", "etsy"))
+    reads: Counter = Counter()
+    for name, sandbox in w.platforms.items():
+        original = sandbox.change_times
+
+        def counted(client_id: str, _name: str = name, _original=original) -> list[int]:
+            reads[(client_id, _name)] += 1
+            return _original(client_id)
+
+        sandbox.change_times = counted  # type: ignore[method-assign]
+    quiet_for, settle = 3 * 3600.0, 1800.0
+    start = w.quiet_start(scenario.now, quiet_for, settle)
+    assert reads and set(reads.values()) == {1}  # each (client, platform) read once
+    assert len(reads) == 6
+    assert start == _naive_quiet_start(w, scenario.now, quiet_for, settle) > scenario.now
+    for spec in scenario.clients:  # nothing changes from settle before to quiet_for after
+        for name, sandbox in w.platforms.items():
+            times = sandbox.change_times(spec.client_id)
+            lo, hi = start - settle - 60, start + quiet_for + 60
+            assert not [t for t in times if lo <= t <= hi], (spec.client_id, name)
