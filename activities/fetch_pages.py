@@ -34,13 +34,17 @@ pages are stored under the same numbers and records upserted by their natural ke
 
 Page metadata in Blob (strings): ``step``, ``format`` (json/text/empty), ``cursor``,
 ``has_next``, ``records``, ``reported`` (the API's count, "" if none), ``status``,
-``route``, ``scope``.
+``route``, ``scope``; where the request's state names them, ``listing`` (which repeat
+of a listing the page belongs to: ``shared.integrity``, repeated listings) and
+``running`` (an open settlement group's running total as its groups page showed it,
+JSON: ``shared.integrity.running_totals_off``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -238,7 +242,14 @@ def _prepare(spec: BlockSpec, request: PageRequest, result: Any, *, empty: bool)
         "route": request.route,
         "scope": str(request.state.get("scope", "")),
     }
+    for name in ("listing", "running"):  # a repeated listing; an open group's total
+        if request.state.get(name):
+            metadata[name] = _text(request.state[name])
     return payload, metadata, records
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 async def _write(settings, spec: BlockSpec, page: int, payload, metadata, records) -> None:

@@ -5,6 +5,10 @@ request identity gets the same fate in every run with the same seed, whatever or
 concurrent callers arrive in. ``key`` is what identifies the request to the platform
 (e.g. the path and the page token); ``occurrence`` counts how often that identity has
 been asked about, so a retried request can succeed where the first attempt failed.
+
+``force`` makes a kind hit the requests whose key starts with given parts (an
+operation, a path), a number of times or always, whatever the rates say: tests aim a
+fault at one listing.
 """
 
 from __future__ import annotations
@@ -88,12 +92,26 @@ class Faults:
         self.seed = seed
         self.per_platform = dict(per_platform or {})
         self._occurrences: Counter = Counter()
+        self._forced: list[Forced] = []
+
+    def force(self, platform: str, kind: str, *key: object, times: int | None = 1) -> Forced:
+        """Make ``kind`` hit the next ``times`` rolls (None: every roll) of ``platform``
+        whose key starts with ``key``; the returned rule counts its ``hits``."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        rule = Forced(platform, kind, tuple(map(str, key)), times)
+        self._forced.append(rule)
+        return rule
 
     def rate(self, platform: str, kind: str) -> float:
         return getattr(self.per_platform.get(platform, self.rates), kind)
 
     def roll(self, platform: str, kind: str, *key: object) -> bool:
         """True if the fault ``kind`` hits this occurrence of the request ``key``."""
+        parts = tuple(map(str, key))
+        for rule in self._forced:
+            if rule.take(platform, kind, parts):
+                return True
         p = self.rate(platform, kind)
         if p <= 0.0:
             return False
@@ -108,3 +126,23 @@ class Faults:
             repr((self.seed, *key)).encode(), digest_size=8, person=b"tribsbx"
         ).digest()
         return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass
+class Forced:
+    """A fault forced on the rolls whose key starts with ``key`` (``Faults.force``)."""
+
+    platform: str
+    kind: str
+    key: tuple[str, ...]
+    times: int | None
+    hits: int = 0
+
+    def take(self, platform: str, kind: str, key: tuple[str, ...]) -> bool:
+        """Whether this rule hits the roll (counted if so)."""
+        if (platform, kind) != (self.platform, self.kind) or key[: len(self.key)] != self.key:
+            return False
+        if self.times is not None and self.hits >= self.times:
+            return False
+        self.hits += 1
+        return True

@@ -3,7 +3,10 @@
 ``check``: stored pages -> (problems, records, reported). The checks themselves are
 ``shared.integrity.check_block``'s; ``check`` turns the stored pages into its inputs
 and adds the one check only the flows can make: the pages stored are exactly
-``0 .. pages-1`` (no page lost between fetch and check).
+``0 .. pages-1`` (no page lost between fetch and check). Pages that carry an open
+payout's running total (``running`` metadata: an Amazon transactions block listing a
+settlement group still open) are checked against the transactions listed
+(``integrity.running_totals_off``).
 
 ``linked``: the checks that join a block to another resource's blocks — every order
 with its items, every settled payout equal to the sum of its transactions, every payout
@@ -37,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shared.flows.chains import WINDOW_SLACK
+from shared.flows.generations import DAILY
 from shared.flows.models import BlockSpec
 from shared.flows.pages import StoredPage
 from shared.integrity import (
@@ -89,12 +93,34 @@ def _integrity(spec: BlockSpec, pages: list[StoredPage], records: list) -> list[
             reported_count=page.reported,
             has_next=page.has_next,
             cursor=page.cursor,
+            listing=page.metadata.get("listing", ""),
         )
         for page in pages
     ]
     window = judged_window(spec)
     report = check_block(spec.resource, window, facts, records, by_update=spec.tier == "daily")
-    return [str(p) for p in report.problems]
+    return [str(p) for p in report.problems] + _running(pages, records)
+
+
+def _running(pages: list[StoredPage], records: list) -> list[str]:
+    """The open payouts' running totals the pages carry (``running`` metadata), each
+    against the transactions listed (``integrity.running_totals_off``)."""
+    from shared.integrity import RunningTotal, running_problem, running_totals_off
+
+    totals: dict[str, RunningTotal] = {}
+    for page in pages:
+        text = page.metadata.get("running")
+        if text:
+            try:
+                running = RunningTotal.model_validate_json(text)
+            except ValueError:
+                return [f"page {page.number} carries a malformed running total"]
+            totals[running.payout_id] = running
+    if not totals:
+        return []
+    unique, _ = deduplicate(records)
+    off = running_totals_off([r for r in unique if isinstance(r, Transaction)], totals.values())
+    return [running_problem(off)] if off else []
 
 
 def judged_window(spec: BlockSpec) -> Window:
@@ -136,11 +162,16 @@ async def linked(
     - ``orders``: every order needing items (``integrity.needs_items``) whose creation a
       done ``order_items`` block covers has an item stored; the others wait for that
       block, which checks them from its end.
+    - ``orders`` (listed by creation, not daily) also: every stored item dated in the
+      block's window has its order stored (items are dated by their order's creation:
+      the listing dropped it), whichever end was verified first.
     - ``order_items``: every order stored so far with its creation in the block's window
       has an item stored (this block's or an earlier one's). Orders not stored yet are
       judged by their orders block, once this block is done. Once done ``orders``
-      blocks cover the window (backfill only), the order of every item dated in the
-      window must be stored too.
+      blocks cover the window, the order of every item dated in the window must be
+      stored too; a daily block's items (of orders changed in its window, created any
+      time) are judged so where done orders blocks listed by creation (not daily ones)
+      hold their date.
     - ``payouts``: every settled payout (``integrity.payout_scope``) whose transactions
       done blocks listed after its settlement cover equals their stored sum; and every
       payout that stored transactions posted in its window (and the month after) name
@@ -271,7 +302,31 @@ async def _items_by_month(context: _Context, orders: list[Order]) -> Counter:
 
 
 async def _orders_side(context: _Context, orders: list[Order]) -> Links:
-    orders = [o for o in orders if needs_items(o)]
+    links = await _items_of(context, [o for o in orders if needs_items(o)])
+    if context.spec.tier == "daily":  # a daily listing is by update: items say nothing
+        return links
+    return _joined(links, await _orphans_of_window(context))
+
+
+async def _orphans_of_window(context: _Context) -> Links:
+    """From an orders block's end (listed by creation): the stored items dated in its
+    window whose order is not stored. An item is dated by its order's creation, so its
+    order lies in this window: the listing dropped it (the block itself retries)."""
+    window = context.spec.window
+    items = [
+        i
+        for i in await context.stored("order_items", months(window))
+        if isinstance(i, OrderItem) and i.created_at and window.start <= i.created_at < window.end
+    ]
+    if not items:
+        return Links(counts={"orphans": 0})
+    stored = await context.stored("orders", months(window))
+    orphaned = orphans(items, {o.order_id for o in stored if isinstance(o, Order)})
+    problems = [f"{orphans_problem(orphaned)} (dated in this window)"] if orphaned else []
+    return Links(problems, {"orphans": len(orphaned)})
+
+
+async def _items_of(context: _Context, orders: list[Order]) -> Links:
     if not orders:
         return Links()
     done = await context.done("order_items")
@@ -295,22 +350,39 @@ async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
     orders = [o for o in stored if needs_items(o) and window.start <= o.created_at < window.end]
     found = await _with_items(context, orders, Counter(i.order_id for i in items))
     links = _items_links(orders, found, waiting=0)
-    if context.spec.tier != "daily":  # a daily block's items belong to older orders too
-        done = await context.done("orders")
-        if covered(window, [Window(start=b.window_start, end=b.window_end) for b in done]):
-            # items dated outside the window (a bulk listing runs on past it) are not
-            # this window's; their orders lie in other months
-            dated = [
-                i for i in items if i.created_at and window.start <= i.created_at <= window.end
-            ]
-            orphaned = orphans(dated, {o.order_id for o in stored})
-            links.counts["orphans"] = len(orphaned)
-            if orphaned:
-                links.problems.append(orphans_problem(orphaned))
-                lost = set(orphaned)  # their orders blocks may lack them
-                dates = (i.created_at for i in dated if i.order_id in lost and i.created_at)
-                links.suspects = _holding(done, dates)
+    done = await context.done("orders")
+    if context.spec.tier != "daily":
+        if not covered(window, [Window(start=b.window_start, end=b.window_end) for b in done]):
+            return links
+        # items dated outside the window (a bulk listing runs on past it) are not
+        # this window's; their orders lie in other months
+        dated = [i for i in items if i.created_at and window.start <= i.created_at <= window.end]
+    else:  # items of orders changed in the window: judged where listings by creation
+        done = [b for b in done if not b.block_id.startswith(DAILY)]  # cover their date
+        dated = [i for i in items if i.created_at and _holding(done, [i.created_at])]
+        stored = await _orders_of(context, dated, done)
+    orphaned = orphans(dated, {o.order_id for o in stored if isinstance(o, Order)})
+    links.counts["orphans"] = len(orphaned)
+    if orphaned:
+        links.problems.append(orphans_problem(orphaned))
+        lost = set(orphaned)  # their orders blocks may lack them
+        dates = (i.created_at for i in dated if i.order_id in lost and i.created_at)
+        links.suspects = _holding(done, dates)
     return links
+
+
+async def _orders_of(context: _Context, items: list[OrderItem], done: list[Block]) -> list:
+    """The stored orders of ``items`` (dated, of any time): read from their dates'
+    months; for those not found there, from the months of the done orders blocks whose
+    windows hold their dates (the listings that had them)."""
+    dates = {i.order_id: i.created_at for i in items if i.created_at}
+    stored = await context.stored("orders", {period_of(d) for d in dates.values()})
+    lacking = orphans(items, {o.order_id for o in stored if isinstance(o, Order)})
+    if not lacking:
+        return stored
+    holders = _holding(done, [dates[o] for o in lacking if o in dates])
+    wider = {m for b in holders for m in months(Window(start=b.window_start, end=b.window_end))}
+    return stored + await context.stored("orders", wider)
 
 
 def _items_links(judged: list[Order], found: Counter, *, waiting: int) -> Links:

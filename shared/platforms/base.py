@@ -103,6 +103,9 @@ class FetchResult(BaseModel):
     reported_count: int | None = None  # records the API says this page / window holds
     actual_cost: int | None = None
     refreshed_token: bool = False
+    sent_at: datetime | None = None
+    """When the call went out, at the latest (where the connector records it): with the
+    time the result is read, the span in which the platform answered."""
 
 
 class Connector(Protocol):

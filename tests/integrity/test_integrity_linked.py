@@ -20,6 +20,7 @@ CLIENT, ACCOUNT = "c1", "acct-1"
 JUNE = Window(start=datetime(2026, 6, 1, tzinfo=UTC), end=datetime(2026, 7, 1, tzinfo=UTC))
 IN_JUNE = datetime(2026, 6, 15, 12, tzinfo=UTC)
 IN_JULY = datetime(2026, 7, 2, tzinfo=UTC)
+LATER = datetime(2026, 8, 2, tzinfo=UTC)
 DAY = timedelta(days=1)
 AFTER_ITEMS = " (their order_items blocks are done without them)"
 
@@ -114,7 +115,12 @@ async def test_an_orders_block_waits_for_the_items_block_then_needs_every_item(s
 
     waiting = await world.linked(spec("ebay", "orders"), orders)
     assert waiting.problems == []
-    assert waiting.counts == {"items_judged": 0, "items_waiting": 3, "orders_without_items": 0}
+    assert waiting.counts == {
+        "items_judged": 0,
+        "items_waiting": 3,
+        "orders_without_items": 0,
+        "orphans": 0,  # the stored item's order is stored
+    }
 
     await world.ledger.update_block(
         BlockKey(CLIENT, "ebay", ACCOUNT, "order_items", items_block.block_id),
@@ -196,8 +202,14 @@ async def test_items_of_unstored_orders_fail_once_the_orders_blocks_are_done(set
     )
     result = await world.linked(block, items)
     assert result.problems == ["items of 1 orders that are not stored: o-ghost"]
-    daily = block.model_copy(update={"tier": "daily"})  # items of orders changed, not created
-    assert (await world.linked(daily, items)).problems == []
+    # a daily block's items belong to orders changed in its window, created any time:
+    # judged where done orders blocks listed by creation hold their dates
+    daily = block.model_copy(update={"tier": "daily", "window": Window(start=IN_JULY, end=LATER)})
+    assert (await world.linked(daily, items)).problems == [
+        "items of 1 orders that are not stored: o-ghost"
+    ]
+    undated = [item("o-ghost", at=None), item("o-late", at=LATER)]  # no listing holds them
+    assert (await world.linked(daily, undated)).counts["orphans"] == 0
 
 
 async def test_amazon_items_are_found_in_the_undated_partition(settings):
@@ -339,3 +351,21 @@ async def test_demo_blocks_are_not_linked(settings):
     await world.block(spec("ebay", "order_items"), BlockState.DONE)
     demo = spec("ebay", "orders").model_copy(update={"tier": "demo"})
     assert (await world.linked(demo, [order("o1")])).problems == []
+
+
+async def test_an_orders_block_finds_stored_items_dated_in_its_window_without_their_order(
+    settings,
+):
+    """From the orders end, whatever the items blocks' state: an item is dated by its
+    order's creation, so its order belongs to the window whose listing it dates."""
+    world = World(settings)
+    listed = [order("o1")]
+    await world.put(*listed, item("o1"), item("o-lost"), item("o-next", at=JUNE.end))
+    await world.block(spec("ebay", "order_items"), BlockState.RUNNING)
+    result = await world.linked(spec("ebay", "orders"), listed)
+    assert result.problems == [
+        "items of 1 orders that are not stored: o-lost (dated in this window)"
+    ]
+    assert result.counts["orphans"] == 1 and result.suspects == []
+    daily = spec("ebay", "orders").model_copy(update={"tier": "daily"})  # listed by update
+    assert (await world.linked(daily, listed)).problems == []

@@ -11,7 +11,9 @@ Resources and their chains (``first_request``; see ``pagination`` and ``reports`
                   are); or bulk: the all-orders report (same text)
     payouts       listFinancialEventGroups by window (180-day slices)
     transactions  ``transactions_requests(group_ids)``: listFinancialEventsByGroupId per
-                  group — ``dependent_request`` gives it for a groups page; the complete
+                  group — ``dependent_request`` gives it for a groups page (an open
+                  group's running total and the span it was seen in carried along, for
+                  the block check: ``pagination``); the complete
                   path, since undated events (ServiceFee …) are told apart by their group
                   (normalize with ``scope=request.state["scope"]``). A group too old
                   for ByGroupId (``GROUP_EVENTS_FOR``, less ``GROUP_EVENTS_MARGIN``)
@@ -45,7 +47,7 @@ from shared.errors import (
     ThrottledError,
     TransientError,
 )
-from shared.normalize._common import parse_instant
+from shared.normalize._common import parse_decimal, parse_instant
 from shared.platforms.amazon import pagination, reports
 from shared.platforms.amazon.auth import (
     DEFAULT_CACHE,
@@ -163,8 +165,10 @@ class AmazonConnector:
         if route == "listFinancialEventGroups":
             ids = _ids(result, "FinancialEventGroupList", "FinancialEventGroupId")
             groups = [_group(result, row, i) for row, i in zip(_rows(result), ids, strict=True)]
+            now = self._auth.now()
+            seen = (result.sent_at, now) if result.sent_at is not None else None
             return pagination.groups_events_request(
-                groups, by_date_before=self._auth.now() - GROUP_EVENTS_FOR + GROUP_EVENTS_MARGIN
+                groups, by_date_before=now - GROUP_EVENTS_FOR + GROUP_EVENTS_MARGIN, seen=seen
             )
         return None
 
@@ -174,6 +178,7 @@ class AmazonConnector:
         if request.platform != PLATFORM:
             raise ConfigurationError(f"amazon connector given a {request.platform} request")
         refreshed = False
+        sent_at = self._auth.now()
         try:
             response, refreshed = await self._call(request)
             classified = classify(
@@ -190,7 +195,8 @@ class AmazonConnector:
                 return FetchResult(
                     request=request, classified=classified, refreshed_token=refreshed
                 )
-            return await self._ok(request, response, classified, refreshed)
+            result = await self._ok(request, response, classified, refreshed)
+            return result.model_copy(update={"sent_at": sent_at})
         except httpx.TransportError as exc:
             return _failed(request, Outcome.TRANSIENT, f"network: {type(exc).__name__}", refreshed)
         except MalformedPayloadError:
@@ -316,7 +322,15 @@ def _group(result: FetchResult, row: dict[str, Any], group_id: str) -> paginatio
         raise MalformedPayloadError(
             PLATFORM, result.request.resource, f"FinancialEventGroupList.{field}", "missing"
         )
-    return pagination.EventGroup(group_id, start, instant("FinancialEventGroupEnd"), currency)
+    amount = total.get("CurrencyAmount") if isinstance(total, dict) else None
+    try:
+        stated = None if amount is None else str(parse_decimal(amount))
+    except ValueError:
+        raise MalformedPayloadError(
+            PLATFORM, result.request.resource, "OriginalTotal.CurrencyAmount", "not a number"
+        ) from None
+    end = instant("FinancialEventGroupEnd")
+    return pagination.EventGroup(group_id, start, end, currency, stated)
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -30,9 +30,22 @@ rules (MARKETPLACE_APIS.md §2.3) are applied here:
   each other without a gap, so an event posted in that span in the group's currency is
   the group's); that page's scope is ``{group_id}|{currency}``: the normalizer keeps
   that currency's events (other marketplaces' groups overlap in time).
+  A group still open is checked on its running total: the groups page shows its
+  ``OriginalTotal`` so far (``EventGroup.total``), seen at an instant of the page's
+  request (``seen``: the request's flight). The open groups' events are listed after
+  the closed ones', the first of them ``OPEN_GROUP_WAIT`` on (an events listing shows
+  what was posted until two minutes before it: it then sees every event the total
+  counts); their pages' ``state["running"]`` carries the total for the block check
+  (``shared.integrity.running_totals_off``).
 - **getInventorySummaries**: one chain per marketplace list (``granularityType=
   Marketplace``, ``granularityId`` = ``marketplaceIds`` = one marketplace, ``details=
   true``); ``pagination.nextToken`` lives 30 s, so its pages must follow each other fast.
+  The API states no count and nothing else names every SKU, so each marketplace is
+  listed ``INVENTORY_LISTINGS`` times in a row: a page's ``state["listing"]`` is
+  ``{market}#{n}``, and the block check (``shared.integrity``, repeated listings)
+  requires every listing of a marketplace to name the same SKUs. A SKU that a short
+  page or a lost token drops from one listing is named by the other: the block fails
+  and is loaded again (its records hold the union meanwhile).
 
 ``next_request(request, body)`` returns the request after a page (``None``: chain done).
 Chains over a known list (orders' items, groups' events, marketplaces' inventory) say
@@ -177,13 +190,20 @@ def _finance_slice(
     )
 
 
+OPEN_GROUP_WAIT = 125.0
+"""Seconds from an open group's groups page to the listing of its events: more than
+the two minutes before its request an events listing reaches."""
+
+
 class EventGroup(NamedTuple):
-    """What a groups page says about one financial event group (``end`` None: open)."""
+    """What a groups page says about one financial event group (``end`` None: open);
+    ``total``: its OriginalTotal amount as a decimal string, where given."""
 
     group_id: str
     start: datetime
     end: datetime | None
     currency: str
+    total: str | None = None
 
 
 def group_events_request(group_ids: Iterable[str]) -> PageRequest | None:
@@ -194,45 +214,79 @@ def group_events_request(group_ids: Iterable[str]) -> PageRequest | None:
 
 
 def groups_events_request(
-    groups: Iterable[EventGroup], *, by_date_before: datetime | None
+    groups: Iterable[EventGroup],
+    *,
+    by_date_before: datetime | None,
+    seen: tuple[datetime, datetime] | None = None,
 ) -> PageRequest | None:
     """The first request of a chain over the events of ``groups`` (None if none): a
-    closed group started before ``by_date_before`` by posted date, the others by group."""
+    closed group started before ``by_date_before`` by posted date, the others by group;
+    with ``seen`` (the groups page's request went out and came back then), the open
+    groups stating a total last, checked on it (module docstring)."""
     refs: dict[str, list[str]] = {}
+    running: dict[str, list[str]] = {}
     for g in groups:
         _ids("financial event group id", [g.group_id])
         by_date = by_date_before is not None and g.end is not None and g.start < by_date_before
-        refs[g.group_id] = (
-            [g.group_id, utc_iso(g.start), utc_iso(g.end), g.currency]
-            if by_date and g.end
-            else [g.group_id]
-        )
-    return _next_group_of(list(refs.values()), 0)
+        if by_date and g.end:
+            refs[g.group_id] = [g.group_id, utc_iso(g.start), utc_iso(g.end), g.currency]
+        elif g.end is None and g.total is not None and seen is not None:
+            span = [utc_iso(seen[0]), utc_iso(seen[1])]
+            running[g.group_id] = [g.group_id, _OPEN, g.total, g.currency, *span, "0"]
+        else:
+            refs[g.group_id] = [g.group_id]
+    opened = [ref for group_id, ref in running.items() if group_id not in refs]
+    if opened:
+        opened[0] = [*opened[0][:-1], str(OPEN_GROUP_WAIT)]
+    return _next_group_of([*refs.values(), *opened], 0)
+
+
+_OPEN = "open"
+"""Second field of a reference to an open group: ``[group_id, "open", total, currency,
+seen_from, seen_to, wait_s]``."""
 
 
 def _next_group_of(refs: list[list[str]], page_number: int) -> PageRequest | None:
-    """The first page of ``refs[0]`` (a ``[group_id]`` or ``[group_id, start, end,
-    currency]``), the rest kept in the state; None when ``refs`` is empty."""
+    """The first page of ``refs[0]`` (a ``[group_id]``, an open group's reference or a
+    ``[group_id, start, end, currency]``), the rest kept in the state; None when
+    ``refs`` is empty."""
     if not refs:
         return None
     ref, remaining = refs[0], refs[1:]
     if len(ref) == 1:
         return _group_page(ref[0], remaining, None, page_number)
+    if ref[1] == _OPEN:
+        page = _group_page(ref[0], remaining, None, page_number, _running_of(ref))
+        return page.model_copy(update={"not_before_s": float(ref[6])})
     return _group_span_page(ref, remaining, datetime.fromisoformat(ref[1]), None, page_number)
 
 
+def _running_of(ref: list[str]) -> dict[str, Any]:
+    """An open group's reference as the block check reads it (``RunningTotal``)."""
+    group_id, _, total, currency, seen_from, seen_to, _ = ref
+    money = {"amount": total, "currency": currency}
+    return {"payout_id": group_id, "total": money, "seen_from": seen_from, "seen_to": seen_to}
+
+
 def _group_page(
-    group_id: str, remaining: list[list[str]], token: str | None, page_number: int
+    group_id: str,
+    remaining: list[list[str]],
+    token: str | None,
+    page_number: int,
+    running: dict[str, Any] | None = None,
 ) -> PageRequest:
     params: dict[str, Any] = {"MaxResultsPerPage": PAGE_SIZE}
     if token:
         params["NextToken"] = token
+    state: dict[str, Any] = {"group_id": group_id, "remaining": remaining, "scope": group_id}
+    if running:
+        state["running"] = running
     return _request(
         "transactions",
         "listFinancialEventsByGroupId",
         GROUP_EVENTS_PATH.format(group_id),
         params=params,
-        state={"group_id": group_id, "remaining": remaining, "scope": group_id},
+        state=state,
         page_number=page_number,
         calls_ahead=1 + _by_group_ahead(remaining),
     )
@@ -243,7 +297,7 @@ def _by_group_ahead(refs: list[list[str]]) -> int:
     before a group listed by posted date (another route)."""
     n = 0
     for ref in refs:
-        if len(ref) != 1:
+        if len(ref) == 4:
             break
         n += 1
     return n
@@ -284,14 +338,19 @@ def _group_span_page(
 # --- inventory -----------------------------------------------------------------------
 
 
+INVENTORY_LISTINGS = 2
+"""How often a snapshot lists each marketplace, one listing right after the other."""
+
+
 def inventory_request(marketplace_ids: Sequence[str]) -> PageRequest:
-    """A snapshot of every FBA inventory summary, one marketplace after the other."""
+    """A snapshot of every FBA inventory summary, one marketplace after the other, each
+    listed ``INVENTORY_LISTINGS`` times."""
     markets = list(marketplace_ids)
-    return _inventory_page(markets[0], markets[1:], None, 0)
+    return _inventory_page(markets[0], markets[1:], None, 0, 1)
 
 
 def _inventory_page(
-    market: str, remaining: list[str], token: str | None, page_number: int
+    market: str, remaining: list[str], token: str | None, page_number: int, listing: int
 ) -> PageRequest:
     params: dict[str, Any] = {
         "granularityType": "Marketplace",
@@ -301,14 +360,15 @@ def _inventory_page(
     }
     if token:
         params["nextToken"] = token
+    ahead = 1 + INVENTORY_LISTINGS - listing + INVENTORY_LISTINGS * len(remaining)
     return _request(
         "inventory",
         "getInventorySummaries",
         INVENTORY_PATH,
         params=params,
-        state={"market": market, "remaining": remaining},
+        state={"market": market, "remaining": remaining, "listing": f"{market}#{listing}"},
         page_number=page_number,
-        calls_ahead=1 + len(remaining),
+        calls_ahead=ahead,
     )
 
 
@@ -391,7 +451,7 @@ def _next_group(request: PageRequest, body: Any) -> PageRequest | None:
     group_id, remaining = request.state["group_id"], _remaining(request)
     n = request.page_number + 1
     if token is not None:
-        return _group_page(group_id, remaining, token, n)
+        return _group_page(group_id, remaining, token, n, request.state.get("running"))
     return _next_group_of(remaining, n)
 
 
@@ -415,10 +475,14 @@ def _next_inventory(request: PageRequest, body: Any) -> PageRequest | None:
         raise MalformedPayloadError(PLATFORM, "inventory", "pagination", "not an object")
     token = _token(request, pagination, "nextToken")
     market, remaining = request.state["market"], list(request.state["remaining"])
+    # a chain built before listings were repeated has none: its one listing is the last
+    listing = int(str(request.state.get("listing", f"#{INVENTORY_LISTINGS}")).rpartition("#")[2])
     n = request.page_number + 1
     if token is not None:
-        return _inventory_page(market, remaining, token, n)
-    return _inventory_page(remaining[0], remaining[1:], None, n) if remaining else None
+        return _inventory_page(market, remaining, token, n, listing)
+    if listing < INVENTORY_LISTINGS:
+        return _inventory_page(market, remaining, None, n, listing + 1)
+    return _inventory_page(remaining[0], remaining[1:], None, n, 1) if remaining else None
 
 
 _NEXT = {
