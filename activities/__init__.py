@@ -3,6 +3,7 @@
 from activities import (
     begin_block,
     demo_preview,
+    fail_block,
     fetch_pages,
     park_block,
     plan_resource,
@@ -16,6 +17,7 @@ BLUEPRINTS = (
     fetch_pages.bp,
     verify_block.bp,
     park_block.bp,
+    fail_block.bp,
     record_progress.bp,
     demo_preview.bp,
 )

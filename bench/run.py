@@ -31,6 +31,7 @@ from bench.stack import BenchStack
 from bench.strategies import get as get_strategy
 from bench.truth import truth_keys
 from shared.flows.chains import resources_of
+from shared.flows.generations import latest
 from shared.flows.store import FlowStore
 from shared.normalize import MEMO
 from shared.storage.blocks import BlockState
@@ -166,6 +167,12 @@ async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) ->
     return None
 
 
+def _latest(blocks: list) -> list:
+    """Each block's newest generation only: a superseded failed re-load is history."""
+    resources = {b.resource for b in blocks}
+    return [b for r in resources for b in latest(x for x in blocks if x.resource == r).values()]
+
+
 async def _read_back(
     stack: BenchStack, truth: dict, ended: dict, stopped_at: float
 ) -> dict[str, Tally]:
@@ -186,7 +193,7 @@ async def _read_back(
             t = tallies[platform]
             end = ended.get((client, platform), stopped_at)  # unfinished: a lower bound
             t.makespan_s = max(t.makespan_s, end - stack.started_at)
-            mine = [b for b in blocks if b.platform == platform]
+            mine = _latest([b for b in blocks if b.platform == platform])
             t.blocks_total += len(mine)
             parked = [b for b in mine if b.state == BlockState.PARKED]
             t.blocks_parked += len(parked)

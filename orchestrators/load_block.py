@@ -42,7 +42,14 @@ from datetime import timedelta
 
 import azure.durable_functions as df
 
-from activities import begin_block, fetch_pages, park_block, record_progress, verify_block
+from activities import (
+    begin_block,
+    fail_block,
+    fetch_pages,
+    park_block,
+    record_progress,
+    verify_block,
+)
 from shared.flows.models import (
     BeginInput,
     Begun,
@@ -265,6 +272,7 @@ def load_block(context: df.DurableOrchestrationContext):
         yield _progress(context, spec, p)
         return _result(spec, "capped", p, error)
     reload: list[BlockSpec] = []
+    verified = False
     if error is None:
         _status(context, spec, p, "verifying")
         retried = spec.heals is None and p.failures + 1 < MAX_FAILURES
@@ -278,6 +286,7 @@ def load_block(context: df.DurableOrchestrationContext):
         try:
             raw = yield context.call_activity(verify_block.NAME, check.model_dump(mode="json"))
             verdict = Verdict.model_validate(raw)
+            verified = True
         except Exception as exc:  # the check could not run (storage down, a bug)
             verdict = Verdict(ok=False, problems=[f"check failed to run: {str(exc)[:300]}"])
         if verdict.ok:
@@ -291,6 +300,11 @@ def load_block(context: df.DurableOrchestrationContext):
     p.last_error = error
     yield _progress(context, spec, p)
     if spec.heals is not None:  # a re-load: the block that asked for it retries
+        if not verified:  # no verdict moved its row off running
+            failed = ParkInput(
+                spec=spec, attempt=p.attempt, error=error, now=context.current_utc_datetime
+            )
+            yield context.call_activity(fail_block.NAME, failed.model_dump(mode="json"))
         _status(context, spec, p, "failed")
         return _result(spec, "failed", p, error)
     if p.failures >= MAX_FAILURES:
