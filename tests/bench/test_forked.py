@@ -1,0 +1,45 @@
+"""``Forked``: a computation on a forked copy of the process, its result awaited later."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from bench.forked import Forked, ForkedError
+
+
+async def test_the_child_computes_on_the_state_at_the_fork():
+    state = {"n": 1}
+    job = Forked(lambda: (os.getpid(), state["n"], list(range(200_000))))
+    state["n"] = 2  # after the fork: the child does not see it
+    pid, n, big = await job.result()
+    assert pid != os.getpid()  # it ran elsewhere
+    assert n == 1 and big == list(range(200_000))  # more than a pipe's buffer
+    assert await job.result() == (pid, 1, big)  # the same result again
+
+
+async def test_a_failure_in_the_child_is_raised_with_its_traceback():
+    def boom():
+        raise ValueError("no truth here")
+
+    job = Forked(boom)
+    with pytest.raises(ForkedError, match="ValueError: no truth here"):
+        await job.result()
+
+
+async def test_a_child_that_dies_without_a_result_is_an_error():
+    job = Forked(lambda: os._exit(3))
+    with pytest.raises(ForkedError, match="status"):
+        await job.result()
+
+
+def test_cancel_stops_a_running_child():
+    job = Forked(lambda: time.sleep(60))
+    pid = job._pid
+    started = time.monotonic()
+    job.cancel()
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # reaped: gone
