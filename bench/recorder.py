@@ -26,10 +26,13 @@ import httpx
 
 _AMAZON = (  # (method or None, path pattern, operation)
     ("POST", r"/reports/2021-06-30/reports$", "createReport"),
+    (None, r"/reports/2021-06-30/reports$", "getReports"),
     (None, r"/reports/2021-06-30/reports/[^/]+$", "getReport"),
     (None, r"/reports/2021-06-30/documents/[^/]+$", "getReportDocument"),
     (None, r"/orders/v0/orders/[^/]+/orderItems$", "getOrderItems"),
+    (None, r"/orders/v0/orders/[^/]+$", "getOrder"),
     (None, r"/orders/v0/orders$", "getOrders"),
+    (None, r"/finances/v0/orders/[^/]+/financialEvents$", "listFinancialEventsByOrderId"),
     (
         None,
         r"/finances/v0/financialEventGroups/[^/]+/financialEvents$",
