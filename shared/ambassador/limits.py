@@ -31,12 +31,15 @@ the permit conforms, or ``None`` if it never can (units above capacity) — and 
 grants with ``take``. ``free_units`` estimates how many units fit in ``[now, end]`` (used
 for sharing, never for safety). Observations tighten state: ``sync`` follows a
 remaining-quota reading, ``exhaust`` follows a 429; ``learn`` adopts capacity, rate or
-reset instants the platform reports. Quota limits carry an optional ``reserve``: a
-fraction of the quota that ``reserved=True`` (backfill) permits may not use, so a huge
-backfill cannot take the quota a day's syncs need. Both kinds release it for the last
-``release_s`` of their day, when the syncs can no longer lose by it, so it is not left
-idle while backfills wait: a daily quota before its reset (the syncs ran earlier in the
-window); a sliding day right after the syncs start (see ``SlidingWindow``).
+reset instants the platform reports. Quota limits carry an optional reserve: units that
+``reserved=True`` (backfill) permits may not use, so a huge backfill cannot take the
+quota a day's syncs need. ``reserve`` is the most it holds (a fraction of the limit);
+with ``reserve_floor`` set, it holds what the scheduler learned the daily syncs need
+(``hold``, ``shared.ambassador.reserve``), but no less than the floor. Both kinds give it
+to backfills for the last ``release_s`` of their day once ``hold`` says the day's syncs
+are over, so it is not left idle while backfills wait: a daily quota before its reset
+(the syncs ran earlier in the window); a sliding day in the hour after the syncs start
+(see ``SlidingWindow``).
 
 Token buckets and lateness
 --------------------------
@@ -91,6 +94,17 @@ def ceil_ms(t_us: int) -> int:
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def reserve_units(capacity: int, params: Mapping[str, Any], held: int | None) -> int:
+    """Units of a quota kept from backfills: ``held`` (the daily syncs' learned need,
+    ``shared.ambassador.reserve``) between ``reserve_floor`` and ``reserve`` of
+    ``capacity``; the whole ``reserve`` while nothing was learned or without a floor."""
+    ceiling = math.ceil(capacity * float(params.get("reserve") or 0.0))
+    floor = params.get("reserve_floor")
+    if held is None or floor is None:
+        return ceiling
+    return min(ceiling, max(math.ceil(capacity * float(floor)), held))
 
 
 # --------------------------------------------------------------------------- limits
@@ -359,16 +373,17 @@ class FixedWindow(Limit):
     """``limit`` units per fixed window ``[anchor + k·window, anchor + (k+1)·window)``.
 
     Use is kept per window index. A permit whose lease crosses into the next window
-    counts in both: it may reach the platform after the boundary. ``reserve`` (a fraction
-    of ``limit``) is kept from ``reserved`` permits until ``release_s`` before the window
-    ends, so it is never wasted."""
+    counts in both: it may reach the platform after the boundary. The reserve
+    (``reserve_units``) is kept from ``reserved`` permits until ``release_s`` before the
+    window ends, and then too while ``hold`` says the day's syncs are not over."""
 
     kind = "fixed_window"
-    fields = ("limit", "window_s", "reset_utc", "reserve", "release_s")
+    fields = ("limit", "window_s", "reset_utc", "reserve", "reserve_floor", "release_s")
     defaults: ClassVar[dict[str, Any]] = {
         "window_s": 1.0,
         "reset_utc": "00:00",
         "reserve": 0.0,
+        "reserve_floor": None,
         "release_s": 0.0,
     }
 
@@ -378,6 +393,8 @@ class FixedWindow(Limit):
         hh, mm = (int(x) for x in str(self.params["reset_utc"]).split(":"))
         self.anchor = (hh * 3600 + mm * 60) * US % self.window
         self.used: dict[int, int] = {}  # window index -> units
+        self.held: int | None = None  # the daily syncs' learned need (``hold``)
+        self.released = True  # release periods give the reserve to backfills (``hold``)
 
     def window_index(self, t: int) -> int:
         """The index of the fixed window that contains ``t``."""
@@ -387,16 +404,27 @@ class FixedWindow(Limit):
         return int(self.learned.get("anchor", self.anchor)) + index * self.window
 
     def releasing(self, t: int) -> bool:
-        """``t`` lies in the last ``release_s`` of its window: the reserve is released
-        (and the scheduler stops keeping clients' shares of the window)."""
+        """``t`` lies in the last ``release_s`` of its window (its release period): the
+        reserve is released if ``hold`` lets it, and the scheduler stops keeping shares
+        of the window for clients that are not there to use them."""
         release_s = float(self.params["release_s"])
         return release_s > 0 and t >= self._start(self.window_index(t) + 1) - to_us(release_s)
 
+    def release_at(self, t: int) -> int:
+        """When the release period of ``t``'s window starts (maybe before ``t``)."""
+        return self._start(self.window_index(t) + 1) - to_us(float(self.params["release_s"]))
+
+    def hold(self, units: int, release: bool = True) -> None:
+        """Keep what the daily syncs need (``units``, learned) from backfills: within
+        ``reserve_floor`` and ``reserve`` of the limit (``reserve_units``); ``release``:
+        whether release periods give it to backfills (not while the syncs are due)."""
+        self.held, self.released = units, release
+
     def _reserve(self, reserved: bool, t: int, index: int) -> int:
         release = self._start(index + 1) - to_us(self.params["release_s"])
-        if not reserved or t >= release:
+        if not reserved or (self.released and t >= release):
             return 0
-        return math.ceil(self.capacity * float(self.params["reserve"]))
+        return reserve_units(self.capacity, self.params, self.held)
 
     def begin(self, now: int) -> None:
         current = self.window_index(now)
@@ -412,7 +440,8 @@ class FixedWindow(Limit):
             if units <= room - self._reserve(reserved, t, index):
                 return t
             release = self._start(index + 1) - to_us(self.params["release_s"])
-            t = release if units <= room and t < release else self._start(index + 1)
+            early = self.released and units <= room and t < release
+            t = release if early else self._start(index + 1)
         return None
 
     def take(self, t: int, units: int) -> None:
@@ -454,11 +483,13 @@ class FixedWindow(Limit):
             self.used = {current: max(ordered, default=0), current + 1: max(ordered[1:] or [0])}
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "used": sorted([k, n] for k, n in self.used.items())}
+        out = {**super().state(), "used": sorted([k, n] for k, n in self.used.items())}
+        return _with_hold(out, self.held, self.released)
 
     def load(self, state: Mapping[str, Any]) -> None:
         super().load(state)
         self.used = {int(k): int(n) for k, n in state.get("used", [])}
+        self.held, self.released = state.get("held"), state.get("released", True)
 
     def describe(self, now: int) -> dict[str, Any]:
         index = self.window_index(now)
@@ -468,13 +499,14 @@ class FixedWindow(Limit):
             "used": used,
             "remaining": self.capacity - used,
             "resets_at": self._start(index + 1),
+            "reserve_units": reserve_units(self.capacity, self.params, self.held),
         }
 
 
 class DailyQuota(FixedWindow):
     """eBay: ``limit`` calls per application and API per day, reset at ``reset_utc`` (or
-    the reset instant the platform reports); a ``reserve`` share is kept from backfills
-    until ``release_s`` before the reset."""
+    the reset instant the platform reports); the reserve is kept from backfills until
+    ``release_s`` before the reset (``FixedWindow``)."""
 
     kind = "daily_quota"
     defaults: ClassVar[dict[str, Any]] = {
@@ -496,19 +528,33 @@ class SlidingWindow(Limit):
 
     A sliding window never resets; ``reset_utc`` anchors *days* of ``window_s`` (the
     scheduler shares a sliding day between clients by their use in such a day,
-    ``window_index``), and ``reserve`` is released for the last ``release_s`` of each.
-    Why that is safe for the syncs: a unit a backfill takes at ``t`` counts in the window
-    until ``t + W + slack``. Anchored so that the release starts when the daily syncs do
-    (Etsy: they start at 03:00 UTC, the day ends at 04:00), what backfills take from the
-    reserve while that day's syncs run (and outrank them) is back in the window at most
-    ``release_s + slack`` into the next day's syncs; a reserve released *before* the
-    syncs would be missing through all of the next day's."""
+    ``window_index``), and the reserve is released in the last ``release_s`` of each,
+    once ``hold`` says that day's syncs are over. Why that is safe for the syncs: a unit
+    a backfill takes at ``t`` counts in the window until ``t + W + slack``. Anchored so
+    that the release period starts when the daily syncs do (Etsy: they start at 03:00
+    UTC, the day ends at 04:00), what backfills take from the reserve after that day's
+    syncs is back in the window at most ``release_s + slack`` into the next day's; a
+    reserve released *before* the syncs would be missing through all of the next day's.
+    (Released at the period's start, it went to backfills holding permits a horizon
+    ahead in the syncs' first seconds: hence ``hold``.) A held reserve is idle all day:
+    every unit taken in the 24 h before the syncs start counts when they do, so a long
+    backfill uses ``limit - reserve`` a day, the syncs' own use inside that."""
 
     kind = "sliding_window"
-    fields = ("limit", "window_s", "granularity_s", "slack_s", "reserve", "reset_utc", "release_s")
+    fields = (
+        "limit",
+        "window_s",
+        "granularity_s",
+        "slack_s",
+        "reserve",
+        "reserve_floor",
+        "reset_utc",
+        "release_s",
+    )
     defaults: ClassVar[dict[str, Any]] = {
         "slack_s": 0.0,
         "reserve": 0.0,
+        "reserve_floor": None,
         "reset_utc": "00:00",
         "release_s": 0.0,
     }
@@ -527,6 +573,8 @@ class SlidingWindow(Limit):
         self.anchor = (hh * 3600 + mm * 60) * US % self.window
         self.counts: dict[int, int] = {}
         self._index: tuple[list[int], list[int]] | None = None  # sorted keys, prefix sums
+        self.held: int | None = None  # the daily syncs' learned need (``hold``)
+        self.released = True  # release periods give the reserve to backfills (``hold``)
 
     def window_index(self, t: int) -> int:
         """The index of the day (of ``window_s``, anchored at ``reset_utc``) holding ``t``."""
@@ -536,19 +584,30 @@ class SlidingWindow(Limit):
         return self.anchor + (self.window_index(t) + 1) * self.window
 
     def releasing(self, t: int) -> bool:
-        """``t`` lies in the last ``release_s`` of its day: the reserve is released."""
+        """``t`` lies in the last ``release_s`` of its day (its release period): the
+        reserve is released if ``hold`` lets it (see ``FixedWindow.releasing``)."""
         release = to_us(float(self.params["release_s"]))
         return release > 0 and t >= self._day_end(t) - release
+
+    def release_at(self, t: int) -> int:
+        """When the release period of ``t``'s day starts (maybe before ``t``)."""
+        return self._day_end(t) - to_us(float(self.params["release_s"]))
 
     def _release_period(self, t: int) -> tuple[int, int]:
         """The release period holding ``t``, or else the next one (µs, half-open)."""
         end = self._day_end(t)
         return max(t, end - to_us(float(self.params["release_s"]))), end
 
+    def hold(self, units: int, release: bool = True) -> None:
+        """Keep what the daily syncs need (``units``, learned) from backfills: within
+        ``reserve_floor`` and ``reserve`` of the limit (``reserve_units``); ``release``:
+        whether release periods give it to backfills (not while the syncs are due)."""
+        self.held, self.released = units, release
+
     def _limit(self, reserved: bool, t: int | None = None) -> int:
-        if not reserved or (t is not None and self.releasing(t)):
+        if not reserved or (t is not None and self.released and self.releasing(t)):
             return self.capacity
-        return self.capacity - math.ceil(self.capacity * float(self.params["reserve"]))
+        return self.capacity - reserve_units(self.capacity, self.params, self.held)
 
     def _changed(self) -> None:
         self._index = None
@@ -590,21 +649,23 @@ class SlidingWindow(Limit):
 
     def next_time(self, t: int, units: int, reserved: bool) -> int | None:
         cap = self._limit(reserved)
-        held = self._next(t, units, cap)
-        if held == t or cap == self.capacity or float(self.params["release_s"]) <= 0:
-            return held
+        capped = self._next(t, units, cap)
+        if capped == t or cap == self.capacity or not self.released:
+            return capped
+        if float(self.params["release_s"]) <= 0:
+            return capped
         # or earlier, in a release period, within the whole limit (a window empties within
         # a day and a slack, so a few periods settle it)
         start = t
         for _ in range(4):
             lo, hi = self._release_period(start)
-            if held is not None and lo >= held:
+            if capped is not None and lo >= capped:
                 break
             at = self._next(lo, units, self.capacity)
             if at is not None and at < hi:
-                return at if held is None else min(at, held)
+                return at if capped is None else min(at, capped)
             start = hi
-        return held
+        return capped
 
     def take(self, t: int, units: int) -> None:
         i = t // self.gran
@@ -620,7 +681,7 @@ class SlidingWindow(Limit):
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         first, last = now // self.gran, end // self.gran
-        released = self.releasing(now) or self.releasing(end)
+        released = self.released and (self.releasing(now) or self.releasing(end))
         capacity = self._limit(reserved and not released) * (last - first + self.m) / self.m
         return max(0, int(capacity) - self._sum(first - self.m + 1, last))
 
@@ -640,21 +701,35 @@ class SlidingWindow(Limit):
             self.adjust(at, self.capacity - used)
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "counts": sorted([k, n] for k, n in self.counts.items())}
+        out = {**super().state(), "counts": sorted([k, n] for k, n in self.counts.items())}
+        return _with_hold(out, self.held, self.released)
 
     def load(self, state: Mapping[str, Any]) -> None:
         super().load(state)
         self.counts = {int(k): int(n) for k, n in state.get("counts", [])}
+        self.held, self.released = state.get("held"), state.get("released", True)
         self._changed()
 
     def describe(self, now: int) -> dict[str, Any]:
-        return {**super().describe(now), "used_in_window": self._used(now)}
+        return {
+            **super().describe(now),
+            "used_in_window": self._used(now),
+            "reserve_units": reserve_units(self.capacity, self.params, self.held),
+        }
 
 
 KINDS: dict[str, type[Limit]] = {
     cls.kind: cls
     for cls in (TokenBucket, LeakyBucket, CostBucket, FixedWindow, DailyQuota, SlidingWindow)
 }
+
+
+def _with_hold(state: dict[str, Any], held: int | None, released: bool) -> dict[str, Any]:
+    if held is not None:
+        state["held"] = held
+    if not released:
+        state["released"] = False
+    return state
 
 
 def parse_time(value: str | datetime) -> int:

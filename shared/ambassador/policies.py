@@ -207,6 +207,16 @@ EBAY_QUOTAS: dict[str, int] = {  # API -> calls per day per application (E-CL)
     "analytics": 5_000,
 }
 
+RESERVE = 0.1
+"""eBay's and Etsy's day quotas keep at most 10 % from backfills for the daily syncs."""
+
+RESERVE_FLOOR = 0.02
+"""... and at least 2 % (Etsy: 200 of 10,000 calls): what they keep between is what the
+daily syncs used lately (``shared.ambassador.reserve``). A held reserve idles on a
+sliding day (a long backfill uses ``limit - reserve`` a day), so it follows the syncs;
+the floor is room for the first syncs of a new entity or of newly connected clients,
+which outrank every backfill and take what the quota frees beyond it."""
+
 LANE_KEYS = ("lease_s", "horizon_s")
 POLICY_KEYS = ("max_batch", "demo_cap", "grace_s", "min_wait_s", "backoff_s")
 
@@ -241,8 +251,9 @@ class PlatformPolicy:
         """Defaults from MARKETPLACE_APIS.md, then ``overrides`` (the platform's
         ``limits`` setting). Override forms: ``{"<lane>": {"<field>": v}}``,
         ``{"<lane>.<field>": v}``, platform shortcuts (``plan`` for Shopify, ``qps`` /
-        ``qpd`` / ``reserve`` / ``reset_utc`` / ``release_s`` for Etsy, ``session_rps``
-        for Quiltt, ``reset_utc`` / ``reserve`` for eBay) and the keys of ``LANE_KEYS``
+        ``qpd`` / ``reserve`` / ``reserve_floor`` / ``reset_utc`` / ``release_s`` for
+        Etsy, ``session_rps`` for Quiltt, ``reset_utc`` / ``reserve`` /
+        ``reserve_floor`` for eBay) and the keys of ``LANE_KEYS``
         (all lanes) and ``POLICY_KEYS``. Keys meant for other components (the sandboxes
         share this dict) are ignored."""
         builders = {
@@ -296,11 +307,14 @@ def _shopify(o: Mapping[str, Any]) -> tuple[dict, dict]:
 
 def _ebay(o: Mapping[str, Any]) -> tuple[dict, dict]:
     reset = str(o.get("reset_utc", "07:00"))  # illustrative reset (E-DA); learned at run time
-    reserve = float(o.get("reserve", 0.1))
+    reserve = {
+        "reserve": float(o.get("reserve", RESERVE)),
+        "reserve_floor": float(o.get("reserve_floor", RESERVE_FLOOR)),
+    }
     lanes = {
         api: LaneSpec(
             api,
-            (_spec("daily_quota", "quota", limit=n, reset_utc=reset, reserve=reserve),),
+            (_spec("daily_quota", "quota", limit=n, reset_utc=reset, **reserve),),
             lease_s=60.0,
             horizon_s=60.0,
         )
@@ -328,7 +342,8 @@ def _etsy(o: Mapping[str, Any]) -> tuple[dict, dict]:
                 window_s=DAY_S,
                 granularity_s=600.0,
                 slack_s=float(o.get("qpd_slack_s", 900.0)),
-                reserve=float(o.get("reserve", 0.1)),
+                reserve=float(o.get("reserve", RESERVE)),
+                reserve_floor=float(o.get("reserve_floor", RESERVE_FLOOR)),
                 # days end an hour after the daily syncs start (03:00 UTC,
                 # triggers/daily_sync.py): the reserve is released while they run
                 reset_utc=str(o.get("reset_utc", "04:00")),

@@ -88,8 +88,20 @@ orders would otherwise ask every second for nothing); when the lane will have ro
 beyond the peers' shares, for a fair batch (half the request, at most X's share of the
 pie) (capacity); not before
 X's own held permits have run down by that much (share) — and never sooner than
-``min_wait``. Token buckets keep unused tokens up to
-their burst, so capacity that accrues while callers sleep is not lost.
+``min_wait``. On a quota lane a share wait asks again within ``SHARE_RECHECK``
+horizons (the claim it waits for may belong to a flow about to finish), and every wait
+is back by the day's release period, which hands out what is left of the day (units
+given back after the others went to sleep until the day turns over). Token buckets keep
+unused tokens up to their burst, so capacity that accrues while callers sleep is not
+lost.
+
+*The daily syncs' reserve.* A quota lane keeps units from backfills for the daily syncs:
+what they were granted in their largest recent run, between the limit's floor and its
+``reserve`` (``shared.ambassador.reserve``; the lane's ``syncs``). Its release period
+gives it to backfills only once the day's syncs are over (their run started that quota
+day, no daily flow is live and none was granted for half an hour), and never while no
+run is remembered: released as its period began, backfills holding permits a horizon
+ahead took it before the first syncs had asked.
 
 *Demo cap.* Demo permits count per client on this entity, ``demo_cap`` (100) in all.
 An ask past the cap is refused with the reason; a partial ask gets what is left.
@@ -114,10 +126,11 @@ flow's last request id and answer and returns that answer again; ``observe`` and
 
 *Bounded state.* Per lane: the limits' state (a few numbers, or bucket counts bounded by
 the window), counters, the last ``SEEN_IDS`` operation ids and, on quota lanes, one
-counter per client. Per flow: one registration with at most ``MAX_RUNS`` runs and its
-last answer (at most ``max_batch`` permit times). Per demo client: one counter. Expired
-flows, past quota windows and old demo counters are pruned on every operation: the
-state grows with active callers and clients, never with the number of requests.
+counter per client and at most ``reserve.MAX_RUNS`` runs of the daily syncs. Per flow:
+one registration with at most ``MAX_RUNS`` runs and its last answer (at most
+``max_batch`` permit times). Per demo client: one counter. Expired flows, past quota
+windows, old runs and old demo counters are pruned on every operation: the state grows
+with active callers and clients, never with the number of requests.
 """
 
 from __future__ import annotations
@@ -130,6 +143,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+from shared.ambassador import reserve
 from shared.ambassador.demand import Flow, split
 from shared.ambassador.limits import MS, CostBucket, FixedWindow, TokenBucket, to_us
 from shared.ambassador.limits import format_time as _format
@@ -155,6 +169,7 @@ STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is stil
 SEEN_IDS = 64  # observe/release ids remembered per lane
 BLIND_429S_FOR_QUOTA = 3  # 429s in a row without readings before a day quota counts spent
 LOWER_LEAD = 20  # below an active higher class, plan at least horizon / LOWER_LEAD ahead
+SHARE_RECHECK = 3  # a quota lane's share wait asks again within this many horizons
 QUOTA_WINDOW_S = 3_600.0  # a fixed window at least this long makes a lane a quota lane
 DEMO_MEMORY_S = 7 * 86_400.0  # a client's demo count is forgotten a week after its last use
 
@@ -320,7 +335,7 @@ class Scheduler:
         flow.drop_last(len(back))
         flow.granted -= len(back)
         meta["granted"] -= len(back)
-        self._count_use(lane, flow.client, -units * len(back), now)
+        self._count_use(lane, flow, -units * len(back), now)
         if flow.tier == "demo" and flow.client in self.demo:
             self.demo[flow.client][0] = max(0, self.demo[flow.client][0] - len(back))
         return ReleaseAnswer(returned=forfeited + len(back))
@@ -349,7 +364,7 @@ class Scheduler:
                 for t in lost:
                     limit.adjust(t, -units)
         for t in lost:
-            self._count_use(lane, flow.client, -units, t)
+            self._count_use(lane, flow, -units, t)
         answer["x"] = sorted((done + Counter(lost)).elements())
         return len(lost)
 
@@ -512,6 +527,18 @@ class Scheduler:
             retry = max(retry, drop)
         if behind and not times:  # far ahead of others in service: wait until they move
             retry = max(retry, min(_moves_at(f, now, self.grace) for f in behind))
+        day = lane.quota
+        if day is not None:
+            # a claim on the day may belong to a flow about to finish (a daily sync of 11
+            # permits was given a claim of 36; a client that finished keeps its claim
+            # until its flow expires): a share wait re-checks within a few horizons
+            if waiting == "share":
+                retry = min(retry, now + SHARE_RECHECK * lane.horizon)
+            # and every wait is back for the release period, which hands out what is
+            # left of the day (units given back after the others went to sleep until the
+            # day turns over, claims of clients asleep there: step 2)
+            if (release := day.release_at(now)) > now:
+                retry = min(retry, release)
         return times, waiting, max(now + self.min_wait, retry), fair_share
 
     def _hungry(self, flows: list[Flow], now: int) -> _Rivals:
@@ -555,15 +582,20 @@ class Scheduler:
     def _begin(self, now: int) -> int:
         now = max(self.clock, now)
         self.clock = now
-        for name, lane in self.lanes.items():
-            lane.begin(now)
-            if (quota := _quota_limit(lane)) is not None:
-                current = quota.window_index(now)
-                use = self.meta[name]["use"]
-                self.meta[name]["use"] = {c: v for c, v in use.items() if v[0] >= current}
         if any(f.expires <= now for f in self.flows.values()):
             self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
             self._text = {k: v for k, v in self._text.items() if k in self.flows}
+        syncing = {f.lane for f in self.flows.values() if f.tier == "daily" and not f.done}
+        for name, lane in self.lanes.items():
+            lane.begin(now)
+            if (quota := _quota_limit(lane)) is not None:
+                meta = self.meta[name]
+                current = quota.window_index(now)
+                meta["use"] = {c: v for c, v in meta["use"].items() if v[0] >= current}
+                # the reserve is what the daily syncs used lately (``reserve``)
+                runs = meta["syncs"] = reserve.prune(meta["syncs"], now)
+                over = name not in syncing and reserve.over(runs, now, quota.window_index)
+                quota.hold(reserve.need(runs, now), release=over)
         forget = to_us(DEMO_MEMORY_S)
         self.demo = {c: v for c, v in self.demo.items() if v[1] + forget > now}
         return now
@@ -604,7 +636,7 @@ class Scheduler:
             flow.granted += len(times)
             flow.expires = max(flow.expires, times[-1] + lane.lease + self.grace)
             meta["granted"] += len(times)
-            self._count_use(lane, flow.client, cost * len(times), times[0])
+            self._count_use(lane, flow, cost * len(times), times[0])
         flow.unmet, flow.retry_at = want - len(times), retry
         if retry is not None:
             meta["waits"] += 1
@@ -617,9 +649,14 @@ class Scheduler:
         flow.last_id, flow.last_answer = req.request_id, answer
         return _answer(answer, {"request_id": req.request_id, "route": req.route}, flow.lane, lane)
 
-    def _count_use(self, lane: Lane, client: str, units: int, at: int) -> None:
+    def _count_use(self, lane: Lane, flow: Flow, units: int, at: int) -> None:
+        """Count ``units`` (negative: given back) of ``flow``'s at ``at`` in its client's
+        use of the quota window, and a daily sync's in the runs the reserve learns from."""
         if (quota := _quota_limit(lane)) is None:
             return
+        if flow.tier == "daily":
+            reserve.record(self.meta[lane.spec.name]["syncs"], at, units)
+        client = flow.client
         use = self.meta[lane.spec.name]["use"]
         index = quota.window_index(at)
         entry = use.get(client)
@@ -714,6 +751,8 @@ def _meta_state(meta: dict[str, Any]) -> dict[str, Any]:
             out[k] = list(out[k])
     if "use" in out:
         out["use"] = {c: list(v) for c, v in out["use"].items()}
+    if "syncs" in out:
+        out["syncs"] = [list(run) for run in out["syncs"]]
     return out
 
 
@@ -726,6 +765,7 @@ def _lane_meta(saved: dict[str, Any]) -> dict[str, Any]:
         "tail": saved.get("tail"),
         "blind": saved.get("blind", 0),
         "use": {c: list(v) for c, v in saved.get("use", {}).items()},
+        "syncs": [list(run) for run in saved.get("syncs", [])],
     }
 
 

@@ -257,6 +257,66 @@ def test_a_sliding_day_releases_its_reserve_only_for_the_last_release_s_of_its_d
     assert kept.next_time(T0, 11, reserved=True) == slid
 
 
+QUOTAS = {
+    "sliding": lambda params: SlidingWindow(
+        "qpd",
+        0,
+        {"window_s": 86_400.0, "granularity_s": 600.0, "reset_utc": "04:00", **params},
+    ),
+    "daily": lambda params: DailyQuota("quota", 0, {"reset_utc": "04:00", **params}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(QUOTAS))
+@pytest.mark.parametrize(
+    ("floor", "held", "kept"),
+    [
+        (0.02, None, 100),  # nothing learned: the whole reserve, as before
+        (0.02, 0, 20),  # no syncs seen: the floor
+        (0.02, 45, 45),  # what the syncs need
+        (0.02, 400, 100),  # never more than the reserve
+        (None, 45, 100),  # no floor set: the reserve is fixed
+    ],
+)
+def test_a_quota_holds_the_syncs_need_between_its_floor_and_its_reserve(
+    kind: str, floor: float | None, held: int | None, kept: int
+) -> None:
+    quota = QUOTAS[kind]({"limit": 1000, "reserve": 0.1, "reserve_floor": floor})
+    quota.begin(T0)
+    if held is not None:
+        quota.hold(held, release=False)
+    quota.take(T0, 1000 - kept - 1)
+    assert quota.next_time(T0, 1, reserved=True) == T0
+    quota.take(T0, 1)
+    assert quota.next_time(T0, 1, reserved=True) > T0  # the rest is kept from backfills
+    assert quota.next_time(T0, kept, reserved=False) == T0  # ... for the daily syncs
+    assert quota.describe(T0)["reserve_units"] == kept
+    twin = QUOTAS[kind]({"limit": 1000, "reserve": 0.1, "reserve_floor": floor})
+    twin.load(quota.state())
+    assert twin.describe(T0)["reserve_units"] == kept
+
+
+@pytest.mark.parametrize("kind", sorted(QUOTAS))
+def test_a_release_period_gives_the_reserve_to_backfills_only_while_released(kind: str) -> None:
+    params = {"limit": 100, "reserve": 0.1, "reserve_floor": 0.02, "release_s": 3_600.0}
+    quota = QUOTAS[kind](params)
+    quota.begin(T0)
+    quota.take(T0, 95)
+    quota.hold(10, release=False)  # the day's syncs are due: their reserve is theirs
+    in_release = parse_time("2026-09-22T03:30:00Z")
+    after = parse_time("2026-09-22T04:00:00Z")
+    assert quota.next_time(in_release, 1, reserved=True) >= after
+    assert quota.next_time(in_release, 5, reserved=False) == in_release
+    assert quota.free_units(in_release, in_release, reserved=True) == 0
+    twin = QUOTAS[kind](params)
+    twin.load(quota.state())
+    assert twin.next_time(in_release, 1, reserved=True) >= after
+    quota.hold(10, release=True)  # the syncs are over
+    assert quota.next_time(in_release, 5, reserved=True) == in_release
+    assert quota.free_units(in_release, in_release, reserved=True) == 5
+    assert quota.next_time(T0, 1, reserved=True) == parse_time("2026-09-22T03:00:00Z")
+
+
 def test_sliding_window_sync_adds_what_others_used() -> None:
     qps = SlidingWindow("qps", 0, {"limit": 10, "window_s": 1.0, "granularity_s": 0.1})
     qps.begin(T0)

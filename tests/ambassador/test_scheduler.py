@@ -577,3 +577,76 @@ def test_only_past_permits_of_the_grant_can_expire() -> None:
     foreign = amb.release("w", 5, "not-the-grant", 0, route="api", expired=grant.times[:3])
     assert (ahead.returned, foreign.returned) == (0, 0)  # not past yet / another grant
     assert not amb.acquire("v", 6, 5, route="api", tier="backfill").times
+
+
+# ------------------------------------------------------------------ the daily syncs' reserve
+SYNCS_S = 46_000.0  # 03:00 UTC after START: the daily syncs start, Etsy's release hour too
+
+
+def _reserve_units(amb: Ambassador, at: float) -> int:
+    return amb.snapshot(at).lanes["api"].limits["qpd"]["reserve_units"]
+
+
+def test_etsys_reserve_is_what_the_daily_syncs_used_and_released_once_they_are_over() -> None:
+    # a day of 100 calls, reserve 10 % at most, 2 % at least
+    amb = Ambassador("etsy", qpd=100, qps=100, lease_s=0.25)
+    assert len(amb.acquire("b", 0, 90, route="api", tier="backfill").times) == 90
+    assert _reserve_units(amb, 1) == 2  # no syncs seen yet: the floor
+    # the syncs start at 03:00, in the release hour: the backfill must not take the
+    # rest of the day's quota from under them (the floor's 2 and beyond) while they run
+    assert len(amb.acquire("s", SYNCS_S, 6, route="api", tier="daily", client="c2").times) == 6
+    assert not amb.acquire("b", SYNCS_S + 1, 10, route="api", tier="backfill").times
+    assert len(amb.acquire("s", SYNCS_S + 60, 2, route="api", tier="daily", client="c2").times) == 2
+    amb.complete("s", SYNCS_S + 61)
+    assert _reserve_units(amb, SYNCS_S + 62) == 10  # 8 used, and a fifth more
+    # blocks of a sync follow each other: quiet for half an hour before the release
+    assert not amb.acquire("b", SYNCS_S + 1_000, 10, route="api", tier="backfill").times
+    late = amb.acquire("b", SYNCS_S + 2_000, 10, route="api", tier="backfill")
+    assert len(late.times) == 2  # the day's last 2, in the release hour
+    # a week later with no syncs since, the floor again
+    assert _reserve_units(amb, SYNCS_S + 8 * 86_400) == 2
+
+
+def test_a_learned_reserve_survives_the_entitys_state() -> None:
+    amb = Ambassador("ebay", **{"fulfillment.limit": 1000})
+    assert len(amb.acquire("s", 0, 50, route="fulfillment", tier="daily").times) == 50
+    amb.complete("s", 1)
+    quota = amb.snapshot(2).lanes["fulfillment"].limits["quota"]
+    assert quota["reserve_units"] == 60
+    assert json.loads(json.dumps(amb.state)) == amb.state
+    again = Scheduler(amb.policy, json.loads(json.dumps(amb.state))).to_state()
+    assert again["lanes"]["fulfillment"]["syncs"] == amb.state["lanes"]["fulfillment"]["syncs"]
+
+
+def test_a_share_wait_on_a_quota_lane_asks_again_within_a_few_horizons() -> None:
+    # an eBay day with 40 of 100 left; the clients used 30, 20 and 10 of it: their daily
+    # syncs of 11 each share what is left max-min fair, which gives c (least used) a
+    # claim of 23 it will not use; a, told to wait for its share, must be back within a
+    # few horizons (60 s), not when the day turns over
+    amb = Ambassador("ebay", **{"fulfillment.limit": 100, "reserve": 0})
+    for client, used in (("a", 30), ("b", 20), ("c", 10)):
+        grant = amb.acquire(
+            f"bf-{client}", 0, used, route="fulfillment", tier="backfill", client=client
+        )
+        assert len(grant.times) == used
+        amb.complete(f"bf-{client}", 0)
+    kw = {"route": "fulfillment", "tier": "daily"}
+    assert len(amb.acquire("s-c", 10, 11, client="c", **kw).times) == 11
+    assert len(amb.acquire("s-b", 10, 11, client="b", **kw).times) == 11
+    short = amb.acquire("s-a", 10, 11, client="a", **kw)
+    assert len(short.times) < 11 and short.waiting_for == "share"
+    assert secs(short.retry_at) <= 10 + 3 * 60
+    amb.complete("s-c", 11)
+    amb.complete("s-b", 11)
+    rest = amb.acquire("s-a", secs(short.retry_at), 11 - len(short.times), client="a", **kw)
+    assert len(rest.times) == 11 - len(short.times)
+
+
+def test_every_wait_on_a_quota_lane_is_back_by_the_days_release_period() -> None:
+    # Etsy's day spent at 14:13 UTC: the window frees only a day later, but the release
+    # period (03:00 UTC) hands out what was given back meanwhile
+    amb = Ambassador("etsy", qpd=100, qps=100, lease_s=0.25)
+    assert len(amb.acquire("b", 0, 98, route="api", tier="backfill").times) == 98
+    wait = amb.acquire("b", 1, 10, route="api", tier="backfill")
+    assert not wait.times and wait.waiting_for == "capacity"
+    assert secs(wait.retry_at) == SYNCS_S  # 03:00 UTC, not the day's roll-off
