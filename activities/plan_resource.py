@@ -15,8 +15,9 @@ observed, in two stages (``PlanInput.stage``):
 The full plan is stored once (``FlowStore``) and its blocks inserted in the ledger, so
 a resumed run loads the same blocks; a run resumed between the stages finds the
 provisional plan and measures on its block. Stage ``full``, demo runs, snapshots, a
-history no longer than the recent day and resources whose recent day is a bulk job too
-(``shared.flows.chains.ONLY_BULK``) plan at once (default density).
+history no longer than the recent day, resources whose recent day is a bulk job too
+(``shared.flows.chains.ONLY_BULK``) and those whose recent day waits (``UNMEASURED``)
+plan at once (default density).
 
 Daily: one block ``daily_window(watermark, now, overlap)`` once the watermark exists.
 Every run also picks up the backfill blocks not done yet; a parked block gets a
@@ -51,6 +52,11 @@ NAME = "plan_resource"
 DEFAULT_HISTORY = timedelta(days=3 * 365)
 DEMO_HISTORY = timedelta(days=30)
 PROVISIONAL = "~recent"
+UNMEASURED = frozenset({("amazon", "transactions")})
+"""(platform, resource) planned at once, not measured on the recent day first: Amazon's
+recent-day transactions block lists a settlement group still open ``OPEN_GROUP_WAIT``
+after its groups page (``shared.platforms.amazon.pagination``), so measuring on it
+would hold the rest of the plan that long while the events lane idles."""
 
 
 def _row(run: ResourceRun, block_id: str, window, now) -> Block:
@@ -148,7 +154,7 @@ async def _backfill_plan(plans: _Plans, stage: str) -> tuple[list[PlannedBlock],
             raise RuntimeError(f"the plan of {run.resource} lost its recent-day block")
         return await plans.keep(plan), True
     plan = _plan(run, start, run.now, None)
-    measure = (run.platform, run.resource) not in ONLY_BULK
+    measure = (run.platform, run.resource) not in ONLY_BULK | UNMEASURED
     if stage == "recent" and measure and len(plan) > 1 and plan[0].phase == "recent_day":
         return await plans.keep(plan[:1], PROVISIONAL), False
     return await plans.keep(plan), True

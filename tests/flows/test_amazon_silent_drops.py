@@ -14,15 +14,19 @@ Amazon, the tiny world; the sandbox's own page faults, aimed at one listing
     it. Its first events page drops an event, once: the block fails its first attempt
     on the running total and its retry passes; stored transactions equal the ground
     truth, no alert. Always dropped: parked after three attempts with one alert.
+    Amazon transactions are planned at once (the recent-day block may wait for an open
+    group: measuring on it would hold the rest of the plan).
 """
 
 from __future__ import annotations
 
 from sandbox.faults import Faults
+from shared.flows.models import BlockSpec
 from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
 from tests.flows.test_amazon_items_dated import planned_once
+from tests.flows.test_bulk_history import resource_run, stage
 from tests.flows.test_integrity_heal import run_narrowed
 from tests.flows.test_onboarding import assert_matches_truth
 
@@ -112,3 +116,17 @@ async def test_an_event_an_open_group_always_drops_parks_its_block_with_one_aler
         mails = smtp.wait_for(1)
         assert len(mails) == 1 and group in mails[0].body
         assert len(await ledger.list_alerts(stack.client_id)) == 1
+
+
+async def test_amazon_transactions_are_planned_at_once_not_measured_on_the_recent_day(
+    monkeypatch, azurite
+) -> None:
+    """The recent-day block may wait for an open group (``OPEN_GROUP_WAIT``): measuring
+    on it would hold the rest of the plan that long, so the whole plan comes at once."""
+    stack = Stack(monkeypatch, azurite.connection_string)
+    now = stack.now()
+    first = await stage(resource_run(stack, now, "transactions"), "recent")
+    assert first["final"] is True and len(first["blocks"]) > 1, first
+    assert BlockSpec.model_validate(first["blocks"][0]).phase == "recent_day"
+    orders = await stage(resource_run(stack, now, "orders"), "recent")
+    assert orders["final"] is False and len(orders["blocks"]) == 1, "orders are measured"

@@ -294,10 +294,11 @@ def _group_page(
 
 def _by_group_ahead(refs: list[list[str]]) -> int:
     """How many of ``refs``, from the first, are listed by group (one call at least each)
-    before a group listed by posted date (another route)."""
+    before a group listed by posted date (another route) or an open group's listing that
+    waits (``OPEN_GROUP_WAIT``: permits taken for it would expire meanwhile)."""
     n = 0
     for ref in refs:
-        if len(ref) == 4:
+        if len(ref) == 4 or (ref[1:2] == [_OPEN] and float(ref[6]) > 0):
             break
         n += 1
     return n
