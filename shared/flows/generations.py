@@ -122,8 +122,10 @@ async def reopen(
     generation is running (being loaded), parked (given up on, alerted) or planned is
     left alone — except a planned row of this very ask (``claim``: the activity ran
     again after its answer was lost: it is handed out again), and a row still running
-    for an earlier ask of ``asking`` (its load ended without a verdict: the asking
-    block waits for its re-loads before retrying, so nothing loads it any more). A
+    for an earlier ask of ``asking`` (its load ended without a verdict — a failed fetch
+    is recorded ``failed`` (``activities.fail_block``), so this is a re-load whose
+    orchestration itself crashed: the asking block waits for its re-loads before
+    retrying, so nothing loads it any more). A
     re-load (``asking.heals`` set) asks for nothing: healing never cascades. At most
     ``MAX_REOPENED`` blocks."""
     from shared.flows.store import FlowStore
