@@ -320,9 +320,16 @@ class Scheduler:
         self._touched.add(key)
         answer = flow.last_answer
         units = answer.get("c", 1)
-        forfeited = self._forfeit(lane, flow, answer, req, now)
         times = _times(answer)[: len(_times(answer)) - answer.get("rel", 0)]
-        back = [t for t in times[len(times) - min(req.unused, len(times)) :] if t > now]
+        unused = times[len(times) - min(req.unused, len(times)) :]
+        expired = Counter(_parse(t) for t in req.expired)
+        if any(not isinstance(limit, TokenBucket) for limit in lane.limits):
+            # the unused permits already past were not sent either: forfeited like the
+            # expired ones (a block's tail left over when its run stopped early counted on
+            # a sliding day for 24 h)
+            expired |= Counter(t for t in unused if t < now)
+        forfeited = self._forfeit(lane, flow, answer, expired, now)
+        back = [t for t in unused if t > now]
         if not back:
             return ReleaseAnswer(returned=forfeited)
         for limit in lane.limits:
@@ -341,19 +348,19 @@ class Scheduler:
         return ReleaseAnswer(returned=forfeited + len(back))
 
     def _forfeit(
-        self, lane: Lane, flow: Flow, answer: dict[str, Any], req: ReleaseRequest, now: int
+        self, lane: Lane, flow: Flow, answer: dict[str, Any], asked: Counter, now: int
     ) -> int:
-        """Un-count the grant's permits that expired unsent (``req.expired``) on the
-        lane's window limits: each is counted once (``answer["x"]``), only a time of the
-        grant that lies in the past and was not given back already. A daily quota
-        counted such a permit all day (measured on Etsy's sliding day: most of the
-        ~20 % of granted permits the platform never saw). Buckets keep no past use."""
-        if not req.expired:
+        """Un-count the grant's permits that expired unsent (``asked``: times, µs, with
+        how many at each) on the lane's window limits: each is counted once
+        (``answer["fx"]``), only a time of the grant that lies in the past and was not
+        given back already. A daily quota counted such a permit all day (measured on
+        Etsy's sliding day: most of the ~20 % of granted permits the platform never
+        saw). Buckets keep no past use."""
+        if not asked:
             return 0
         times = _times(answer)
         live = Counter(times[: len(times) - answer.get("rel", 0)])  # a burst: equal times
-        done = Counter(answer.get("x", []))
-        asked = Counter(_parse(t) for t in req.expired)
+        done = Counter(answer.get("fx", []))
         left = {t: min(n, live[t] - done[t]) for t, n in asked.items() if t < now}
         lost = sorted(Counter(left).elements())  # elements() skips counts <= 0
         if not lost:
@@ -365,7 +372,7 @@ class Scheduler:
                     limit.adjust(t, -units)
         for t in lost:
             self._count_use(lane, flow, -units, t)
-        answer["x"] = sorted((done + Counter(lost)).elements())
+        answer["fx"] = sorted((done + Counter(lost)).elements())
         return len(lost)
 
     def complete(self, req: CompleteRequest) -> CompleteAnswer:
@@ -781,6 +788,9 @@ def _times(answer: dict[str, Any]) -> list[int]:
 
 
 def _answer(answer: dict[str, Any], base: dict[str, Any], lane_name: str, lane: Lane):
+    # forfeited times went under "x" too until they got their own key ("fx"): an answer
+    # stored then and asked again (a repeated acquire) failed to validate
+    refused = answer.get("x")
     times = _times(answer)
     return AcquireAnswer(
         **base,
@@ -791,7 +801,7 @@ def _answer(answer: dict[str, Any], base: dict[str, Any], lane_name: str, lane: 
         lease_s=lane.spec.lease_s,
         retry_at=_dt(answer.get("r")),
         waiting_for=answer.get("w"),
-        refused=answer.get("x"),
+        refused=refused if isinstance(refused, str) else None,
         reason=answer.get("m"),
         fair_share=answer.get("f"),
         demo_remaining=answer.get("dl"),

@@ -570,6 +570,24 @@ def test_a_permit_is_forfeited_at_most_once() -> None:
     assert (first.returned, every.returned, last.returned) == (8, 12, 0)
 
 
+def test_unused_permits_given_back_past_their_time_no_longer_count_on_a_daily_quota() -> None:
+    # a block's run stopped early with 8 of its 20 permits unsent; it gives them back
+    # after their time (a route change, the block's end): the day has 8 more to give
+    amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
+    grant = amb.acquire("w", 0, 20, route="api", tier="backfill")
+    assert len(grant.times) == 20
+    assert amb.release("w", 5, grant.request_id, 8, route="api").returned == 8
+    assert len(amb.acquire("v", 6, 20, route="api", tier="backfill").times) == 8
+
+
+def test_a_repeated_acquire_after_a_forfeit_gets_its_answer_again() -> None:
+    amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
+    grant = amb.acquire("w", 0, 20, route="api", tier="backfill", request_id="g")
+    amb.release("w", 5, "g", 0, route="api", expired=grant.times[12:])
+    again = amb.acquire("w", 0, 20, route="api", tier="backfill", request_id="g")
+    assert again.times == grant.times and again.refused is None
+
+
 def test_only_past_permits_of_the_grant_can_expire() -> None:
     amb = Ambassador("etsy", qpd=20, qps=10, reserve=0.0, lease_s=0.25)
     grant = amb.acquire("w", 0, 20, route="api", tier="backfill")
