@@ -191,15 +191,23 @@ def _decode_value(marker: str, value: Any) -> Any:
     return value
 
 
+_AS_READ = frozenset({str, int, bool, float})  # values ``_plain`` would return unchanged
+
+
 def decode_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
     """The fields ``encode_fields`` was given, from an entity as the SDK returns it
     (system properties, chunk parts and markers are dropped)."""
-    markers: dict[str, str] = json.loads(entity.get(TYPES_PROPERTY) or "{}")
-    fields = {
-        name: _plain(value)
-        for name, value in entity.items()
-        if name[0] != "_" and name not in SYSTEM_PROPERTIES
-    }
+    fields = {}
+    for name, value in entity.items():
+        if name[0] == "_" or name in SYSTEM_PROPERTIES:
+            continue
+        kind = type(value)
+        if kind in _AS_READ or (kind is datetime and value.tzinfo is UTC):
+            fields[name] = value  # a plain UTC datetime: as ``queries`` returns them
+        else:
+            fields[name] = _plain(value)
+    text = entity.get(TYPES_PROPERTY)
+    markers: dict[str, str] = json.loads(text) if text else {}
     for name, marker in markers.items():
         if marker == "n":
             fields[name] = None

@@ -95,7 +95,10 @@ def entity_json(entity: Mapping[str, Any]) -> str:
             out[name] = value
         elif value is not None:
             _annotated(name, value, out)
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+    return _JSON.encode(out)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps(…) as one
 
 
 def _key(text: str) -> str:
@@ -109,10 +112,14 @@ def transaction_body(
     ``table_url`` (the account's table endpoint, no query string)."""
     batch, changeset = f"batch_{uuid.uuid4()}", f"changeset_{uuid.uuid4()}"
     parts = [f"--{batch}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"]
+    quoted: dict[str, str] = {}  # a transaction's entities share their partition
     for entity in entities:
-        keys = f"PartitionKey='{_key(entity['PartitionKey'])}',RowKey='{_key(entity['RowKey'])}'"
+        partition = entity["PartitionKey"]
+        if partition not in quoted:
+            quoted[partition] = f"{table_url}/{table}(PartitionKey='{_key(partition)}',RowKey='"
+        url = f"{quoted[partition]}{_key(entity['RowKey'])}')"
         parts.append(f"--{changeset}\r\n")
-        parts.append(_PART_HEADERS.format(url=f"{table_url}/{table}({keys})"))
+        parts.append(_PART_HEADERS.format(url=url))
         parts.append(entity_json(entity))
         parts.append("\r\n")
     parts.append(f"--{changeset}--\r\n--{batch}--\r\n")
