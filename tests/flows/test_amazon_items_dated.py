@@ -17,7 +17,8 @@ of getOrders lists every order, as a second, complete read would.
     block's retry passes. Stored orders and items equal the ground truth; no alert.
 (b) Every orders listing drops the order: the items block is parked after its third
     attempt with exactly one alert naming the order; every other order is stored, and
-    every item (the victim's too).
+    every item (the victim's too). The orders block's re-loads fail their own check
+    (the orders end of the orphan link sees the stored items) and stay failed.
 """
 
 from __future__ import annotations
@@ -160,7 +161,12 @@ async def test_an_order_every_getorders_listing_drops_parks_the_items_block_with
         [items_block] = [b for b in holding(blocks, "order_items", victim) if "~" not in b.block_id]
         assert items_block.state == BlockState.PARKED and items_block.attempts == 3, items_block
         assert orphans_problem([victim.order_id]) in (items_block.last_error or "")
-        rest = [b for b in blocks if b.block_id != items_block.block_id]
+        [listing] = [b for b in holding(blocks, "orders", victim) if "~" not in b.block_id]
+        reloads = [b for b in blocks if b.block_id.startswith(listing.block_id + "~")]
+        assert reloads and all(b.state == BlockState.FAILED for b in reloads), reloads
+        # each re-load fails its own check from the orders end: the items are stored
+        assert all(orphans_problem([victim.order_id]) in (b.last_error or "") for b in reloads)
+        rest = [b for b in blocks if b.block_id != items_block.block_id and b not in reloads]
         assert rest and all(b.state == BlockState.DONE for b in rest), [
             (b.block_id, b.state, b.last_error) for b in rest if b.state != BlockState.DONE
         ]
