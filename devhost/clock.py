@@ -33,6 +33,9 @@ def waits_on_peer(task: asyncio.Task) -> bool:
     The virtual clock must count such tasks as idle, or a task that waits for a lock
     held by one sleeping on the clock (a shared token refresh while the sandbox serves
     the token call with its simulated latency) would stall time forever."""
+    waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
+    if waiter is None or waiter.done():  # runnable: the cheap half of the test first
+        return False
     coro: Any = task.get_coro()
     innermost = None
     while coro is not None:
@@ -40,10 +43,7 @@ def waits_on_peer(task: asyncio.Task) -> bool:
         if frame is not None:
             innermost = frame.f_code.co_filename
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    if innermost is None or not innermost.replace("\\", "/").endswith(_PEER_PRIMITIVES):
-        return False
-    waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
-    return waiter is not None and not waiter.done()
+    return innermost is not None and innermost.replace("\\", "/").endswith(_PEER_PRIMITIVES)
 
 
 class VirtualClock:

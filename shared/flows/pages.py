@@ -17,7 +17,7 @@ from typing import Any
 from shared.flows.models import BlockSpec
 from shared.flows.storage_retry import retried
 from shared.models import Record
-from shared.normalize import normalize
+from shared.normalize import normalize_stored
 from shared.settings import Settings
 from shared.storage.clients import shared_clients, storage_errors
 from shared.storage.keys import container_name
@@ -29,9 +29,14 @@ DOWNLOADS_IN_FLIGHT = 8
 @dataclass(frozen=True)
 class StoredPage:
     number: int
-    payload: Any
+    text: str  # as stored, decompressed
     metadata: dict[str, str]
     records: list[Record]
+
+    @property
+    def payload(self) -> Any:
+        """The page: report text as is, a JSON page decoded."""
+        return self.text if self.metadata.get("format") == "text" else json.loads(self.text)
 
     @property
     def has_next(self) -> bool:
@@ -75,15 +80,15 @@ async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
     for number, (data, metadata) in zip(numbers, blobs, strict=True):
         text = gzip.decompress(data).decode()
         kind = metadata.get("format")
-        payload = text if kind == "text" else json.loads(text)
         records = []
-        if kind != "empty":
-            records = normalize(
+        if kind != "empty":  # a JSON page the memo holds is not even decoded
+            records = normalize_stored(
                 spec.platform,
                 spec.resource,
-                payload,
+                text,
+                json_page=kind != "text",
                 account=spec.account,
                 scope=metadata.get("scope", ""),
             )
-        pages.append(StoredPage(number, payload, metadata, records))
+        pages.append(StoredPage(number, text, metadata, records))
     return pages

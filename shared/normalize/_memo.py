@@ -22,6 +22,10 @@ dict pages only if normalizing takes more than twice as long as keying. Text pay
 (reports, JSON Lines) are hashed as they are: always worth it. Timing decides only
 whether to look; never what a call returns.
 
+The compact JSON of the last ``RECENT_TEXTS`` dict pages keyed is kept, by object, for
+the write that follows (``text_of``: ``encode_page`` stores a fetched page as that very
+text), so a fetched page is encoded once, not once for its key and again for its blob.
+
 Bounds: at most ``MAX_RECORDS`` records are held, oldest first out; an entry is dropped
 when it is read (a page is usually verified once; a second check normalizes again, with
 the same result). In a Functions worker where fetch and verify run in different
@@ -43,6 +47,7 @@ from shared.models import Record
 MAX_RECORDS = 60_000
 LEARN = 8  # dict pages of a normalizer timed before the memo judges its dict pages
 WORTH = 2.0  # keyed only if normalizing costs this many times the key (paid twice)
+RECENT_TEXTS = 8  # dict pages whose compact JSON is kept for the write that follows
 
 Key = tuple[Callable[..., Any], str, str, str, str, str, bytes]
 
@@ -64,12 +69,20 @@ def key_of(
     if isinstance(payload, str):
         kind, text = "s", payload
     else:
-        try:
-            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        except (TypeError, ValueError):  # not plain JSON (Decimal, NaN …): no memo
+        found = compact_json(payload)
+        if found is None:
             return None
-        kind = "d"
+        kind, text = "d", found
     return (function, platform, resource, account, scope, kind, _digest(text))
+
+
+def compact_json(payload: Any) -> str | None:
+    """``payload``'s compact JSON (the text ``RawPageStore`` stores for a dict), or None
+    when JSON cannot hold it (a Decimal, a datetime …)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
 
 
 class Memo:
@@ -83,6 +96,7 @@ class Memo:
         self._costs: dict[Callable[..., Any], list[float]] = {}  # n, key s, normalize s
         self.hits = 0
         self.misses = 0
+        self._texts: dict[int, tuple[Any, str]] = {}  # id -> (dict payload, compact JSON)
 
     @property
     def active(self) -> bool:
@@ -121,8 +135,26 @@ class Memo:
             if n >= LEARN and normalize_s < WORTH * key_s:
                 return None, 0.0
         started = time.process_time()
-        key = key_of(function, platform, resource, account, scope, payload)
-        return key, (time.process_time() - started) if dict_payload else 0.0
+        if not dict_payload:
+            return key_of(function, platform, resource, account, scope, payload), 0.0
+        text = compact_json(payload)
+        if text is None:
+            return None, time.process_time() - started
+        self._texts[id(payload)] = (payload, text)
+        while len(self._texts) > RECENT_TEXTS:
+            del self._texts[next(iter(self._texts))]
+        key = (function, platform, resource, account, scope, "d", _digest(text))
+        return key, time.process_time() - started
+
+    def text_of(self, payload: Any) -> str | None:
+        """The compact JSON ``key`` computed for this very dict object (not an equal one)
+        among the last ``RECENT_TEXTS`` it keyed, and forget it; else None. A fetched
+        page is keyed when it is normalized and then stored (``encode_page``): one
+        encoding serves both. The object is held meanwhile, so its id cannot be reused;
+        the text is that of the page when it was keyed (normalizers never change their
+        payload)."""
+        found = self._texts.pop(id(payload), None)
+        return found[1] if found is not None and found[0] is payload else None
 
     def json_text_key(
         self,

@@ -30,6 +30,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
+import shared.normalize
 from shared.settings import Settings
 from shared.storage.clients import StorageClients, shared_clients, storage_errors
 from shared.storage.keys import container_name, escape_key
@@ -62,13 +63,18 @@ def page_path(
 def encode_page(payload: Any) -> bytes:
     """Gzip of ``payload``: bytes or str are taken as an already-encoded JSON document
     (keep the response body as received: exact numbers, original order), anything else is
-    serialized with ``json`` (TypeError for values JSON cannot hold, Decimal included)."""
+    serialized with ``json`` (TypeError for values JSON cannot hold, Decimal included) —
+    or is the text the normalize memo made of this very object when its page was
+    normalized (``Memo.text_of``): the same compact JSON, not computed twice."""
     if isinstance(payload, bytes):
         body = payload
     elif isinstance(payload, str):
         body = payload.encode()
-    else:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    else:  # the normalize memo may have encoded this very page moments ago
+        text = shared.normalize.MEMO.text_of(payload)
+        if text is None:
+            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        body = text.encode()
     return gzip.compress(body, compresslevel=6, mtime=0)
 
 

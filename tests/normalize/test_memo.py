@@ -181,3 +181,28 @@ def test_stored_pages_normalize_as_their_decoded_payloads(memo: Memo) -> None:
         normalize_stored("quiltt", "bank_transactions", "[1, 2]", json_page=True)
     with pytest.raises(ConfigurationError):
         normalize_stored("quiltt", "bank_transactions", text, json_page=True, account=3)  # type: ignore[arg-type]
+
+
+def test_a_fetched_page_is_encoded_once_for_its_key_and_its_blob(
+    memo: Memo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page, twin = _page(12.5, 3), _page(12.5, 3)
+    normalize("quiltt", "bank_transactions", page, account="p1")
+    dumps = []
+    real = json.dumps
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: dumps.append(a[0]) or real(*a, **k))
+    written = gzip.decompress(encode_page(page))
+    assert dumps == [], "the page's text came from the memo"
+    assert written == real(page, ensure_ascii=False, separators=(",", ":")).encode()
+    assert gzip.decompress(encode_page(page)) == written and dumps == [page]  # given once
+    assert gzip.decompress(encode_page(twin)) == written and dumps[-1] is twin  # not equal ones
+
+
+def test_a_page_changed_after_it_was_keyed_is_stored_as_it_was_keyed(memo: Memo) -> None:
+    """The memo gives the text of the page when it was normalized: a normalizer that
+    changed its payload would not change what is stored (none does)."""
+    page = _page(7)
+    normalize("quiltt", "bank_transactions", page, account="p1")
+    keyed = json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
+    page["data"]["transactions"]["count"] = 99
+    assert gzip.decompress(encode_page(page)) == keyed
