@@ -345,7 +345,8 @@ def _etsy(o: Mapping[str, Any]) -> tuple[dict, dict]:
                 reserve=float(o.get("reserve", RESERVE)),
                 reserve_floor=float(o.get("reserve_floor", RESERVE_FLOOR)),
                 # days end an hour after the daily syncs start (03:00 UTC,
-                # triggers/daily_sync.py): the reserve is released while they run
+                # triggers/daily_sync.py): the reserve is released in that hour, once
+                # they are over
                 reset_utc=str(o.get("reset_utc", "04:00")),
                 release_s=float(o.get("release_s", 3_600.0)),
             ),
