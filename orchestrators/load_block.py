@@ -26,7 +26,9 @@ failure parks the block and alerts client support (``park_block``). A failed lin
 other end (``Verdict.reload``: new generations of done blocks of another resource) is
 loaded first, as sub-orchestrations of this one, so the retry checks against it; such
 a re-load (``BlockSpec.heals``) makes one attempt and ends ``failed`` instead of
-retrying or parking: the block that asked retries and parks. Every
+retrying or parking: the block that asked retries and parks. A re-load whose fetch
+failed before any verdict records its row failed (``fail_block``), so no row is left
+running. Every
 ``TURNS_PER_EXECUTION`` turns, ``WAITS_PER_EXECUTION`` permit waits (a block waiting
 long on a busy lane, e.g. for Shopify's cost bucket, each wait replaying the whole
 history: cost quadratic in its length) or ``PAGES_PER_EXECUTION`` requests, and before
