@@ -10,6 +10,9 @@ parallel would only queue there): as soon as one ends the next starts, so a slow
 does not hold the lane's other slots idle. After ``STARTS_PER_EXECUTION`` blocks (and
 their end) the orchestration continues as new with the rest, so its history stays
 short however long the plan. A block that fails is reported, never fails the resource.
+``plan_resource`` is idempotent (a stored plan is reused, existing ledger rows are left
+alone), so a planning call that fails — storage dropping a connection under load — is
+retried by the host (``PLAN_RETRY``) instead of failing the resource's whole run.
 
 Input: ``ResourceRun`` plus, after the first wave, ``queue`` and ``tally``.
 Output / custom status: ``{"phase", "blocks_total", "blocks_done", "parked",
@@ -28,6 +31,7 @@ bp = df.Blueprint()
 NAME = "sync_resource"
 IN_FLIGHT = 4
 STARTS_PER_EXECUTION = 24
+PLAN_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=6)
 
 
 def _tally(total: int = 0, done: int = 0) -> dict:
@@ -75,8 +79,8 @@ def _plan(context: df.DurableOrchestrationContext, run: ResourceRun):
     """Generator: (queue, tally) of the run's plan, the recent day loaded first when the
     backfill is planned now."""
     context.set_custom_status({"phase": "planning", **_tally()})
-    first = yield context.call_activity(
-        plan_resource.NAME, PlanInput(run=run, stage="recent").model_dump(mode="json")
+    first = yield context.call_activity_with_retry(
+        plan_resource.NAME, PLAN_RETRY, PlanInput(run=run, stage="recent").model_dump(mode="json")
     )
     if first.get("final", True):
         return first["blocks"], _tally(first["total"], first["done"])
@@ -84,8 +88,9 @@ def _plan(context: df.DurableOrchestrationContext, run: ResourceRun):
     recent = first["blocks"]
     outcomes = (yield from _load(context, recent)) if recent else []
     loaded = [item["block_id"] for item in recent]
-    rest = yield context.call_activity(
+    rest = yield context.call_activity_with_retry(
         plan_resource.NAME,
+        PLAN_RETRY,
         PlanInput(run=run, stage="rest", loaded=loaded).model_dump(mode="json"),
     )
     tally = _tally(rest["total"], rest["done"])
