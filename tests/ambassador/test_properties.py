@@ -291,25 +291,29 @@ def step(world: World, op: Op, n: int) -> None:
         assert parse_time(answer.blocked_until) >= world.blocked_until
     elif op.kind == "release" and op.caller in world.grants:
         grant_id, times, indices = world.grants[op.caller]
+        # an honest caller: what it says is unused is the grant's tail it has not sent
+        # (modelled arrival still ahead), whatever the permits' times; the scheduler
+        # gives back those ahead and forfeits those past on window limits
+        unsent = 0
+        for i in reversed(indices):
+            if world.uses[i][0] <= world.now or unsent == op.size % 10:
+                break
+            unsent += 1
         answer = scheduler.release(
             ReleaseRequest(
                 caller=caller,
                 request_id=f"r{n}",
                 route="api",
                 grant_id=grant_id,
-                unused=op.size % 10,
+                unused=unsent,
                 now=now,
             )
         )
-        tail = [i for t, i in zip(times, indices, strict=True) if t > world.now]
-        returned = tail[len(tail) - answer.returned :] if answer.returned else []
-        for i in returned:  # given back: never used
+        assert answer.returned <= unsent
+        kept = len(indices) - unsent
+        for i in indices[kept:]:  # never sent
             world.uses[i] = (world.uses[i][0], 0)
-        world.grants[op.caller] = (
-            grant_id,
-            times[: len(times) - answer.returned],
-            indices[: len(indices) - answer.returned],
-        )
+        world.grants[op.caller] = (grant_id, times[:kept], indices[:kept])
     elif op.kind == "complete":
         scheduler.complete(CompleteRequest(caller=caller, now=now))
         world.completed.add(op.caller)
