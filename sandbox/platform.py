@@ -5,6 +5,7 @@ Each ``sandbox/<platform>/__init__.py`` exposes ``build(world) -> PlatformSandbo
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +47,17 @@ class PlatformSandbox(Protocol):
     def payouts(self, client_id: str) -> list[PayoutFact]:
         """Payouts to the bank (empty for Quiltt itself)."""
         ...
+
+
+def quiet_after(times: list[int], after: float, duration: float, margin: float) -> float:
+    """The first instant ``t >= after`` with no time of ``times`` (sorted) in
+    ``[t - margin, t + duration]``: the search every sandbox's ``quiet_time`` runs."""
+    t = after
+    while True:
+        i = bisect.bisect_left(times, t - margin)
+        if i == len(times) or times[i] > t + duration:
+            return t
+        t = times[i] + margin + 1
 
 
 def build_platform(name: str, world: World) -> PlatformSandbox:

@@ -27,7 +27,6 @@ scenario seed), the client's refresh token, selling partner id and marketplace i
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,7 @@ from sandbox.amazon.inventory import Stock, build_stock
 from sandbox.amazon.limits import RateLimiter, plans_with
 from sandbox.amazon.reports import ReportStore
 from sandbox.amazon.view import order_items, order_payload, return_row
-from sandbox.platform import PayoutFact
+from sandbox.platform import PayoutFact, quiet_after
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -167,9 +166,5 @@ class AmazonSandbox:
         a window in which a crawl sees a still world (tests compare it to the ground truth).
         ``times``: this client's ``change_times`` if the caller already has them.
         """
-        times, t = self.change_times(client_id) if times is None else times, after
-        while True:
-            i = bisect.bisect_left(times, t - margin)
-            if i == len(times) or times[i] > t + duration:
-                return t
-            t = times[i] + margin + 1
+        times = self.change_times(client_id) if times is None else times
+        return quiet_after(times, after, duration, margin)

@@ -23,7 +23,6 @@ and secret (fake, from the scenario seed), the client's refresh token and scopes
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from sandbox.ebay.formats import digest
 from sandbox.ebay.inventory import Stock, build_stock
 from sandbox.ebay.limits import Policy, Quotas
 from sandbox.ebay.views import inventory_payload, order_payload, payout_payload, transaction_payload
-from sandbox.platform import PayoutFact
+from sandbox.platform import PayoutFact, quiet_after
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -160,12 +159,8 @@ class EbaySandbox:
         window in which a crawl sees a still world (tests compare it to the ground truth).
         ``times``: this client's ``change_times`` if the caller already has them.
         """
-        times, t = self.change_times(client_id) if times is None else times, after
-        while True:
-            i = bisect.bisect_left(times, t - margin)
-            if i == len(times) or times[i] > t + duration:
-                return t
-            t = times[i] + margin + 1
+        times = self.change_times(client_id) if times is None else times
+        return quiet_after(times, after, duration, margin)
 
     def payouts(self, client_id: str) -> list[PayoutFact]:
         data = self.data(client_id)

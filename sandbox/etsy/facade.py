@@ -42,7 +42,7 @@ from sandbox.etsy.views import (
     receipt_payload,
     transaction_payload,
 )
-from sandbox.platform import PayoutFact
+from sandbox.platform import PayoutFact, quiet_after
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -231,9 +231,5 @@ class EtsySandbox:
         """The first instant >= ``after`` with no change in [t - margin, t + duration].
         ``times``: this client's ``change_times`` if the caller already has them.
         """
-        times, t = self.change_times(client_id) if times is None else times, after
-        while True:
-            i = bisect.bisect_left(times, t - margin)
-            if i == len(times) or times[i] > t + duration:
-                return t
-            t = times[i] + margin + 1
+        times = self.change_times(client_id) if times is None else times
+        return quiet_after(times, after, duration, margin)

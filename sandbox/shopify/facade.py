@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sandbox.platform import PayoutFact
+from sandbox.platform import PayoutFact, quiet_after
 from sandbox.shopify import views
 from sandbox.shopify.app import build_app
 from sandbox.shopify.auth import ShopifyAuth
@@ -253,9 +253,5 @@ class ShopifySandbox:
         """The first instant >= ``after`` with no change in [t - margin, t + duration].
         ``times``: this client's ``change_times`` if the caller already has them.
         """
-        times, t = self.change_times(client_id) if times is None else times, after
-        while True:
-            i = bisect.bisect_left(times, t - margin)
-            if i == len(times) or times[i] > t + duration:
-                return t
-            t = times[i] + margin + 1
+        times = self.change_times(client_id) if times is None else times
+        return quiet_after(times, after, duration, margin)
