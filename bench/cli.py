@@ -6,8 +6,10 @@
     python -m bench floor --scenario multi          # both floors, bucket by bucket, no run
 
 Writes the report (``--out``), beside it ``<stem>.details.json`` (both floors bucket by
-bucket, devhost counters, errors) and ``<stem>.png`` (quota use over virtual time), and
-prints the table. Azurite: ``TRIBUTARY_STORAGE_CONNECTION`` if set, else one answering
+bucket, devhost counters, errors), ``<stem>.png`` (quota use over virtual time) and,
+while the run goes, ``<stem>.progress.jsonl`` (set-up stages and a progress row every
+``--progress-s`` seconds of wall, ``bench.progress``; also on stderr unless ``--quiet``),
+and prints the table. Azurite: ``TRIBUTARY_STORAGE_CONNECTION`` if set, else one answering
 on the default ports, else a private in-memory one started for the run. Alerts go to an
 SMTP server on loopback started for the run. Exit status 0 when every onboarding ended,
 1 otherwise (the report is written either way).
@@ -192,6 +194,17 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _positive(text: str) -> float:
+    """A positive number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,7 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-virtual-h", type=float, help="stop after this much virtual time")
     run.add_argument("--max-wall-s", type=float, help="stop after this much wall time")
     run.add_argument("--profile", type=Path, help="write a cProfile of the run here")
-    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    run.add_argument(
+        "--progress-s",
+        type=_positive,
+        default=60.0,
+        help="wall seconds between progress rows (stderr and <stem>.progress.jsonl)",
+    )
     run.add_argument("--clients", type=int, help="only the scenario's first N clients")
     run.add_argument(
         "--sandbox-limits",
@@ -234,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         strategy=args.strategy,
         platforms=tuple(args.platforms.split(",")) if args.platforms else None,
         progress=not args.quiet,
+        progress_path=args.out.with_name(args.out.stem + ".progress.jsonl"),
+        progress_every_s=args.progress_s,
         max_virtual_s=None if args.max_virtual_h is None else args.max_virtual_h * 3600,
         max_wall_s=args.max_wall_s,
         sandbox_limits=args.sandbox_limits,

@@ -20,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.census import Census, take_census
 from bench.forked import Forked
+from bench.progress import Watch
 from bench.recorder import Exchange
 from bench.stack import BenchStack
 from bench.strategies import get as get_strategy
 from bench.truth import truth_keys
+from shared.ambassador.policies import PlatformPolicy
 from shared.flows.chains import resources_of
 from shared.flows.generations import latest
 from shared.flows.store import FlowStore
@@ -53,6 +55,8 @@ class Options:
     sandbox_limits: dict | None = None  # platform -> sandbox limit overrides (scaled quotas)
     app_limits: dict | None = None  # platform -> Settings.<platform>.limits overrides
     clients: int | None = None  # only the scenario's first N clients
+    progress_path: Path | None = None  # JSON lines of stages and ticks (bench.progress)
+    progress_every_s: float = 60.0  # wall seconds between ticks
 
 
 @dataclass
@@ -112,23 +116,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-async def _progress(stack: BenchStack, every_s: float = 5.0) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        host = stack.host
-        done = sum(1 for i in host.instances.values() if i.done)
-        hours = (stack.clock.now() - stack.started_at) / 3600
-        print(
-            f"  virtual +{hours:7.2f} h  requests {len(stack.recorder.exchanges):7d}  "
-            f"instances {done}/{len(host.instances)}  "
-            f"events replayed {host.counters.history_events_replayed}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-async def _connect_all(stack: BenchStack) -> dict[tuple[str, str], str]:
-    ids: dict[tuple[str, str], str] = {}
+async def _connect_all(stack: BenchStack, ids: dict[tuple[str, str], str]) -> None:
+    """Connect every (client, platform) through the HTTP trigger, noting each
+    onboarding's instance id in ``ids`` as it is sent."""
     for spec in stack.scenario.clients:
         for platform in stack.platforms:
             if platform not in spec.platforms:
@@ -143,7 +133,6 @@ async def _connect_all(stack: BenchStack) -> dict[tuple[str, str], str]:
                     f"{response.get_body()[:300]!r}"
                 )
             ids[(spec.client_id, platform)] = json.loads(response.get_body())["id"]
-    return ids
 
 
 async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) -> str | None:
@@ -223,6 +212,7 @@ async def _read_back(
 
 async def run_bench(options: Options, *, connection_string: str, smtp=None) -> Measured:
     strategy = get_strategy(options.strategy)
+    watch = Watch(options.progress_path, echo=options.progress)
     stack = BenchStack(
         options.scenario,
         strategy,
@@ -233,11 +223,13 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         sandbox_limits=options.sandbox_limits,
         app_limits=options.app_limits,
         clients=options.clients,
+        mark=watch.stage,
     )
     # the truth and census of the start, taken in a forked copy while the run goes
     start = Forked(lambda: _truth_and_census(stack))
+    watch.stage("forked truth and census")
     try:
-        return await _run(stack, options, start)
+        return await _run(stack, options, start, watch)
     finally:
         start.cancel()
 
@@ -256,24 +248,36 @@ def _truth_and_census(stack: BenchStack) -> tuple[dict, Census]:
         return truth, take_census(stack.world, stack.platforms)
 
 
-async def _run(stack: BenchStack, options: Options, start: Forked) -> Measured:
+def _policies(stack: BenchStack, options: Options) -> dict[str, PlatformPolicy]:
+    overrides = options.app_limits or {}
+    return {p: PlatformPolicy.from_settings(p, overrides.get(p, {})) for p in stack.platforms}
+
+
+async def _run(stack: BenchStack, options: Options, start: Forked, watch: Watch) -> Measured:
     async with stack.running():
         wall0, cpu0 = time.perf_counter(), _cpu_s()
         memo0 = (MEMO.hits, MEMO.misses)
-        helpers = []
-        if options.progress:
-            helpers.append(asyncio.ensure_future(_progress(stack)))
+        ids: dict[tuple[str, str], str] = {}
+        ended: dict = {}
+        policies = _policies(stack, options)
+        follow = asyncio.ensure_future(
+            watch.follow(
+                lambda: watch.snapshot(stack, policies, ended=ended, connected=len(ids)),
+                options.progress_every_s,
+            )
+        )
         try:
-            ids = await _connect_all(stack)
-            ended: dict = {}
+            await _connect_all(stack, ids)
+            watch.stage("connected", onboardings=len(ids), requests=len(stack.recorder.exchanges))
             drive = _drive(stack, ids, options, ended)
             try:  # partial run: the rest counts as missing
                 cut = await asyncio.wait_for(drive, options.max_wall_s)
             except TimeoutError:
                 cut = "max_wall_s"
+            watch.tick(watch.snapshot(stack, policies, ended=ended, connected=len(ids)))
+            watch.stage("driven", cut=cut)
         finally:
-            for task in helpers:
-                task.cancel()
+            follow.cancel()
         wall_s, cpu_s = time.perf_counter() - wall0, _cpu_s() - cpu0
         memo = {
             "hits": MEMO.hits - memo0[0],
@@ -284,7 +288,9 @@ async def _run(stack: BenchStack, options: Options, start: Forked) -> Measured:
         if cut == "max_virtual_s":  # nothing happens before the deadline: still unfinished
             stopped_at = max(stopped_at, stack.started_at + (options.max_virtual_s or 0.0))
         truth, census = await start.result()
+        watch.stage("truth and census read")
         tallies = await _read_back(stack, truth, ended, stopped_at)
+        watch.stage("records read back")
         errors = [f"{name}: {message[:300]}" for name, message in stack.host.activity_errors]
         unfinished = [f"{c}/{p} did not finish" for (c, p) in ids if (c, p) not in ended]
     accounting = stack.world.accounting

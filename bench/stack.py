@@ -20,7 +20,7 @@ import dataclasses
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -87,7 +87,9 @@ class BenchStack:
         sandbox_limits: dict[str, dict[str, Any]] | None = None,
         app_limits: dict[str, dict[str, Any]] | None = None,
         clients: int | None = None,
+        mark: Callable[..., None] | None = None,
     ) -> None:
+        mark = mark or (lambda *_, **__: None)  # stage marks for bench.progress
         self.scenario = load(scenario) if isinstance(scenario, str) else scenario
         if clients is not None:  # the first N clients only (a smaller multi)
             if clients < 1:
@@ -105,9 +107,11 @@ class BenchStack:
             limits=sandbox_limits,
             platforms=self.platforms,
         )
+        mark("world built", clients=len(self.scenario.clients))
         quiet = QUIET_FOR_S.get(self.scenario.name, 600.0)
         self.clock.advance_to(self.quiet_start(self.scenario.now, quiet))
         self.started_at = self.clock.now()
+        mark("quiet start found")
         self.recorder = Recorder(self.clock, owners_of(self.world.credentials()))
         prefix = f"b{uuid.uuid4().hex[:8]}"
         self.env = {

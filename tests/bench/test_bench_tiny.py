@@ -50,6 +50,23 @@ def test_bench_on_tiny_reports_every_field_and_loses_nothing(monkeypatch, azurit
     assert details["blocks_parked"] == {}  # nothing parked: no reasons listed
     assert details["floor_tributary"]["floor_s"] == report["floor_s"]
     assert (tmp_path / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [
+        json.loads(line) for line in (tmp_path / "tiny.progress.jsonl").read_text().splitlines()
+    ]
+    stages = [r["stage"] for r in rows if "stage" in r]
+    assert stages == [
+        "world built",
+        "quiet start found",
+        "forked truth and census",
+        "connected",
+        "driven",
+        "truth and census read",
+        "records read back",
+    ]
+    last = [r for r in rows if "tick" in r][-1]  # ticked as driving ended
+    assert last["per_platform"] == {n: p["requests"] for n, p in report["platforms"].items()}
+    assert last["onboardings_ended"] == last["onboardings"] == 5
+    assert set(last["lanes"]) >= {"etsy.api"} and last["lanes"]["etsy.api"]["use"] > 0
 
 
 def test_a_cut_run_says_so_and_gives_a_lower_bound(monkeypatch, azurite, tmp_path, capsys):
