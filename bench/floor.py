@@ -25,7 +25,9 @@ Amazon (per seller; operation = bucket)
                          listFinancialEvents over its span, pages of 100 of every
                          marketplace's dated events there (a floor: other groups'
                          undated events in the span are not counted).
-    inventory            getInventorySummaries per marketplace, pages of 50.
+    inventory            getInventorySummaries per marketplace, pages of 50, each
+                         marketplace listed ``INVENTORY_LISTINGS`` (2) times in a row (the
+                         connector compares the listings: a dropped SKU has no count).
 Shopify (per shop; the GraphQL cost bucket, in points)
     bulk (orders, order items, returns, inventory: ``OFFERED_BULK``): per resource one
     bulkOperationRunQuery (``BULK_RUN_COST``) and one poll (``BULK_POLL_COST``); the
@@ -67,7 +69,7 @@ from datetime import UTC, datetime, time, timedelta
 from shared.ambassador.policies import LaneSpec, PlatformPolicy
 from shared.ambassador.protocol import PER_APPLICATION
 from shared.platforms.amazon.client import GROUP_EVENTS_FOR, GROUP_EVENTS_MARGIN
-from shared.platforms.amazon.pagination import FINANCE_SLICE
+from shared.platforms.amazon.pagination import FINANCE_SLICE, INVENTORY_LISTINGS
 from shared.platforms.amazon.pagination import PAGE_SIZE as AMAZON_PAGE
 from shared.platforms.ebay.pagination import METHODS as EBAY_METHODS
 from shared.platforms.etsy.pagination import LEDGER_WINDOW_S
@@ -220,7 +222,8 @@ def amazon_calls(c: PlatformCensus, *, bulk: bool, only: Paths = None) -> dict[s
     if by_date:
         _add(out, "listFinancialEvents", by_date)
     markets = c.per_parent["summaries_per_market"] or [0]
-    _add(out, "getInventorySummaries", sum(pages(n, AMAZON_INVENTORY_PAGE) for n in markets))
+    listing = sum(pages(n, AMAZON_INVENTORY_PAGE) for n in markets)
+    _add(out, "getInventorySummaries", INVENTORY_LISTINGS * listing)
     return out
 
 

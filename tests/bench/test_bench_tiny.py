@@ -49,6 +49,12 @@ def test_bench_on_tiny_reports_every_field_and_loses_nothing(monkeypatch, azurit
     # load may take one call; the floor is time, and time is ordered above)
     assert details["blocks_parked"] == {}  # nothing parked: no reasons listed
     assert details["floor_tributary"]["floor_s"] == report["floor_s"]
+    # Amazon's inventory: every marketplace listed twice, page for page as the floor counts
+    (inventory,) = [
+        b for b in details["floor_tributary"]["buckets"] if b["lane"] == "getInventorySummaries"
+    ]
+    listed = details["lanes_used"]["amazon"]["getInventorySummaries"]["calls"]
+    assert listed == inventory["calls"] > 0
     assert (tmp_path / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = [
         json.loads(line) for line in (tmp_path / "tiny.progress.jsonl").read_text().splitlines()

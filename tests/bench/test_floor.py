@@ -20,6 +20,7 @@ from bench.floor import (
     slices,
 )
 from shared.ambassador.policies import LaneSpec, LimitSpec, PlatformPolicy
+from shared.platforms.amazon.pagination import INVENTORY_LISTINGS
 from shared.platforms.shopify.queries import BULK_POLL_COST, BULK_RUN_COST, QUERIES
 
 DAY = 86_400.0
@@ -110,7 +111,9 @@ def test_amazon_per_record_calls_follow_the_chains() -> None:
     assert calls["createReport"][0] == 1  # the returns report only
     assert calls["listFinancialEventGroups"][0] == 2 * 3  # 365 days: three 180-day slices
     assert calls["listFinancialEventsByGroupId"][0] == 26 * 2
-    assert calls["getInventorySummaries"][0] == 3 + 1  # pages of 50 per marketplace
+    # pages of 50 per marketplace, each marketplace listed twice (the listings compared)
+    assert INVENTORY_LISTINGS == 2
+    assert calls["getInventorySummaries"][0] == 2 * (3 + 1)
 
 
 def test_amazon_bulk_replaces_orders_and_items_by_reports() -> None:
