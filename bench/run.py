@@ -42,6 +42,8 @@ from shared.storage.blocks import BlockState
 from shared.storage.ledger import Ledger
 from shared.storage.records import RecordStore
 
+START_NICE = 10  # the forked truth and census yield the cores to the run itself
+
 
 @dataclass(frozen=True)
 class Options:
@@ -226,7 +228,7 @@ async def run_bench(options: Options, *, connection_string: str, smtp=None) -> M
         mark=watch.stage,
     )
     # the truth and census of the start, taken in a forked copy while the run goes
-    start = Forked(lambda: _truth_and_census(stack))
+    start = Forked(lambda: _truth_and_census(stack), nice=START_NICE)
     watch.stage("forked truth and census")
     try:
         return await _run(stack, options, start, watch)

@@ -20,6 +20,13 @@ async def test_the_child_computes_on_the_state_at_the_fork():
     assert await job.result() == (pid, 1, big)  # the same result again
 
 
+async def test_the_child_runs_at_a_lower_priority_than_the_parent():
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    job = Forked(lambda: os.getpriority(os.PRIO_PROCESS, 0), nice=5)
+    assert await job.result() == min(19, mine + 5)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the parent keeps its own
+
+
 async def test_a_failure_in_the_child_is_raised_with_its_traceback():
     def boom():
         raise ValueError("no truth here")
