@@ -1,6 +1,7 @@
 """Activity functions: the only place that touches HTTP, storage and secrets."""
 
 from activities import (
+    alert_resource,
     begin_block,
     demo_preview,
     fail_block,
@@ -20,4 +21,5 @@ BLUEPRINTS = (
     fail_block.bp,
     record_progress.bp,
     demo_preview.bp,
+    alert_resource.bp,
 )

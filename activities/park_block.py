@@ -31,16 +31,7 @@ async def park_block(payload: dict) -> dict:
         block = exc.current
         if block.state != BlockState.PARKED:
             return {"parked": False, "state": block.state.value, "alerted": False}
-    alert = Alert.block_parked(block, task.now)
-    await ledger.raise_alert(alert)
-    unsent = [
-        a
-        for a in await ledger.list_alerts(spec.client, unsent_only=True)
-        if a.dedupe_key == alert.dedupe_key
-    ]
-    from shared.alerts import AlertMailer  # imported on use: SMTP is only needed here
+    from shared.alerts import deliver  # imported on use: SMTP is only needed here
 
-    for pending in unsent:
-        await AlertMailer(settings).send(pending, block=block)
-        await ledger.mark_alert_sent(spec.client, pending.dedupe_key, now=task.now)
-    return {"parked": True, "state": "parked", "alerted": bool(unsent)}
+    sent = await deliver(ledger, settings, Alert.block_parked(block, task.now), block=block)
+    return {"parked": True, "state": "parked", "alerted": sent}

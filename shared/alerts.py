@@ -5,16 +5,20 @@ delivers it from ``settings.alert_sender`` to ``settings.support_address`` throu
 ``settings.smtp_host:smtp_port`` with the standard library's ``smtplib``, run in a worker
 thread so the event loop is not blocked.
 
-The mail states, one per line, the client, platform, account, resource, window,
-attempts and the last reason, then the alert's own text. Resource and window come from
-the block when the caller passes it (``Block``), otherwise from the alert's dedupe key
-(``block-parked|platform|account|resource|block_id``) as far as it tells. It never
+The mail states, one per line, the client, platform, account, resource, block (or
+run), window, attempts and the last reason, then the alert's own text. Resource and
+window come from the block when the caller passes it (``Block``), otherwise from the
+alert's dedupe key (``block-parked|platform|account|resource|block_id``,
+``resource-failed|…|run_id``) as far as it tells. It never
 carries credentials: the alert holds none by construction, and as a second line of
 defence every text put in the mail has values of secret-looking fields (``token``,
 ``secret``, ``password``, ``Authorization`` …) replaced by ``[redacted]``.
 
 ``Message-ID`` is derived from (client, dedupe key), so a send retried after a timeout
 is recognisable as the same mail by the receiving side.
+
+``deliver(ledger, settings, alert)`` raises an alert once and mails it while its ledger
+row says unsent — the exactly-once path every alerting activity takes.
 
 Errors: TransientError when the server cannot be reached or answers a temporary
 failure (4xx, a dropped connection) — try again later; ConfigurationError when it
@@ -34,7 +38,7 @@ from shared.errors import ConfigurationError, TransientError
 from shared.settings import Settings
 from shared.storage.blocks import Block
 from shared.storage.keys import split_key
-from shared.storage.ledger import Alert
+from shared.storage.ledger import Alert, Ledger
 
 TIMEOUT_S = 10.0
 _SECRET_NAMES = (
@@ -57,15 +61,20 @@ def redact(text: str) -> str:
 
 
 def _from_key(alert: Alert) -> dict[str, str]:
-    """Resource and block id from a block-parked dedupe key, where it is one."""
+    """Resource and block id (or run id) from a block-parked or resource-failed /
+    resource-incomplete dedupe key, where it is one."""
     kind, _, rest = alert.dedupe_key.partition("|")
-    if kind != "block-parked" or not rest:
+    if kind not in ("block-parked", "resource-failed", "resource-incomplete") or not rest:
         return {}
     try:
         parts = split_key(rest)
     except ValueError:
         return {}
-    return {"resource": parts[2], "block": parts[3]} if len(parts) == 4 else {}
+    if len(parts) != 4:
+        return {}
+    if kind == "block-parked":
+        return {"resource": parts[2], "block": parts[3]}
+    return {"resource": parts[2], "run": parts[3]}
 
 
 def _facts(alert: Alert, block: Block | None) -> list[tuple[str, str]]:
@@ -82,6 +91,7 @@ def _facts(alert: Alert, block: Block | None) -> list[tuple[str, str]]:
         ("Account", alert.account or (block.account if block else "-")),
         ("Resource", known.get("resource", "-")),
         ("Block", known.get("block", "-")),
+        *([("Run", known["run"])] if "run" in known else []),
         ("Window", window),
         ("Attempts", attempts),
         ("Last reason", reason),
@@ -148,3 +158,21 @@ def _first_code(exc: smtplib.SMTPRecipientsRefused) -> int | None:
     for code, _ in recipients.values():
         return int(code)
     return None
+
+
+async def deliver(
+    ledger: Ledger, settings: Settings, alert: Alert, *, block: Block | None = None
+) -> bool:
+    """Raise ``alert`` (once per dedupe key) and mail it unless its row says it was sent;
+    True if a mail went out now. A retried caller neither loses the mail nor sends it
+    twice (a mail sent but not marked goes out again, with the same ``Message-ID``)."""
+    await ledger.raise_alert(alert)
+    unsent = [
+        a
+        for a in await ledger.list_alerts(alert.client, unsent_only=True)
+        if a.dedupe_key == alert.dedupe_key
+    ]
+    for pending in unsent:
+        await AlertMailer(settings).send(pending, block=block)
+        await ledger.mark_alert_sent(alert.client, pending.dedupe_key, now=alert.created_at)
+    return bool(unsent)

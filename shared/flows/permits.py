@@ -91,12 +91,16 @@ class Permits:
     def batch(self, request: PageRequest):
         """Generator: wait as the ambassador says; returns the batch's permit times still
         usable for ``request`` (the first may lie in the future); none after
-        ``WAITS_PER_BATCH`` waits in vain."""
+        ``WAITS_PER_BATCH`` waits in vain. Times of the batch past their lease are
+        forfeited (``forfeit``), never dropped silently."""
         waited = 0
         while True:
             now = self._now()
             if self.key == (request.route, request.cost):
-                self.times = [at for at in self.times if at + self.lease > now or at >= now]
+                expired = [at for at in self.times if at + self.lease <= now and at < now]
+                if expired:  # past their lease unsent: a day quota counted them
+                    self.forfeit(expired)
+                    self.times = [at for at in self.times if at not in expired]
                 if self.times:
                     return list(self.times)
             else:

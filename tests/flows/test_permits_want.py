@@ -77,3 +77,40 @@ def test_an_unknown_chain_length_asks_as_the_lane_allows():
     permits = _permits(2.0, 0.3, 2.0)
     assert permits.asks(_request(None)) == BATCH
     assert _permits(None, None, 0.25).asks(_request(5)) == FIRST_ASK
+
+
+class _Context:
+    """The orchestration context as far as ``Permits.batch`` uses it, recording signals."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current_utc_datetime = now
+        self.instance_id = "c1|etsy|orders.june"
+        self.signals: list[tuple[str, dict]] = []
+        self._ids = 0
+
+    def new_uuid(self) -> str:
+        self._ids += 1
+        return f"id-{self._ids}"
+
+    def signal_entity(self, _entity, operation: str, payload: dict) -> None:
+        self.signals.append((operation, payload))
+
+
+def test_permits_past_their_lease_are_forfeited_not_dropped():
+    # a batch of four, 0.1 s apart with a 0.25 s lease, looked at 0.4 s after the first:
+    # the first two are past their lease, the third is still in it (and past its time)
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    times = [start + timedelta(seconds=0.1 * k) for k in range(4)]
+    permits = _permits(0.1, 0.3, 0.25)
+    permits.context = _Context(start + timedelta(seconds=0.4))
+    permits.key, permits.grant_id, permits.times = ("api", 1), "grant-1", list(times)
+    request = PageRequest(platform="etsy", resource="orders", route="api", path="/receipts")
+    batch = permits.batch(request)
+    with pytest.raises(StopIteration) as done:
+        next(batch)  # usable times left: no call to the entity, no wait
+    assert done.value.value == times[2:]
+    assert permits.times == times[2:]
+    [(operation, payload)] = permits.context.signals
+    assert operation == "release" and payload["grant_id"] == "grant-1"
+    assert payload["unused"] == 0
+    assert [datetime.fromisoformat(t) for t in payload["expired"]] == times[:2]
