@@ -157,6 +157,7 @@ def split(
     client_use: dict[str, float] | None = None,
     ahead: frozenset[int] = frozenset(),
     cost: int = 1,
+    held: dict[int, float] | None = None,
 ) -> Split:
     """Share the pie (``free`` plus what everyone holds) between ``flow`` and ``peers``.
 
@@ -165,7 +166,7 @@ def split(
     water-filling (see the module docstring): ``kept`` is the other clients' claims,
     ``mine`` the caller's (units), and a least-used caller keeps ``cost`` of ``free``
     from its peers' claims. ``ahead``: ids of peers already too far ahead in service;
-    they claim nothing now."""
+    they claim nothing now. ``held``: each flow's ``held(now)`` by id, if known."""
     group = [*peers, flow]
     clients: dict[str, list[Flow]] = {}
     for f in group:
@@ -179,7 +180,6 @@ def split(
         for f in fs:
             weight = RESOURCE_WEIGHT.get(f.resource, 1) / total / counts[f.resource]
             share[id(f)] = weight / len(clients)
-    held = {id(f): f.held(now) for f in group}
     if client_use is not None:
         use = {c: client_use.get(c, 0.0) for c in clients}
         level = water_level(list(use.values()), free)
@@ -188,6 +188,8 @@ def split(
         if use[flow.client] <= min(use.values()):  # the least used always gets a permit
             kept = min(kept, max(0.0, free - cost))
         return Split(free + sum(use.values()), share, kept, claim[flow.client])
+    if held is None:
+        held = {id(f): f.held(now) for f in group}
     pie = free + sum(held.values())
     kept = 0.0
     for client, fs in clients.items():

@@ -69,6 +69,7 @@ once it can no longer delay any permit (``tat <= now - L``; ``tat_s <= now - (B 
 
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
@@ -178,6 +179,13 @@ class Limit:
     def describe(self, now: int) -> dict[str, Any]:
         return {"kind": self.kind, **self.params, **self.learned}
 
+    def clone(self) -> Any:
+        """A copy sharing nothing mutable that decides as one loaded from ``state()``
+        (to plan ahead without granting: ``Lane.peek``)."""
+        twin = copy.copy(self)
+        twin.learned = dict(self.learned)
+        return twin
+
 
 class TokenBucket(Limit):
     """Token bucket: ``rate`` units/s, ``burst`` units, starts full; planned with the burst
@@ -225,6 +233,11 @@ class TokenBucket(Limit):
             self.tat = None  # can no longer delay any permit: full again
         if self.tat_s is not None and self.tat_s + (self.capacity - 1) * self.spacing <= now:
             self.tat_s = None
+
+    def clone(self) -> TokenBucket:
+        twin = super().clone()
+        twin._paced_at = None  # not stored: the state holds only the learned rate
+        return twin
 
     def _keep_debt(self, old: int, at: int) -> None:
         """The interval grew from ``old`` (a 429, a lower stated rate): permits already
@@ -395,6 +408,11 @@ class FixedWindow(Limit):
         self.used: dict[int, int] = {}  # window index -> units
         self.held: int | None = None  # the daily syncs' learned need (``hold``)
         self.released = True  # release periods give the reserve to backfills (``hold``)
+
+    def clone(self) -> FixedWindow:
+        twin = super().clone()
+        twin.used = dict(self.used)
+        return twin
 
     def window_index(self, t: int) -> int:
         """The index of the fixed window that contains ``t``."""
@@ -572,9 +590,22 @@ class SlidingWindow(Limit):
         hh, mm = (int(x) for x in str(self.params["reset_utc"]).split(":"))
         self.anchor = (hh * 3600 + mm * 60) * US % self.window
         self.counts: dict[int, int] = {}
-        self._index: tuple[list[int], list[int]] | None = None  # sorted keys, prefix sums
+        # ``counts``' keys in order and running sums (``_sum``): ``_prefix[j]`` minus
+        # ``_prefix[0]`` is the units of the buckets before ``_keys[j]`` (only differences
+        # are read, so pruning the oldest buckets just drops the lists' heads). Kept up to
+        # date where a change lands at or after the last bucket (``take`` while planning
+        # forward), rebuilt on the next read after any other change. None: to rebuild.
+        self._keys: list[int] | None = None
+        self._prefix: list[int] = []
         self.held: int | None = None  # the daily syncs' learned need (``hold``)
         self.released = True  # release periods give the reserve to backfills (``hold``)
+
+    def clone(self) -> SlidingWindow:
+        twin = super().clone()
+        twin.counts = dict(self.counts)
+        if self._keys is not None:
+            twin._keys, twin._prefix = list(self._keys), list(self._prefix)
+        return twin
 
     def window_index(self, t: int) -> int:
         """The index of the day (of ``window_s``, anchored at ``reset_utc``) holding ``t``."""
@@ -610,17 +641,45 @@ class SlidingWindow(Limit):
         return self.capacity - reserve_units(self.capacity, self.params, self.held)
 
     def _changed(self) -> None:
-        self._index = None
+        self._keys = None
 
-    def _sum(self, lo: int, hi: int) -> int:
-        """Units in buckets ``lo ..= hi``."""
-        if self._index is None:
+    def _index(self) -> list[int]:
+        """``_keys`` (rebuilt with ``_prefix`` if a change invalidated them)."""
+        if self._keys is None:
             keys = sorted(self.counts)
             prefix = [0]
             for k in keys:
                 prefix.append(prefix[-1] + self.counts[k])
-            self._index = (keys, prefix)
-        keys, prefix = self._index
+            self._keys, self._prefix = keys, prefix
+        return self._keys
+
+    def _add(self, i: int, delta: int) -> None:
+        """Add ``delta`` units to bucket ``i`` (never below 0; an empty bucket goes)."""
+        old = self.counts.get(i, 0)
+        new = max(0, old + delta)
+        if new:
+            self.counts[i] = new
+        elif old:
+            del self.counts[i]
+        keys = self._keys
+        if keys is None or new == old:
+            return
+        if (keys and i < keys[-1]) or (not new and (not keys or i != keys[-1])):
+            self._changed()  # inside the index: rebuilt on the next read
+        elif keys and i == keys[-1]:
+            if new:
+                self._prefix[-1] += new - old
+            else:
+                keys.pop()
+                self._prefix.pop()
+        else:  # a bucket after the last one
+            keys.append(i)
+            self._prefix.append(self._prefix[-1] + new)
+
+    def _sum(self, lo: int, hi: int) -> int:
+        """Units in buckets ``lo ..= hi``."""
+        keys = self._index()
+        prefix = self._prefix
         return prefix[bisect_right(keys, hi)] - prefix[bisect_left(keys, lo)]
 
     def _fullest(self, i: int, units: int, cap: int) -> int | None:
@@ -629,15 +688,25 @@ class SlidingWindow(Limit):
         lo = i - self.m + 1
         if self._sum(lo, i + self.m - 1) + units <= cap:
             return None  # even all runs together have room
-        starts = [k for k in self.counts if lo <= k < i] + [i]
-        bad = [j for j in starts if self._sum(j, j + self.m - 1) + units > cap]
-        return max(bad) if bad else None
+        if self._sum(i, i + self.m - 1) + units > cap:
+            return i  # the latest start of all
+        keys = self._index()
+        # the non-empty buckets in [lo, i), latest first: the first that overfills is it
+        for pos in range(bisect_left(keys, i) - 1, bisect_left(keys, lo) - 1, -1):
+            j = keys[pos]
+            if self._sum(j, j + self.m - 1) + units > cap:
+                return j
+        return None
 
     def begin(self, now: int) -> None:
         oldest = now // self.gran - self.m
-        if any(k <= oldest for k in self.counts):
-            self.counts = {k: n for k, n in self.counts.items() if k > oldest}
-            self._changed()
+        keys = self._index()
+        if keys and keys[0] <= oldest:
+            cut = bisect_right(keys, oldest)
+            for k in keys[:cut]:
+                del self.counts[k]
+            # only differences of the running sums are read: drop the heads
+            del keys[:cut], self._prefix[:cut]
 
     def _next(self, t: int, units: int, cap: int) -> int | None:
         if units > cap:
@@ -668,16 +737,10 @@ class SlidingWindow(Limit):
         return capped
 
     def take(self, t: int, units: int) -> None:
-        i = t // self.gran
-        self.counts[i] = self.counts.get(i, 0) + units
-        self._changed()
+        self._add(t // self.gran, units)
 
     def adjust(self, t: int, delta: int) -> None:
-        i = t // self.gran
-        self.counts[i] = max(0, self.counts.get(i, 0) + delta)
-        if not self.counts[i]:
-            del self.counts[i]
-        self._changed()
+        self._add(t // self.gran, delta)
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         first, last = now // self.gran, end // self.gran

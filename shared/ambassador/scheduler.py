@@ -138,7 +138,6 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -163,6 +162,7 @@ from shared.ambassador.protocol import (
     Snapshot,
     Waiting,
 )
+from shared.ambassador.view import LaneView, Rivals, Row
 from shared.errors import ConfigurationError
 
 STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is still read
@@ -457,11 +457,14 @@ class Scheduler:
     ) -> tuple[list[int], str | None, int | None, int]:
         """(permit times, why fewer than ``want``, when to ask again, fair share).
         ``waited``: the flow's last wait, if it was for priority (µs)."""
-        others = [f for f in self._on(flow.lane) if f is not flow and not f.done and f.backlog > 0]
-        blockers = [f for f in others if f.hungry(now, self.grace) and f.outranks(flow)]
+        view = LaneView(self._on(flow.lane), flow, now, self.grace)
+        others = view.others
+        blockers = [r.flow for r in others if r.hungry and view.outranks_asker(r)]
         if blockers:
             retry = min(f.retry_at for f in blockers if f.retry_at is not None) + MS
-            if waited and any(f.client != flow.client and f.held(now) > 0 for f in others):
+            if waited and any(
+                r.flow.client != flow.client and view.held(r.flow) > 0 for r in others
+            ):
                 # other clients are served: they take the lane whenever the blocking class
                 # ends, so back off (a class behind its own client's hungry orders on a
                 # shared lane asked every second for nothing: 85 % of Etsy's acquires)
@@ -479,11 +482,11 @@ class Scheduler:
             # unused claim on the day must not idle the per-second limit) (H3)
             # every live flow of a client counts, also one that has all it asked for so
             # far (a chain asks a permit or two at a time): its client's claim stands
-            live = [f for f in self._on(flow.lane) if f is not flow and not f.done]
+            live = view.live
             if quota.releasing(now):  # the day's last release_s: a flow asleep past
                 # this horizon would leave its claim idle until the day ends
-                live = [f for f in live if not f.asleep(now, now + lane.horizon)]
-            registered = self._peers(flow, lane, live, now, quota, self._hungry(live, now))
+                live = [r for r in live if not view.asleep(r.flow, now + lane.horizon)]
+            registered = [r.flow for r in self._peers(view, lane, live, quota)]
             first = lane.next_time(now, cost, reserved)
             use = self._client_use(lane, now if first is None else first)
             day_free = max(free, quota.free_units(now, now + lane.horizon, reserved))
@@ -491,11 +494,12 @@ class Scheduler:
                 parts = split(flow, registered, day_free, now, use, cost=cost)
             if parts is None or parts.kept < day_free - free:
                 quota, parts = None, None
-        above = any(f.outranks(flow) and self._active(f, now, quota) for f in others)
+        above = any(view.outranks_asker(r) and view.active(r, quota is not None) for r in others)
         lead = min(lane.horizon // 2, max(lane.horizon // LOWER_LEAD, flow.rtt))
         end = now + (lead if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
-        peers = self._peers(flow, lane, others, now, quota, self._hungry(others, now))
+        rows = self._peers(view, lane, others, quota)
+        peers = [r.flow for r in rows]
         share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
         if parts is not None:
             room = min(free, day_free - parts.kept)
@@ -504,16 +508,21 @@ class Scheduler:
             # only a flow owed service keeps its credit and holds the others back: one
             # that had all it asked for, or that an active flow of its own client holds
             # to a short lead, would leave idle what the others leave it
-            active = _Rivals(f for f in [*others, flow] if self._active(f, now, quota))
-            owed = [f for f in peers if self._owed(f, active, now)]
-            if not self._owed(flow, active, now):
+            mine = flow.hungry(now, self.grace)
+            classes = [(r.tier, r.flow.client, r.rank) for r in others if view.active(r, False)]
+            if mine or view.held(flow) > 0:
+                classes.append((view.tier, flow.client, view.rank))
+            active = Rivals(classes)
+            owed = [r.flow for r in rows if r.hungry and not active.outrank(*_class(r))]
+            if not (mine and not active.outrank(view.tier, flow.client, view.rank)):
                 flow.tag = max(flow.tag, min(f.tag for f in owed or peers))
-            parts = split(flow, peers, free, now)
+            held = {id(f): view.held(f) for f in [*peers, flow]}
+            parts = split(flow, peers, free, now, held=held)
             lead = parts.pie  # how far ahead of the slowest owed peer a flow may run
             floor = min([flow.tag, *(f.tag for f in owed)])
             ahead = frozenset(id(f) for f in peers if f.tag > floor + lead)
             if ahead:
-                parts = split(flow, peers, free, now, ahead=ahead)
+                parts = split(flow, peers, free, now, ahead=ahead, held=held)
             share, fair, kept = parts.share[id(flow)], parts.mine, parts.kept
             room = min(free - kept, (floor + lead - flow.tag) * share)
             if flow.tag <= floor and free >= cost:
@@ -548,42 +557,23 @@ class Scheduler:
                 retry = min(retry, release)
         return times, waiting, max(now + self.min_wait, retry), fair_share
 
-    def _hungry(self, flows: list[Flow], now: int) -> _Rivals:
-        return _Rivals(f for f in flows if f.hungry(now, self.grace))
-
-    def _peers(
-        self,
-        flow: Flow,
-        lane: Lane,
-        others: list[Flow],
-        now: int,
-        quota: Quota | None,
-        hungry: _Rivals,
-    ) -> list[Flow]:
-        """The active flows of ``flow``'s tier that it does not outrank (step 2)."""
+    def _peers(self, view: LaneView, lane: Lane, rows: list[Row], quota: Quota | None) -> list[Row]:
+        """The active flows of the asker's tier among ``rows`` that it does not outrank
+        (step 2)."""
+        hungry = Rivals.of_rows(r for r in rows if r.hungry)
+        on_quota, until = quota is not None, view.now + lane.horizon
         return [
-            f
-            for f in others
-            if f.tier == flow.tier
-            and not flow.outranks(f)
-            and self._active(f, now, quota)
+            r
+            for r in rows
+            if r.tier == view.tier
+            and not view.asker_outranks(r)
+            and view.active(r, on_quota)
             # a peer that a waiting flow outranks cannot be served now: it neither claims
             # a share nor holds the others back in service (else: a cycle of waits)
-            and not hungry.outrank(f)
+            and not hungry.outrank(*_class(r))
             # sharing the horizon: a flow back only after it claims none of it (H3)
-            and (quota is not None or not f.asleep(now, now + lane.horizon))
+            and (on_quota or not view.asleep(r.flow, until))
         ]
-
-    def _owed(self, flow: Flow, active: _Rivals, now: int) -> bool:
-        """Waiting (hungry) for capacity its peers could leave it: not held to a short
-        lead below an active flow that outranks it (its own client's spare goes to it).
-        ``active``: the lane's active flows."""
-        return flow.hungry(now, self.grace) and not active.outrank(flow)
-
-    def _active(self, flow: Flow, now: int, quota: FixedWindow | None) -> bool:
-        if quota is not None:
-            return now < flow.expires  # a quota is shared over its window, not the horizon
-        return flow.hungry(now, self.grace) or flow.held(now) > 0
 
     # ------------------------------------------------------------------ bookkeeping
     def _begin(self, now: int) -> int:
@@ -682,26 +672,8 @@ class Scheduler:
 
 
 # ---------------------------------------------------------------------- helpers
-class _Rivals:
-    """Whether any of a set of flows outranks a given one, in O(1) (``Flow.outranks``:
-    a better tier; or the same tier and client and a better resource rank). Scanning
-    the set per flow made a decision quadratic in a lane's flows (50 clients' blocks on
-    Etsy's application-wide lane). A flow never outranks itself, so it may be in the set."""
-
-    def __init__(self, flows: Iterable[Flow]) -> None:
-        self.best_tier = math.inf
-        self.best_rank: dict[tuple[int, str], int] = {}  # (tier rank, client) -> best rank
-        for f in flows:
-            tier, rank = f.tier_rank, f.rank
-            self.best_tier = min(self.best_tier, tier)
-            if rank < self.best_rank.get((tier, f.client), math.inf):
-                self.best_rank[(tier, f.client)] = rank
-
-    def outrank(self, flow: Flow) -> bool:
-        tier = flow.tier_rank
-        if self.best_tier < tier:
-            return True
-        return self.best_rank.get((tier, flow.client), math.inf) < flow.rank
+def _class(r: Row) -> tuple[int, str, int]:
+    return r.tier, r.flow.client, r.rank
 
 
 def _flow_key(caller: str, lane: str) -> str:
