@@ -196,6 +196,7 @@ class Root:
             wanted = self._search("balanceTransactions", query, TXN_FIELDS)
             txns = payments.visible(now)
             if wanted.tests:
+                txns = payments.dated(txns, wanted.dates("processed_at"))
                 txns = [t for t in txns if search.matches(wanted, self._txn_values(t))]
             return self._connection(
                 "balanceTransactions",
@@ -239,12 +240,20 @@ class Root:
         }
 
     def _txn_values(self, txn: Any) -> Callable[[str], Any]:
-        node = views.balance_node(txn, self.now)
-        return lambda name: {
-            "processed_at": txn.at,
-            "payout_status": node["associatedPayout"]["status"],
-            "transaction_type": txn.type,
-        }[name]
+        """A balance transaction's searchable values, as its node shows them
+        (``views.balance_node``), each computed only when a term asks for it."""
+        now = self.now
+
+        def value(name: str) -> Any:
+            if name == "processed_at":
+                return txn.at
+            if name == "transaction_type":
+                return txn.type
+            if name == "payout_status":
+                return views.payout_status(txn, now)
+            raise KeyError(name)
+
+        return value
 
     # --- inventory -----------------------------------------------------------------------
     def _levels(self, levels, path: str, query: str | None, kw: dict[str, Any]) -> dict[str, Any]:

@@ -73,18 +73,14 @@ def page(
     keys = [k for k, _ in keyed]
     sign = -1 if args.reverse else 1
 
-    def position(cursor: str) -> int:
-        value, ident = decode(cursor)
-        probe = [(_cmp(k, sign)) for k in keys]
-        return bisect.bisect_right(probe, _cmp((value, ident), sign))
+    def order(k: Key) -> tuple:
+        return _cmp(k, sign)
 
     low, high = 0, len(keyed)
-    if args.after:
-        low = position(args.after)
+    if args.after:  # bisection applies ``order`` to the keys it probes only
+        low = bisect.bisect_right(keys, order(decode(args.after)), key=order)
     if args.before:
-        high = min(
-            high, bisect.bisect_left([_cmp(k, sign) for k in keys], _cmp(decode(args.before), sign))
-        )
+        high = min(high, bisect.bisect_left(keys, order(decode(args.before)), key=order))
     window = keyed[low:high] if low < high else []
     if args.first is not None:
         chosen, more_after, more_before = window[: args.first], len(window) > args.first, low > 0

@@ -78,6 +78,22 @@ class Payments:
     def visible(self, t: float) -> list[BalanceTxn]:
         return self.transactions[: bisect.bisect_right(self.times, t)]
 
+    def dated(self, visible: list[BalanceTxn], terms: list[tuple[str, float]]) -> list[BalanceTxn]:
+        """The run of ``visible`` (a prefix of ``transactions``, as ``visible`` gives it)
+        whose dates pass every ``(op, bound)`` term (ops ``> >= < <= =``), found by
+        bisection instead of a test per transaction."""
+        low, high = 0, len(visible)
+        for op, bound in terms:
+            if op in (">=", "="):
+                low = max(low, bisect.bisect_left(self.times, bound, 0, len(visible)))
+            if op == ">":
+                low = max(low, bisect.bisect_right(self.times, bound, 0, len(visible)))
+            if op in ("<=", "="):
+                high = min(high, bisect.bisect_right(self.times, bound, 0, len(visible)))
+            if op == "<":
+                high = min(high, bisect.bisect_left(self.times, bound, 0, len(visible)))
+        return visible[low:high] if low < high else []
+
 
 def charge_fee(total: int) -> int:
     return (total * 29 + 500) // 1000 + 30

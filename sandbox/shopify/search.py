@@ -37,6 +37,10 @@ class Search:
     tests: list[tuple[str, str, Any]] = field(default_factory=list)  # field, op, value
     warnings: list[dict[str, str]] = field(default_factory=list)
 
+    def dates(self, name: str) -> list[tuple[str, Any]]:
+        """The ``(op, bound)`` of every term on ``name``."""
+        return [(op, bound) for field_name, op, bound in self.tests if field_name == name]
+
     def extension(self, path: list[str]) -> dict[str, Any] | None:
         if not self.warnings:
             return None

@@ -245,6 +245,12 @@ def payout_node(payout: Payout, t: float) -> dict[str, Any]:
     }
 
 
+def payout_status(txn: BalanceTxn, t: float) -> str:
+    """``associatedPayout.status`` of ``txn``'s node at ``t``."""
+    payout = txn.payout
+    return payout.status(t) if payout is not None and payout.issued <= t else "PENDING"
+
+
 def balance_node(txn: BalanceTxn, t: float) -> dict[str, Any]:
     payout = txn.payout if txn.payout is not None and txn.payout.issued <= t else None
     source = {"CHARGE": "CHARGE", "REFUND": "REFUND", "PAYOUT": "PAYOUT"}[txn.type]
@@ -269,7 +275,7 @@ def balance_node(txn: BalanceTxn, t: float) -> dict[str, Any]:
         else None,
         "associatedPayout": {
             "id": gid("ShopifyPaymentsPayout", payout.payout_id) if payout else None,
-            "status": payout.status(t) if payout else "PENDING",
+            "status": payout_status(txn, t),
         },
     }
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Context as DecimalContext
 from decimal import Decimal, Inexact, InvalidOperation
+from functools import lru_cache
 from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
@@ -152,6 +153,20 @@ def canonical_json(value: object) -> str:
     kind = type(value)
     if kind is str:  # exactly json.dumps(value, ensure_ascii=False)
         return _encode_text(value)
+    if kind is dict and all(type(k) is str for k in value):  # a decoded JSON object
+        heads, parts = _KEY_HEADS, []
+        for key in sorted(value):
+            head = heads.get(key)
+            if head is None:
+                head = f"{_encode_key(key)}:"
+                if len(heads) < _MAX_KEY_HEADS:
+                    heads[key] = head
+            parts.append(head + canonical_json(value[key]))
+        return "{" + ",".join(parts) + "}"
+    if kind is list:
+        return "[" + ",".join([canonical_json(v) for v in value]) + "]"
+    if kind is float:
+        return _float_text(value)
     if kind is int and -_EXACT_INT < value < _EXACT_INT:  # its own digits (Decimal's
         return str(value)  # normalize rounds past 28 digits: those take the long way)
     if value is None or isinstance(value, bool | str):
@@ -164,6 +179,15 @@ def canonical_json(value: object) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+_KEY_HEADS: dict[str, str] = {}  # key -> its JSON text and colon (payloads repeat keys)
+_MAX_KEY_HEADS = 4096
+
+
+@lru_cache(maxsize=16_384)  # pure; money amounts repeat across events and pages
+def _float_text(value: float) -> str:
+    return _number_text(value)
 
 
 def content_hash(*parts: object) -> str:

@@ -15,12 +15,13 @@ JSON Lines file). Content that differs in any byte, or a dict JSON cannot encode
 and is normalized afresh. Records are frozen models; a hit returns a new list of the
 same records. Only successful results are kept; errors are raised again every time.
 
-Keying a dict costs an encoding on both passes, which can exceed what it saves (eBay's
-verbose pages normalize about as fast as they encode): the memo times a normalizer's
-first dict pages (process CPU time: other processes' load does not count) and keys its
-dict pages only if normalizing takes more than twice as long as keying. Text payloads
-(reports, JSON Lines) are hashed as they are: always worth it. Timing decides only
-whether to look; never what a call returns.
+Keying a dict costs its compact JSON and a digest. The JSON is not extra: the page is
+stored as that very text (below), so a dict page is keyed whatever its normalizer costs.
+(The memo used to time each normalizer's first pages and key only the costly ones:
+Amazon's finance pages fell out in the reference bench and were normalized twice.)
+``cost`` still notes per normalizer what its dict pages cost to key and to normalize,
+for the bench's report; it decides nothing. Text payloads (reports, JSON Lines) are
+hashed as they are.
 
 The compact JSON of the last ``RECENT_TEXTS`` dict pages keyed is kept, by object, for
 the write that follows (``text_of``: ``encode_page`` stores a fetched page as that very
@@ -45,8 +46,6 @@ from typing import Any
 from shared.models import Record
 
 MAX_RECORDS = 60_000
-LEARN = 8  # dict pages of a normalizer timed before the memo judges its dict pages
-WORTH = 2.0  # keyed only if normalizing costs this many times the key (paid twice)
 RECENT_TEXTS = 8  # dict pages whose compact JSON is kept for the write that follows
 
 Key = tuple[Callable[..., Any], str, str, str, str, str, bytes]
@@ -124,18 +123,12 @@ class Memo:
         scope: str,
         payload: Any,
     ) -> tuple[Key | None, float]:
-        """``(key, seconds spent on it)``; no key while paused, or for a dict payload of
-        a normalizer whose pages normalize faster than twice their encoding (measured
-        over its first ``LEARN`` dict pages: the key is paid on both passes)."""
+        """``(key, seconds spent keying a dict payload)``; no key while paused, or for a
+        dict JSON cannot encode."""
         if self._paused:
             return None, 0.0
-        dict_payload = not isinstance(payload, str)
-        if dict_payload:
-            n, key_s, normalize_s = self._costs.get(function, (0, 0.0, 0.0))
-            if n >= LEARN and normalize_s < WORTH * key_s:
-                return None, 0.0
         started = time.process_time()
-        if not dict_payload:
+        if isinstance(payload, str):
             return key_of(function, platform, resource, account, scope, payload), 0.0
         text = compact_json(payload)
         if text is None:
@@ -166,16 +159,14 @@ class Memo:
         text: str,
     ) -> Key | None:
         """The key of the dict whose compact JSON is ``text`` (see the module docstring),
-        without decoding it; None while paused or where dict pages are not keyed."""
+        without decoding it; None while paused."""
         if self._paused:
-            return None
-        n, key_s, normalize_s = self._costs.get(function, (0, 0.0, 0.0))
-        if n >= LEARN and normalize_s < WORTH * key_s:
             return None
         return (function, platform, resource, account, scope, "d", _digest(text))
 
     def cost(self, function: Callable[..., Any], key_s: float, normalize_s: float) -> None:
-        """Note what a dict page of ``function`` cost to key and to normalize."""
+        """Note what a dict page of ``function`` cost to key and to normalize (reported
+        by ``costs``; it decides nothing)."""
         n, k, t = self._costs.get(function, (0, 0.0, 0.0))
         self._costs[function] = [n + 1, k + key_s, t + normalize_s]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import MalformedPayloadError
@@ -162,6 +163,51 @@ def test_canonical_json_ignores_key_order_and_number_spelling() -> None:
     assert content_hash("L", a) == content_hash("L", b)
     assert content_hash("L", a) != content_hash("M", a)
     assert canonical_json({"n": -0.0}) == canonical_json({"n": 0})
+
+
+def _reference_canonical(value: object) -> str:
+    """canonical_json as first written (one general path): the fast paths must agree."""
+    if value is None or isinstance(value, bool | str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int) and -(10**27) < value < 10**27:
+        return str(value)
+    if isinstance(value, int | float | Decimal):
+        number = parse_decimal(value)
+        return "0" if number == 0 else format(number.normalize(), "f")
+    if isinstance(value, dict):
+        items = sorted((str(k), v) for k, v in value.items())
+        return "{" + ",".join(f"{json.dumps(k)}:{_reference_canonical(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_reference_canonical(v) for v in value) + "]"
+    raise TypeError(type(value).__name__)
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**30), 10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+    | st.text(max_size=6)
+)
+_KEYS = st.text(max_size=4) | st.sampled_from(["Amount", "é", 'a"b', "CurrencyAmount"])
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_KEYS, inner, max_size=4)
+        | st.dictionaries(st.integers(0, 20), inner, max_size=3)
+    ),  # non-string keys: str(k) order
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_canonical_json_is_the_general_form_whatever_the_path(value: object) -> None:
+    assert canonical_json(value) == _reference_canonical(value)
+    assert canonical_json([value, value]) == _reference_canonical([value, value])  # cached
 
 
 @given(st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=6))

@@ -122,27 +122,22 @@ def test_paused_neither_reads_nor_fills(memo: Memo) -> None:
     assert memo.hits == 1
 
 
-def test_dict_pages_are_keyed_only_while_the_memo_pays_for_itself() -> None:
-    from shared.normalize._memo import LEARN, WORTH
+def test_dict_pages_are_keyed_whatever_their_normalizer_costs() -> None:
+    """Keying a dict page costs its compact JSON, which the page's blob reuses: a cheap
+    normalizer's pages are keyed too (so verify does not normalize them again)."""
 
     def cheap(ctx: Any, payload: Any) -> list:
         return []
 
-    def costly(ctx: Any, payload: Any) -> list:
-        return []
-
     memo = Memo()
-    for _ in range(LEARN):
-        memo.cost(cheap, 1.0, WORTH * 1.0 - 0.5)  # normalizes faster than two keys
-        memo.cost(costly, 1.0, WORTH * 1.0 + 0.5)
+    for _ in range(50):
+        memo.cost(cheap, 1.0, 0.01)  # normalizes a hundred times faster than it keys
     args = ("quiltt", "bank_transactions", "p1", "")
-    assert memo.key(cheap, *args, {"a": 1})[0] is None
+    key, _ = memo.key(cheap, *args, {"a": 1})
+    assert key is not None
+    assert memo.json_text_key(cheap, *args, '{"a":1}') == key
     assert memo.key(cheap, *args, '{"a": 1}')[0] is not None  # text: hashed as it is
-    assert memo.key(costly, *args, {"a": 1})[0] is not None
-    fresh = Memo()
-    for _ in range(LEARN - 1):  # still learning: keyed
-        fresh.cost(cheap, 1.0, 0.0)
-    assert fresh.key(cheap, *args, {"a": 1})[0] is not None
+    assert [c["normalize_over_key"] for c in memo.costs().values()] == [0.01]
 
 
 def _stored_text(page: Any) -> str:
