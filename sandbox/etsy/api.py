@@ -114,18 +114,19 @@ def get_receipts(call: Call) -> Reply:
         for name in ("min_created", "max_created", "min_last_modified", "max_last_modified")
     }
     paid, shipped = _bool(call, "was_paid"), _bool(call, "was_shipped")
+    low_modified, high_modified = bounds["min_last_modified"], bounds["max_last_modified"]
     receipts = []
-    for receipt in _visible(call):
-        modified = receipt.last_modified(call.now)
+    for receipt in call.sandbox.receipts_created(
+        call.data, call.now, bounds["min_created"], bounds["max_created"]
+    ):
+        if low_modified is not None or high_modified is not None:
+            modified = receipt.last_modified(call.now)
+            if (low_modified is not None and modified < low_modified) or (
+                high_modified is not None and modified > high_modified
+            ):
+                continue
         is_shipped = receipt.shipped is not None and receipt.shipped <= call.now
-        if (
-            (bounds["min_created"] is not None and receipt.created < bounds["min_created"])
-            or (bounds["max_created"] is not None and receipt.created > bounds["max_created"])
-            or (bounds["min_last_modified"] is not None and modified < bounds["min_last_modified"])
-            or (bounds["max_last_modified"] is not None and modified > bounds["max_last_modified"])
-            or paid is False
-            or (shipped is not None and shipped != is_shipped)
-        ):
+        if paid is False or (shipped is not None and shipped != is_shipped):
             continue
         receipts.append(receipt)
     receipts.sort(key=lambda r: (r.created, r.receipt_id), reverse=True)

@@ -131,6 +131,17 @@ class EtsySandbox:
         return data.history.receipts[: bisect.bisect_right(data.created, now)]
 
     @staticmethod
+    def receipts_created(
+        data: ClientData, now: float, low: float | None, high: float | None
+    ) -> list[Receipt]:
+        """The receipts visible at ``now`` created in ``[low, high]`` (either bound may be
+        None), in history order (bisection over the creation times, which ascend)."""
+        visible = bisect.bisect_right(data.created, now)
+        start = 0 if low is None else bisect.bisect_left(data.created, low, 0, visible)
+        end = visible if high is None else bisect.bisect_right(data.created, high, start, visible)
+        return data.history.receipts[start:end]
+
+    @staticmethod
     def visible_lines_newest_first(data: ClientData, now: float) -> list[tuple[Receipt, Any]]:
         """Every (receipt, line) of the receipts visible at ``now``, newest first
         (create time, then transaction id, descending): one sort per client, not one per

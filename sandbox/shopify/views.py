@@ -17,6 +17,7 @@ page them. Every builder is pure.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ def gid(kind: str, n: int) -> str:
     return f"gid://shopify/{kind}/{n}"
 
 
+@lru_cache(maxsize=65_536, typed=True)  # pure; every page formats the same instants again
 def utc(t: float | None) -> str | None:
     if t is None:
         return None
@@ -44,6 +46,7 @@ def local(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, SHOP_ZONE).isoformat()
 
 
+@lru_cache(maxsize=65_536, typed=True)  # pure; amounts repeat over nodes and pages
 def decimal(cents: int) -> str:
     """Shopify's Decimal text: ``1000 -> "10.0"``, ``1234 -> "12.34"``, ``-50 -> "-0.5"``."""
     sign, cents = ("-" if cents < 0 else ""), abs(cents)
