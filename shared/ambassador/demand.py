@@ -166,20 +166,12 @@ def split(
     water-filling (see the module docstring): ``kept`` is the other clients' claims,
     ``mine`` the caller's (units), and a least-used caller keeps ``cost`` of ``free``
     from its peers' claims. ``ahead``: ids of peers already too far ahead in service;
-    they claim nothing now. ``held``: each flow's ``held(now)`` by id, if known."""
+    they claim nothing now. ``held``: each flow's ``held(now)`` by id, if known. On a
+    quota lane ``share`` is left empty (only clients are shared between)."""
     group = [*peers, flow]
     clients: dict[str, list[Flow]] = {}
     for f in group:
         clients.setdefault(f.client, []).append(f)
-    share: dict[int, float] = {}
-    for fs in clients.values():
-        counts: dict[str, int] = {}
-        for f in fs:
-            counts[f.resource] = counts.get(f.resource, 0) + 1
-        total = sum(RESOURCE_WEIGHT.get(r, 1) for r in counts)
-        for f in fs:
-            weight = RESOURCE_WEIGHT.get(f.resource, 1) / total / counts[f.resource]
-            share[id(f)] = weight / len(clients)
     if client_use is not None:
         use = {c: client_use.get(c, 0.0) for c in clients}
         level = water_level(list(use.values()), free)
@@ -187,7 +179,8 @@ def split(
         kept = sum(v for c, v in claim.items() if c != flow.client)
         if use[flow.client] <= min(use.values()):  # the least used always gets a permit
             kept = min(kept, max(0.0, free - cost))
-        return Split(free + sum(use.values()), share, kept, claim[flow.client])
+        return Split(free + sum(use.values()), {}, kept, claim[flow.client])
+    share = _shares(clients)
     if held is None:
         held = {id(f): f.held(now) for f in group}
     pie = free + sum(held.values())
@@ -200,6 +193,22 @@ def split(
         else:
             kept += sum(max(0.0, share[id(f)] * pie - held[id(f)]) for f in claiming)
     return Split(pie, share, kept, share[id(flow)] * pie)
+
+
+def _shares(clients: dict[str, list[Flow]]) -> dict[int, float]:
+    """Each flow's fraction of the lane by id: equal between clients, by resource weight
+    within a client, equal between a resource's flows."""
+    share: dict[int, float] = {}
+    n = len(clients)
+    for fs in clients.values():
+        counts: dict[str, int] = {}
+        for f in fs:
+            counts[f.resource] = counts.get(f.resource, 0) + 1
+        total = sum(RESOURCE_WEIGHT.get(r, 1) for r in counts)
+        part = {r: RESOURCE_WEIGHT.get(r, 1) / total / k / n for r, k in counts.items()}
+        for f in fs:
+            share[id(f)] = part[f.resource]
+    return share
 
 
 def water_level(used: list[float], free: float) -> float:

@@ -147,7 +147,7 @@ from shared.ambassador.demand import Flow, split
 from shared.ambassador.limits import MS, CostBucket, FixedWindow, TokenBucket, to_us
 from shared.ambassador.limits import format_time as _format
 from shared.ambassador.limits import parse_time as _parse
-from shared.ambassador.policies import Lane, PlatformPolicy, Quota
+from shared.ambassador.policies import Lane, PlatformPolicy
 from shared.ambassador.protocol import (
     TIERS,
     AcquireAnswer,
@@ -162,7 +162,7 @@ from shared.ambassador.protocol import (
     Snapshot,
     Waiting,
 )
-from shared.ambassador.view import LaneView, Rivals, Row
+from shared.ambassador.view import LaneView, Rivals, Static, static_rows
 from shared.errors import ConfigurationError
 
 STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is still read
@@ -197,6 +197,9 @@ class Scheduler:
         # state costs the changed flows, not all of them
         self._text: dict[str, str] = {}
         self._touched: set[str] = set(self.flows)
+        self._rows: dict[str, list[Static]] = {}  # per lane (``_lane_rows``)
+        self._daily: list[Flow] | None = None  # the daily syncs' flows (``_begin``)
+        self._expiry_floor: float = -math.inf  # no flow expires before (``_begin``)
         self.demo: dict[str, list[int]] = {k: list(v) for k, v in state.get("demo", {}).items()}
         self.grace = to_us(policy.grace_s)
         self.min_wait = to_us(policy.min_wait_s)
@@ -457,14 +460,12 @@ class Scheduler:
     ) -> tuple[list[int], str | None, int | None, int]:
         """(permit times, why fewer than ``want``, when to ask again, fair share).
         ``waited``: the flow's last wait, if it was for priority (µs)."""
-        view = LaneView(self._on(flow.lane), flow, now, self.grace)
+        view = LaneView(self._lane_rows(flow.lane), flow, now, self.grace)
         others = view.others
-        blockers = [r.flow for r in others if r.hungry and view.outranks_asker(r)]
+        blockers = [r[0] for r in others if r[3] and view.outranks_asker(r)]
         if blockers:
             retry = min(f.retry_at for f in blockers if f.retry_at is not None) + MS
-            if waited and any(
-                r.flow.client != flow.client and view.held(r.flow) > 0 for r in others
-            ):
+            if waited and any(r[0].client != flow.client and view.held(r[0]) > 0 for r in others):
                 # other clients are served: they take the lane whenever the blocking class
                 # ends, so back off (a class behind its own client's hungry orders on a
                 # shared lane asked every second for nothing: 85 % of Etsy's acquires)
@@ -485,8 +486,8 @@ class Scheduler:
             live = view.live
             if quota.releasing(now):  # the day's last release_s: a flow asleep past
                 # this horizon would leave its claim idle until the day ends
-                live = [r for r in live if not view.asleep(r.flow, now + lane.horizon)]
-            registered = [r.flow for r in self._peers(view, lane, live, quota)]
+                live = [r for r in live if not view.asleep(r[0], now + lane.horizon)]
+            registered = [r[0] for r in view.peers(live, True, now + lane.horizon)]
             first = lane.next_time(now, cost, reserved)
             use = self._client_use(lane, now if first is None else first)
             day_free = max(free, quota.free_units(now, now + lane.horizon, reserved))
@@ -498,22 +499,21 @@ class Scheduler:
         lead = min(lane.horizon // 2, max(lane.horizon // LOWER_LEAD, flow.rtt))
         end = now + (lead if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
-        rows = self._peers(view, lane, others, quota)
-        peers = [r.flow for r in rows]
         share, room, fair, kept, behind = 1.0, float(free), float(free), 0.0, []
         if parts is not None:
             room = min(free, day_free - parts.kept)
             fair, kept = parts.mine, parts.kept
-        elif peers:
+        elif rows := view.peers(others, quota is not None, now + lane.horizon):
+            peers = [r[0] for r in rows]
             # only a flow owed service keeps its credit and holds the others back: one
             # that had all it asked for, or that an active flow of its own client holds
             # to a short lead, would leave idle what the others leave it
             mine = flow.hungry(now, self.grace)
-            classes = [(r.tier, r.flow.client, r.rank) for r in others if view.active(r, False)]
+            classes = [(t, f.client, rank) for f, t, rank, h in others if h or view.held(f) > 0]
             if mine or view.held(flow) > 0:
                 classes.append((view.tier, flow.client, view.rank))
             active = Rivals(classes)
-            owed = [r.flow for r in rows if r.hungry and not active.outrank(*_class(r))]
+            owed = [f for f, t, rank, h in rows if h and not active.outrank(t, f.client, rank)]
             if not (mine and not active.outrank(view.tier, flow.client, view.rank)):
                 flow.tag = max(flow.tag, min(f.tag for f in owed or peers))
             held = {id(f): view.held(f) for f in [*peers, flow]}
@@ -557,32 +557,22 @@ class Scheduler:
                 retry = min(retry, release)
         return times, waiting, max(now + self.min_wait, retry), fair_share
 
-    def _peers(self, view: LaneView, lane: Lane, rows: list[Row], quota: Quota | None) -> list[Row]:
-        """The active flows of the asker's tier among ``rows`` that it does not outrank
-        (step 2)."""
-        hungry = Rivals.of_rows(r for r in rows if r.hungry)
-        on_quota, until = quota is not None, view.now + lane.horizon
-        return [
-            r
-            for r in rows
-            if r.tier == view.tier
-            and not view.asker_outranks(r)
-            and view.active(r, on_quota)
-            # a peer that a waiting flow outranks cannot be served now: it neither claims
-            # a share nor holds the others back in service (else: a cycle of waits)
-            and not hungry.outrank(*_class(r))
-            # sharing the horizon: a flow back only after it claims none of it (H3)
-            and (on_quota or not view.asleep(r.flow, until))
-        ]
-
     # ------------------------------------------------------------------ bookkeeping
     def _begin(self, now: int) -> int:
         now = max(self.clock, now)
         self.clock = now
-        if any(f.expires <= now for f in self.flows.values()):
-            self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
-            self._text = {k: v for k, v in self._text.items() if k in self.flows}
-        syncing = {f.lane for f in self.flows.values() if f.tier == "daily" and not f.done}
+        # expiry times only grow (and a new flow's lowers the floor: ``_register``), so no
+        # flow expires before the earliest one seen at the last look
+        if now >= self._expiry_floor:
+            if any(f.expires <= now for f in self.flows.values()):
+                self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
+                self._rows.clear()
+                self._daily = None
+                self._text = {k: v for k, v in self._text.items() if k in self.flows}
+            self._expiry_floor = min((f.expires for f in self.flows.values()), default=math.inf)
+        if self._daily is None:
+            self._daily = [f for f in self.flows.values() if f.tier == "daily"]
+        syncing = {f.lane for f in self._daily if not f.done}
         for name, lane in self.lanes.items():
             lane.begin(now)
             if (quota := _quota_limit(lane)) is not None:
@@ -600,14 +590,30 @@ class Scheduler:
     def _on(self, lane_name: str) -> list[Flow]:
         return [f for f in self.flows.values() if f.lane == lane_name]
 
+    def _lane_rows(self, lane_name: str) -> list[Static]:
+        """The lane's flows with their classes, in ``flows`` order; kept until a flow
+        joins or leaves or changes class (``_register``, ``_begin``)."""
+        rows = self._rows.get(lane_name)
+        if rows is None:
+            rows = self._rows[lane_name] = static_rows(self._on(lane_name))
+        return rows
+
     def _register(self, key: str, lane: str, req: AcquireRequest, now: int) -> Flow:
         self._touched.add(key)
         flow = self.flows.get(key)
+        if flow is None or (flow.client, flow.tier, flow.resource) != (
+            req.client,
+            req.tier,
+            req.resource,
+        ):
+            self._rows.pop(lane, None)  # a flow joins or changes class
+            self._daily = None
         if flow is None:
             flow = self.flows[key] = Flow(req.caller, lane, req.client, req.tier, req.resource)
         flow.client, flow.tier, flow.resource, flow.done = req.client, req.tier, req.resource, False
         flow.backlog = max(req.backlog if req.backlog is not None else req.want, req.want)
         flow.expires = max(flow.expires, now + self.grace)
+        self._expiry_floor = min(self._expiry_floor, flow.expires)
         if flow.asked_at:  # back after its last answer ran out: one round trip
             ran_out = max(flow.asked_at, flow.retry_at or 0, *(run[1] for run in flow.runs))
             flow.rtt = max(flow.rtt, now - ran_out)
@@ -672,10 +678,6 @@ class Scheduler:
 
 
 # ---------------------------------------------------------------------- helpers
-def _class(r: Row) -> tuple[int, str, int]:
-    return r.tier, r.flow.client, r.rank
-
-
 def _flow_key(caller: str, lane: str) -> str:
     return f"{lane}@{caller}"
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from shared.ambassador.demand import Flow
 from shared.ambassador.protocol import OTHER_RANK, RESOURCE_RANK, TIERS
@@ -26,13 +25,11 @@ from shared.ambassador.protocol import OTHER_RANK, RESOURCE_RANK, TIERS
 TIER_RANK: dict[str, int] = {tier: i for i, tier in enumerate(TIERS)}
 
 
-class Row(NamedTuple):
-    """One flow of the view: its tier rank, resource rank and hunger at the view's now."""
+Row = tuple[Flow, int, int, bool]
+"""One flow of a view: (flow, tier rank, resource rank, hungry at the view's now)."""
 
-    flow: Flow
-    tier: int
-    rank: int
-    hungry: bool
+Static = tuple[Flow, int, int]
+"""A lane's flow with its (tier rank, resource rank): ``static_rows``."""
 
 
 class Rivals:
@@ -51,7 +48,7 @@ class Rivals:
 
     @classmethod
     def of_rows(cls, rows: Iterable[Row]) -> Rivals:
-        return cls((r.tier, r.flow.client, r.rank) for r in rows)
+        return cls((tier, f.client, rank) for f, tier, rank, _ in rows)
 
     def outrank(self, tier: int, client: str, rank: int) -> bool:
         """Whether a flow of the set outranks one of this class."""
@@ -62,22 +59,21 @@ class Rivals:
 
 class LaneView:
     """The flows of one lane other than ``asker`` that are not done (``live``, in the
-    lane's order), and of those the ones with a backlog (``others``), at ``now``."""
+    lane's order), and of those the ones with a backlog (``others``), at ``now``.
+    ``rows``: the lane's flows with their classes (``static_rows``)."""
 
-    def __init__(self, flows: Iterable[Flow], asker: Flow, now: int, grace: int) -> None:
+    def __init__(self, rows: Iterable[Static], asker: Flow, now: int, grace: int) -> None:
         self.now = now
         self.asker = asker
         self.tier, self.rank = class_of(asker)
         self.client = asker.client
         self._held: dict[int, float] = {}
-        self.live: list[Row] = []
-        for f in flows:
-            if f is asker or f.done:
-                continue
-            hungry = f.unmet > 0 and f.retry_at is not None and now < f.retry_at + grace
-            tier = TIER_RANK[f.tier]
-            self.live.append(Row(f, tier, RESOURCE_RANK.get(f.resource, OTHER_RANK), hungry))
-        self.others = [r for r in self.live if r.flow.backlog > 0]
+        self.live: list[Row] = [
+            (f, tier, rank, f.unmet > 0 and f.retry_at is not None and now < f.retry_at + grace)
+            for f, tier, rank in rows
+            if f is not asker and not f.done
+        ]
+        self.others = [row for row in self.live if row[0].backlog > 0]
 
     def held(self, f: Flow) -> float:
         """``f.held(now)``, computed once."""
@@ -87,27 +83,56 @@ class LaneView:
             value = self._held[key] = f.held(self.now)
         return value
 
-    def outranks_asker(self, r: Row) -> bool:
-        """``r.flow.outranks(asker)``."""
-        if r.tier != self.tier:
-            return r.tier < self.tier
-        return r.flow.client == self.client and r.rank < self.rank
-
-    def asker_outranks(self, r: Row) -> bool:
-        """``asker.outranks(r.flow)``."""
-        if r.tier != self.tier:
-            return self.tier < r.tier
-        return r.flow.client == self.client and self.rank < r.rank
+    def outranks_asker(self, row: Row) -> bool:
+        """``row``'s flow outranks the asker (``Flow.outranks``)."""
+        f, tier, rank, _ = row
+        if tier != self.tier:
+            return tier < self.tier
+        return f.client == self.client and rank < self.rank
 
     def asleep(self, f: Flow, until: int) -> bool:
         """``f.asleep(now, until)``."""
         return f.retry_at is not None and f.retry_at > until and self.held(f) <= 0
 
-    def active(self, r: Row, quota: bool) -> bool:
+    def active(self, row: Row, quota: bool) -> bool:
         """On a quota lane: registered (not expired); else hungry or holding permits."""
         if quota:
-            return self.now < r.flow.expires
-        return r.hungry or self.held(r.flow) > 0
+            return self.now < row[0].expires
+        return row[3] or self.held(row[0]) > 0
+
+    def peers(self, rows: list[Row], quota: bool, until: int) -> list[Row]:
+        """The active flows of ``rows`` of the asker's tier that it does not outrank
+        (the scheduler's step 2), leaving out any that a hungry flow of ``rows``
+        outranks, and without ``quota`` any asleep until ``until``."""
+        tier, client, mine, now = self.tier, self.client, self.rank, self.now
+        best: dict[tuple[int, str], int] = {}  # the hungry flows' ``Rivals``, inline
+        for f, t, rank, is_hungry in rows:
+            if is_hungry:
+                if t < tier:
+                    return []  # a hungry flow of a better tier outranks them all
+                if t == tier and rank < best.get((t, f.client), math.inf):
+                    best[(t, f.client)] = rank
+        out = []
+        for row in rows:
+            f, t, rank, is_hungry = row
+            if t != tier or (f.client == client and mine < rank):
+                continue
+            if best.get((t, f.client), math.inf) < rank:
+                # a peer that a waiting flow outranks cannot be served now: it neither
+                # claims a share nor holds the others back in service (else: a cycle)
+                continue
+            if quota:
+                if now < f.expires:
+                    out.append(row)
+            elif (is_hungry or self.held(f) > 0) and not self.asleep(f, until):
+                # sharing the horizon: a flow back only after it claims none of it (H3)
+                out.append(row)
+        return out
+
+
+def static_rows(flows: Iterable[Flow]) -> list[Static]:
+    """Flows with their classes, in the order given (a view's ``rows``)."""
+    return [(f, *class_of(f)) for f in flows]
 
 
 def class_of(flow: Flow) -> tuple[int, int]:
