@@ -13,9 +13,14 @@ other permits), at a request with ``not_before_s``, at a permit further off than
 
 The payloads never enter orchestration history: a data page (a ``page`` or
 ``bulk_download`` step of the block's own resource) goes to Blob storage as raw page
-``page`` of the block and its normalized records to Table storage; the writes overlap
-the next request, and all are done before the activity returns. A write that fails
-for a moment (a dropped storage connection) is made again in place
+``page`` of the block, its write overlapping the next request, and its normalized
+records into the run's ``RecordBuffer`` (``shared.storage.record_buffer``), which writes
+a partition's records to Table storage once they fill a transaction (100 rows: a
+transaction per page and partition carried 64 rows on average) and the rest at the
+run's end. Every write is done before the activity returns, and only then does the
+run report its pages: a run that dies with records still buffered reports nothing and
+is run again from the chain it was given, fetching those pages again. A write that
+fails for a moment (a dropped storage connection) is made again in place
 (``shared.flows.storage_retry``), so the page is not fetched again. A driver page
 (another resource leading to the block's pages, see ``shared.flows.chains``) is not
 stored; its dependent chain goes on the stack above the driver's next page (walked
@@ -30,7 +35,8 @@ What comes back is the chain left, counts, each response's limit feedback, and t
 summary of a response that stopped the run. Credentials are resolved here from the ledger.
 
 A run that dies halfway (the worker crashed) is simply run again from the same chain:
-pages are stored under the same numbers and records upserted by their natural keys.
+pages are stored under the same numbers and records upserted by their natural keys
+(some of its records may have been written, none is claimed stored).
 
 Page metadata in Blob (strings): ``step``, ``format`` (json/text/empty), ``cursor``,
 ``has_next``, ``records``, ``reported`` (the API's count, "" if none), ``status``,
@@ -66,6 +72,7 @@ from shared.normalize import normalize
 from shared.platforms.base import Outcome, PageRequest
 from shared.settings import get_settings
 from shared.storage.raw_pages import RawPageStore
+from shared.storage.record_buffer import RecordBuffer
 from shared.storage.records import RecordStore
 
 bp = df.Blueprint()
@@ -99,7 +106,8 @@ async def fetch_pages(payload: dict) -> dict:
         return _result(chain, out, observations, stopped)
     lease = timedelta(seconds=run.lease_s)
     stopped: FetchSummary | None = None
-    writes: list[asyncio.Future] = []
+    writes: list[asyncio.Future] = []  # raw pages
+    buffer = RecordBuffer(RecordStore(settings), spec.client, write=retried)
     for at in run.permits:
         if not chain:
             break
@@ -120,7 +128,9 @@ async def fetch_pages(payload: dict) -> dict:
         out["used"] += 1
         out["requests"] += 1
         last = len(chain) == 1  # the chain ends if this request leads nowhere
-        summary = await _fetch_one(connector, settings, spec, run, request, out, last, writes)
+        summary = await _fetch_one(
+            connector, settings, spec, run, request, out, last, (writes, buffer)
+        )
         if run.observe and (summary.status or summary.feedback):
             fields = dict(summary.feedback)
             if summary.actual_cost is not None:
@@ -148,16 +158,15 @@ async def fetch_pages(payload: dict) -> dict:
         if summary.stored_page is not None:
             out["pages"] += 1
             out["records"] += summary.records
-    await _flush(writes)
+    await _flush(writes, buffer)  # before anything is reported stored
     return _result(chain, out, observations, stopped)
 
 
-async def _flush(writes: list[asyncio.Future]) -> None:
-    """Wait for every page write; the first failure fails the run (it is run again from
-    the chain it was given: nothing it reported is lost)."""
-    if not writes:
-        return
-    results = await asyncio.gather(*writes, return_exceptions=True)
+async def _flush(writes: list[asyncio.Future], buffer: RecordBuffer) -> None:
+    """Write the buffered records and wait for them and every raw page write; the first
+    failure fails the run (it is run again from the chain it was given: nothing it
+    reported is lost)."""
+    results = await asyncio.gather(buffer.flush(), *writes, return_exceptions=True)
     for outcome in results:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -169,13 +178,15 @@ def _result(chain, out, observations, stopped) -> dict:
 
 
 async def _fetch_one(
-    connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last, writes
+    connector, settings, spec: BlockSpec, run: FetchRun, request: PageRequest, out, last, sinks
 ) -> FetchSummary:
     """Make ``request``; start storing its page when it carries the block's data (or
     when the block's chain ends on it without data: an empty window still leaves one
     page, and a chain whose tail holds no data — an Etsy returns listing whose last
     receipts have no refunds — ends on a page saying so, not on a data page that names a
-    next one): the write goes on ``writes`` and overlaps the next request."""
+    next one): the raw page's write goes on ``writes`` and overlaps the next request,
+    its records go into ``buffer`` (``sinks`` is both)."""
+    writes, buffer = sinks
     try:
         result = await connector.fetch(request)
     except MalformedPayloadError as exc:  # the page cannot be trusted: the attempt fails
@@ -209,8 +220,8 @@ async def _fetch_one(
         except MalformedPayloadError as exc:
             summary.update(outcome=Outcome.PERMANENT, reason=str(exc), next=None)
             return FetchSummary(**summary)
-        write = _write(settings, spec, page, stored, metadata, records)
-        writes.append(asyncio.ensure_future(write))
+        writes.append(asyncio.ensure_future(_write(settings, spec, page, stored, metadata)))
+        buffer.add(records)
         summary.update(stored_page=page, records=len({r.natural_key for r in records}))
     return FetchSummary(**summary)
 
@@ -252,11 +263,10 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-async def _write(settings, spec: BlockSpec, page: int, payload, metadata, records) -> None:
-    """The raw page to Blob and its records to Table, side by side. Both are idempotent,
-    so a transient storage failure is retried here (``storage_retry``), each write on its
-    own; if one still fails the run fails and is run again, rewriting both."""
-    raw = retried(
+async def _write(settings, spec: BlockSpec, page: int, payload, metadata) -> None:
+    """The raw page to Blob. Idempotent, so a transient storage failure is retried here
+    (``storage_retry``); if it still fails the run fails and is run again."""
+    await retried(
         lambda: RawPageStore(settings).put(
             spec.client,
             spec.platform,
@@ -268,7 +278,3 @@ async def _write(settings, spec: BlockSpec, page: int, payload, metadata, record
             metadata=metadata,
         )
     )
-    table = retried(lambda: RecordStore(settings).upsert(spec.client, records))
-    for outcome in await asyncio.gather(raw, table, return_exceptions=True):
-        if isinstance(outcome, BaseException):
-            raise outcome

@@ -243,6 +243,12 @@ class RecordStore:
                 raise failed.exceptions[0] from None
         return sum(len(entities) for entities in by_platform.values())
 
+    async def submit_batch(self, client: str, platform: str, entities: list[Entity]) -> None:
+        """Write ``entities`` — as ``to_entity`` made them, of one partition, at most
+        ``MAX_BATCH_OPS``, distinct RowKeys — in one transaction to (client, platform)'s
+        table: all or none (``RecordBuffer`` fills them). Raises as ``upsert`` does."""
+        await self._submit(await self._table(client, platform), entities)
+
     async def _submit(self, table: TableClient, batch: list[Entity]) -> None:
         async with self._in_flight:
             await submit_upserts(table, batch)
