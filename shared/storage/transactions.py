@@ -29,7 +29,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 from azure.core.exceptions import HttpResponseError
@@ -101,8 +100,18 @@ def entity_json(entity: Mapping[str, Any]) -> str:
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps(…) as one
 
 
+_UNRESERVED_RUN = re.compile(r"[^A-Za-z0-9_.~-]+")  # what ``quote(safe="")`` escapes
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())
+
+
 def _key(text: str) -> str:
-    return quote(text.replace("'", "''"), safe="")
+    """A key as it stands in an operation's URL: ``'`` doubled, then exactly
+    ``urllib.parse.quote(…, safe="")`` (UTF-8, ``%XX`` upper case), escaping only the runs
+    that need it (quote's own loop goes byte by byte: a third of a body's CPU)."""
+    return _UNRESERVED_RUN.sub(_percent, text.replace("'", "''"))
 
 
 def transaction_body(

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import pytest
 from azure.data.tables import UpdateMode
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.errors import TransientError
 from shared.settings import Settings
@@ -191,3 +193,19 @@ def test_a_refusal_carries_the_service_code_and_message() -> None:
     with pytest.raises(TransactionRejected, match="too big") as refused:
         check_reply(_reply(413, error=body), 2)
     assert (refused.value.status, refused.value.code) == (413, "EntityTooLarge")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=40) | st.sampled_from(["acme|ord-1|", "it's", "é|%7C", "a~b_c.d-e"]))
+def test_keys_in_operation_urls_are_quoted_exactly_as_urllib_quotes_them(text: str) -> None:
+    from urllib.parse import quote
+
+    from shared.storage.transactions import _key
+
+    try:
+        expected = quote(text.replace("'", "''"), safe="")
+    except UnicodeEncodeError:  # a lone surrogate: refused alike
+        with pytest.raises(UnicodeEncodeError):
+            _key(text)
+        return
+    assert _key(text) == expected
