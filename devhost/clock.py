@@ -36,6 +36,11 @@ def waits_on_peer(task: asyncio.Task) -> bool:
     waiter = getattr(task, "_fut_waiter", None)  # the future the task is parked on
     if waiter is None or waiter.done():  # runnable: the cheap half of the test first
         return False
+    return _parked_in_primitive(task)
+
+
+def _parked_in_primitive(task: asyncio.Task) -> bool:
+    """The innermost frame of ``task``'s await chain is an asyncio lock or queue."""
     coro: Any = task.get_coro()
     innermost = None
     while coro is not None:
@@ -44,6 +49,34 @@ def waits_on_peer(task: asyncio.Task) -> bool:
             innermost = frame.f_code.co_filename
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
     return innermost is not None and innermost.replace("\\", "/").endswith(_PEER_PRIMITIVES)
+
+
+class PeerWatch:
+    """``waits_on_peer`` for the host's in-flight tasks, walked once per suspension.
+
+    A task suspended on a future stays suspended, with the same await chain, until
+    that future is done: so while ``task._fut_waiter`` is the same pending future, the
+    answer of the last walk still holds. The host asks about every in-flight activity
+    on every turn of its loop; walking each one's await chain (thirty frames deep in
+    the storage SDK's pipeline) every time was a tenth of a 10-client bench run. The
+    watch keeps the future it saw (so its identity cannot be reused) until ``forget``."""
+
+    def __init__(self) -> None:
+        self._seen: dict[asyncio.Task, tuple[asyncio.Future, bool]] = {}
+
+    def __call__(self, task: asyncio.Task) -> bool:
+        waiter = getattr(task, "_fut_waiter", None)
+        if waiter is None or waiter.done():
+            return False
+        seen = self._seen.get(task)
+        if seen is not None and seen[0] is waiter:
+            return seen[1]
+        verdict = _parked_in_primitive(task)
+        self._seen[task] = (waiter, verdict)
+        return verdict
+
+    def forget(self, task: asyncio.Task) -> None:
+        self._seen.pop(task, None)
 
 
 class VirtualClock:

@@ -52,7 +52,7 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 
 from devhost import history as h
 from devhost import timestamps
-from devhost.clock import VirtualClock, WallClock, waits_on_peer
+from devhost.clock import PeerWatch, VirtualClock, WallClock
 from devhost.indexing import FunctionIndex, index_app
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
@@ -71,6 +71,14 @@ class NonDeterminismError(DevHostError):
     """An episode's actions did not extend the previous episode's actions."""
 
 
+_SCHEDULING = {
+    h.EventType.TASK_SCHEDULED: "activities",
+    h.EventType.SUB_ORCHESTRATION_CREATED: "sub_orchestrations",
+    h.EventType.TIMER_CREATED: "timers",
+    h.EventType.EVENT_SENT: "entity",
+}
+
+
 @dataclass
 class Counters:
     episodes: int = 0
@@ -79,9 +87,37 @@ class Counters:
     entity_operations: int = 0
     timers_fired: int = 0
     instances_started: int = 0
+    # orchestrator name -> {"episodes", "events" (replayed), "executions", "longest"
+    # (events of its longest episode), and the tasks it scheduled by kind}
+    by_orchestration: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.__dict__)
+        out["by_orchestration"] = {k: dict(v) for k, v in self.by_orchestration.items()}
+        return out
+
+    def replayed(self, name: str, events: int, *, execution: bool) -> None:
+        """Count one episode of orchestrator ``name`` that replayed ``events`` events
+        (``execution``: the first episode of an execution)."""
+        self.episodes += 1
+        self.history_events_replayed += events
+        row = self.by_orchestration.setdefault(
+            name, {"episodes": 0, "events": 0, "executions": 0, "longest": 0}
+        )
+        row["episodes"] += 1
+        row["events"] += events
+        row["executions"] += execution
+        row["longest"] = max(row["longest"], events)
+
+    def scheduled(self, name: str, events: list[dict[str, Any]]) -> None:
+        """Count the scheduling events an episode of ``name`` appended, by kind."""
+        row = self.by_orchestration[name]
+        for event in events:
+            kind = _SCHEDULING.get(event["EventType"])
+            if kind == "entity":  # by operation: acquire, release, ...
+                kind = f"entity:{event['Name']}"
+            if kind is not None:
+                row[kind] = row.get(kind, 0) + 1
 
 
 @dataclass
@@ -165,6 +201,7 @@ class DevHost:
         self._seq = itertools.count()
         self._activity_queue: deque[tuple[str, str, int, int, str | None]] = deque()
         self._inflight: set[asyncio.Task] = set()
+        self._on_peer = PeerWatch()  # waits_on_peer, remembered per suspension
         self._triggers = None
 
     # ----------------------------------------------------------------- public API
@@ -322,7 +359,8 @@ class DevHost:
         nor parked on a peer (a lock another activity holds). 0 lets time move."""
         waiting = self.clock.blocked
         if self.clock.virtual and waiting < len(self._inflight):
-            waiting += sum(1 for task in self._inflight if waits_on_peer(task))
+            on_peer = self._on_peer
+            waiting += sum(1 for task in self._inflight if on_peer(task))
         return max(0, len(self._inflight) - waiting)
 
     async def _wait_for_activities(self) -> None:
@@ -339,6 +377,8 @@ class DevHost:
         )
         parked.cancel()
         self._inflight -= done
+        for task in done:
+            self._on_peer.forget(task)
 
     async def _wall_wait(self, due: float) -> None:
         await asyncio.sleep(max(0.0, due - self.now()) / getattr(self.clock, "speed", 1.0))
@@ -452,8 +492,9 @@ class DevHost:
         else:
             new_events, inst.pending = inst.pending, []
         request = self._context(inst, new_events)
-        self.counters.episodes += 1
-        self.counters.history_events_replayed += len(inst.history) + 1 + len(new_events)
+        self.counters.replayed(
+            inst.name, len(inst.history) + 1 + len(new_events), execution=not inst.history
+        )
         ctx, reply = self._replay(inst, request)
         if self.check_determinism:
             self._check_determinism(inst, request, reply)
@@ -467,7 +508,9 @@ class DevHost:
             return
         actions = reply.get("actions") or [[]]
         flat = actions[0] if actions else []
+        before = len(inst.history)
         self._schedule_new_tasks(inst, ctx, flat)
+        self.counters.scheduled(inst.name, inst.history[before:])
         inst.history.append(h.orchestrator_completed(now))
         if reply.get("error") is not None:
             self._finish(inst, error=reply["error"])
