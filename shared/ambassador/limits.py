@@ -70,6 +70,7 @@ once it can no longer delay any permit (``tat <= now - L``; ``tat_s <= now - (B 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
@@ -80,6 +81,7 @@ from shared.errors import ConfigurationError
 
 US = 1_000_000
 MS = 1_000
+_STAMPS = itertools.count(1)  # edit stamps (``Limit.stamp``), unique in the process
 DAY_S = 86_400.0
 
 
@@ -123,6 +125,10 @@ class Limit:
         self.lateness = lateness_us
         self.params = dict(params)
         self.learned: dict[str, float] = {}
+        # a window limit takes a new stamp whenever what it admits may change (what it
+        # counts, learns or holds back; not dropping the past): equal stamps, equal
+        # decisions from then on (``Lane.peek`` reuses its plan). Buckets do not stamp.
+        self.stamp = next(_STAMPS)
 
     # parameters a platform may override at run time (``learn``)
     def param(self, key: str) -> Any:
@@ -163,6 +169,7 @@ class Limit:
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
         if capacity is not None and capacity >= 1:
             self.learned[self.capacity_field] = capacity
+        self.stamp = next(_STAMPS)
 
     capacity_field: ClassVar[str] = "limit"
 
@@ -175,6 +182,7 @@ class Limit:
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.learned = dict(state.get("learned", {}))
+        self.stamp = next(_STAMPS)
 
     def describe(self, now: int) -> dict[str, Any]:
         return {"kind": self.kind, **self.params, **self.learned}
@@ -436,7 +444,9 @@ class FixedWindow(Limit):
         """Keep what the daily syncs need (``units``, learned) from backfills: within
         ``reserve_floor`` and ``reserve`` of the limit (``reserve_units``); ``release``:
         whether release periods give it to backfills (not while the syncs are due)."""
-        self.held, self.released = units, release
+        if (units, release) != (self.held, self.released):
+            self.held, self.released = units, release
+            self.stamp = next(_STAMPS)
 
     def _reserve(self, reserved: bool, t: int, index: int) -> int:
         release = self._start(index + 1) - to_us(self.params["release_s"])
@@ -467,10 +477,12 @@ class FixedWindow(Limit):
             self.window_index(t), self.window_index(t + max(0, self.lateness - 1)) + 1
         ):
             self.used[index] = self.used.get(index, 0) + units  # the lease may cross over
+        self.stamp = next(_STAMPS)
 
     def adjust(self, t: int, delta: int) -> None:
         index = self.window_index(t)
         self.used[index] = max(0, self.used.get(index, 0) + delta)
+        self.stamp = next(_STAMPS)
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         free = 0
@@ -485,10 +497,12 @@ class FixedWindow(Limit):
         index = self.window_index(at)
         seen_use = self.capacity - int(remaining) + unseen
         self.used[index] = max(self.used.get(index, 0), seen_use)
+        self.stamp = next(_STAMPS)
 
     def exhaust(self, at: int, unseen: int) -> None:
         index = self.window_index(at)
         self.used[index] = max(self.used.get(index, 0), self.capacity)
+        self.stamp = next(_STAMPS)
 
     def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
         super().learn(capacity, rate, reset_at)
@@ -499,6 +513,7 @@ class FixedWindow(Limit):
             self.learned["anchor"] = reset_at % self.window
             current = self.window_index(reset_at) - 1
             self.used = {current: max(ordered, default=0), current + 1: max(ordered[1:] or [0])}
+            self.stamp = next(_STAMPS)
 
     def state(self) -> dict[str, Any]:
         out = {**super().state(), "used": sorted([k, n] for k, n in self.used.items())}
@@ -599,6 +614,9 @@ class SlidingWindow(Limit):
         self._prefix: list[int] = []
         self.held: int | None = None  # the daily syncs' learned need (``hold``)
         self.released = True  # release periods give the reserve to backfills (``hold``)
+        self._release = to_us(float(self.params["release_s"]))
+        self._releases = float(self.params["release_s"]) > 0
+        self._caps: tuple[int, int] | None = None  # ``_limits``, until hold/learn/load
 
     def clone(self) -> SlidingWindow:
         twin = super().clone()
@@ -617,28 +635,44 @@ class SlidingWindow(Limit):
     def releasing(self, t: int) -> bool:
         """``t`` lies in the last ``release_s`` of its day (its release period): the
         reserve is released if ``hold`` lets it (see ``FixedWindow.releasing``)."""
-        release = to_us(float(self.params["release_s"]))
-        return release > 0 and t >= self._day_end(t) - release
+        return self._release > 0 and t >= self._day_end(t) - self._release
 
     def release_at(self, t: int) -> int:
         """When the release period of ``t``'s day starts (maybe before ``t``)."""
-        return self._day_end(t) - to_us(float(self.params["release_s"]))
+        return self._day_end(t) - self._release
 
     def _release_period(self, t: int) -> tuple[int, int]:
         """The release period holding ``t``, or else the next one (µs, half-open)."""
         end = self._day_end(t)
-        return max(t, end - to_us(float(self.params["release_s"]))), end
+        return max(t, end - self._release), end
 
     def hold(self, units: int, release: bool = True) -> None:
         """Keep what the daily syncs need (``units``, learned) from backfills: within
         ``reserve_floor`` and ``reserve`` of the limit (``reserve_units``); ``release``:
         whether release periods give it to backfills (not while the syncs are due)."""
-        self.held, self.released = units, release
+        if (units, release) != (self.held, self.released):
+            self.held, self.released = units, release
+            self._caps = None
+            self.stamp = next(_STAMPS)
+
+    def learn(self, capacity: float | None, rate: float | None, reset_at: int | None) -> None:
+        super().learn(capacity, rate, reset_at)
+        self._caps = None
+
+    def _limits(self) -> tuple[int, int]:
+        """(the whole limit, the limit less the reserve), computed once until ``hold``,
+        ``learn`` or ``load`` change them (planning asks for them per permit)."""
+        caps = self._caps
+        if caps is None:
+            full = self.capacity
+            caps = self._caps = (full, full - reserve_units(full, self.params, self.held))
+        return caps
 
     def _limit(self, reserved: bool, t: int | None = None) -> int:
+        full, kept = self._limits()
         if not reserved or (t is not None and self.released and self.releasing(t)):
-            return self.capacity
-        return self.capacity - reserve_units(self.capacity, self.params, self.held)
+            return full
+        return kept
 
     def _changed(self) -> None:
         self._keys = None
@@ -657,12 +691,15 @@ class SlidingWindow(Limit):
         """Add ``delta`` units to bucket ``i`` (never below 0; an empty bucket goes)."""
         old = self.counts.get(i, 0)
         new = max(0, old + delta)
+        if new == old:
+            return
         if new:
             self.counts[i] = new
-        elif old:
+        else:
             del self.counts[i]
+        self.stamp = next(_STAMPS)
         keys = self._keys
-        if keys is None or new == old:
+        if keys is None:
             return
         if (keys and i < keys[-1]) or (not new and (not keys or i != keys[-1])):
             self._changed()  # inside the index: rebuilt on the next read
@@ -717,11 +754,10 @@ class SlidingWindow(Limit):
         return max(t, i * self.gran)
 
     def next_time(self, t: int, units: int, reserved: bool) -> int | None:
-        cap = self._limit(reserved)
+        full, kept = self._limits()
+        cap = kept if reserved else full
         capped = self._next(t, units, cap)
-        if capped == t or cap == self.capacity or not self.released:
-            return capped
-        if float(self.params["release_s"]) <= 0:
+        if capped == t or cap == full or not self.released or not self._releases:
             return capped
         # or earlier, in a release period, within the whole limit (a window empties within
         # a day and a slack, so a few periods settle it)
@@ -730,7 +766,7 @@ class SlidingWindow(Limit):
             lo, hi = self._release_period(start)
             if capped is not None and lo >= capped:
                 break
-            at = self._next(lo, units, self.capacity)
+            at = self._next(lo, units, full)
             if at is not None and at < hi:
                 return at if capped is None else min(at, capped)
             start = hi
@@ -771,6 +807,7 @@ class SlidingWindow(Limit):
         super().load(state)
         self.counts = {int(k): int(n) for k, n in state.get("counts", [])}
         self.held, self.released = state.get("held"), state.get("released", True)
+        self._caps = None
         self._changed()
 
     def describe(self, now: int) -> dict[str, Any]:

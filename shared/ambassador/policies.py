@@ -75,6 +75,9 @@ class Lane:
         for limit in self.limits:
             limit.load(saved.get(limit.name, {}))
         self.blocked_until: int = state.get("blocked_until", 0)
+        # ``peek``'s last plan: (key, start, scratch lane, times, ended); windows only
+        self._peeked: tuple[tuple, int, Lane, list[int], list[bool]] | None = None
+        self._windows = not any(isinstance(limit, TokenBucket) for limit in self.limits)
 
     def limit(self, name: str | None) -> Limit:
         if name is None:
@@ -119,9 +122,12 @@ class Lane:
         window's counts, a bucket's arrival times only grow), so no earlier time can admit
         the next permit. (Searched from ``now``, planning a horizon that others' permits
         fill skipped across all of them once per permit: quadratic in the permits.)"""
+        return self._plan(now, count, units, reserved, end)
+
+    def _plan(self, start: int, count: int, units: int, reserved: bool, end: int) -> list[int]:
         times: list[int] = []
         for _ in range(count):
-            t = self.next_time(times[-1] if times else now, units, reserved)
+            t = self.next_time(times[-1] if times else start, units, reserved)
             if t is None or t > end:
                 break
             self.take(t, units)
@@ -129,15 +135,38 @@ class Lane:
         return times
 
     def peek(self, now: int, count: int, units: int, reserved: bool) -> list[int]:
-        """The times ``plan`` would give ``count`` permits, without granting them."""
-        twin = self.clone()
-        twin.begin(now)
-        return twin.plan(now, count, units, reserved, end=2**62)
+        """The times ``plan`` would give ``count`` permits, without granting them.
+
+        A lane of windows keeps its last such plan and extends it: while its limits keep
+        their stamps (nothing they count, learn or hold back changed) and ``now`` is not
+        past the plan's first permit, planning from ``now`` gives the same permits (the
+        first is the earliest time admitted after the plan's start, so after ``now`` too;
+        the rest follow from it), and dropping the past changes nothing after ``now``.
+        Deciding for many waiting flows in a row, each peeked ahead of the same plan."""
+        if not self._windows:
+            twin = self.clone()
+            twin.begin(now)
+            return twin.plan(now, count, units, reserved, end=2**62)
+        key = (tuple(limit.stamp for limit in self.limits), self.blocked_until, units, reserved)
+        kept = self._peeked
+        if kept is None or kept[0] != key or now < kept[1] or (kept[3] and now > kept[3][0]):
+            twin = self.clone()
+            twin.begin(now)
+            kept = self._peeked = (key, now, twin, [], [False])
+        _, start, twin, times, ended = kept
+        if len(times) < count and not ended[0]:
+            more = twin._plan(
+                times[-1] if times else start, count - len(times), units, reserved, 2**62
+            )
+            ended[0] = len(more) < count - len(times)
+            times.extend(more)
+        return times[:count]
 
     def clone(self) -> Lane:
         """A copy sharing nothing mutable, deciding as ``Lane(spec, state())`` would."""
         twin = copy.copy(self)
         twin.limits = [limit.clone() for limit in self.limits]
+        twin._peeked = None
         return twin
 
     def free_units(self, now: int, end: int, reserved: bool) -> int:

@@ -161,3 +161,49 @@ def test_planning_from_the_last_permit_grants_what_planning_each_from_now_grants
         reference, clock, count, units, reserved, end
     )
     assert lane.state() == reference.state()
+
+
+def _fresh_peek(lane: Lane, now: int, count: int, units: int, reserved: bool) -> list[int]:
+    twin = Lane(lane.spec, lane.state())
+    twin.begin(now)
+    return twin.plan(now, count, units, reserved, end=2**62)
+
+
+@BOUNDED
+@given(
+    st.sampled_from(["etsy", "ebay"]),
+    st.lists(
+        st.tuples(CHANGE, st.integers(min_value=1, max_value=60), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_a_lanes_kept_peek_equals_a_fresh_plan_after_every_change(
+    platform: str, steps: list[tuple[tuple[str, int, int], int, bool]]
+) -> None:
+    """``Lane.peek`` reuses and extends its last plan while the limits keep their stamps:
+    after any change (and as time passes), it plans what a lane loaded from the state
+    plans."""
+    # a small day, so that what is held back for the daily syncs decides permits
+    policy = PlatformPolicy.from_settings(platform, {"qpd": 40, "fulfillment.limit": 40})
+    lane = policy.lanes["api" if platform == "etsy" else "fulfillment"].build()
+    for k in range(33):  # the day so far: near its end, the reserve decides
+        lane.take(T0 - 3_600 * US + k * US, 1)
+    clock = T0
+    lane.begin(clock)
+    for (kind, offset, units), count, reserved in steps:
+        at = max(T0, clock + offset)
+        if kind == "begin":
+            clock = max(clock, at)
+            lane.begin(clock)
+        elif kind == "take":
+            lane.take(at, units)
+        elif kind in ("refund", "charge"):
+            for limit in lane.limits:
+                limit.adjust(at, units if kind == "charge" else -units)
+        elif kind == "sync":
+            lane.limits[-1].sync(at, max(0, lane.limits[-1].capacity - 2 * units), units)
+        else:
+            lane.limits[-1].hold(units * 3, release=units % 2 == 0)
+        for n in (count, count // 2 + 1, count + 7):  # shorter and longer than kept
+            assert lane.peek(clock, n, 1, reserved) == _fresh_peek(lane, clock, n, 1, reserved)
