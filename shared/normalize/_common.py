@@ -195,6 +195,10 @@ def content_hash(*parts: object) -> str:
     return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()[:32]
 
 
+_MONEY: dict[tuple[type, str, str], Money] = {}  # Context.money's instances, by exact input
+_MAX_MONEY = 65_536
+
+
 @dataclass(frozen=True)
 class Context:
     """Who is normalizing what: names every error and stamps every record."""
@@ -223,10 +227,21 @@ class Context:
             self.fail(path, f"{cls.__name__}.{where}: {first['msg']}")
 
     def money(self, path: str, amount: Decimal, currency: str) -> Money:
+        """``Money(amount, currency)``; an amount or currency it refuses fails at ``path``.
+        Equal inputs give one shared instance (``Money`` is frozen): pages repeat their
+        prices and fees, and building the model is most of the cost."""
+        key = (type(amount), str(amount), currency)  # the exact digits, "1.0" != "1.00"
+        found = _MONEY.get(key)
+        if found is not None:
+            return found
         try:
-            return Money(amount=amount, currency=currency)
+            made = Money(amount=amount, currency=currency)
         except ValidationError as exc:
             self.fail(path, exc.errors()[0]["msg"])
+        if len(_MONEY) >= _MAX_MONEY:
+            _MONEY.clear()
+        _MONEY[key] = made
+        return made
 
 
 class Node:

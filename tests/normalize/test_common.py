@@ -242,3 +242,18 @@ def test_tab_rows_check_header_and_cell_counts() -> None:
     assert info.value.field == "line[2]"
     with pytest.raises(MalformedPayloadError, match="no header"):
         tab_rows(CTX, "", ("a",))
+
+
+def test_money_built_once_per_exact_amount_and_currency() -> None:
+    from shared.models import Money
+
+    first = CTX.money("$.a", Decimal("12.30"), "USD")
+    assert first == Money(amount=Decimal("12.30"), currency="USD")
+    assert CTX.money("$.b", Decimal("12.30"), "USD") is first  # frozen: shared
+    other = CTX.money("$.c", Decimal("12.3"), "USD")  # equal value, other digits: its own
+    assert other.amount.as_tuple() == Decimal("12.3").as_tuple() and other is not first
+    assert CTX.money("$.d", Decimal("12.30"), "EUR").currency == "EUR"
+    assert CTX.money("$.e", 7, "USD").amount == Decimal(7)
+    for _ in range(2):  # a refusal is raised every time, naming its path
+        with pytest.raises(MalformedPayloadError, match=r"\$\.bad"):
+            CTX.money("$.bad", Decimal("1"), "usd")
