@@ -52,7 +52,12 @@ def cents(value: Decimal) -> Decimal:
 
 
 def amount(value: Decimal) -> dict[str, Any]:
-    return {"value": f"{cents(value):.2f}", "currency": CURRENCY}
+    return {"value": _cents_text(value), "currency": CURRENCY}
+
+
+@lru_cache(maxsize=65_536, typed=True)  # pure; equal values print alike (1.0 and 1.00 both "1.00")
+def _cents_text(value: Decimal) -> str:
+    return f"{cents(value):.2f}"
 
 
 def digits(rng: random.Random, n: int) -> str:
