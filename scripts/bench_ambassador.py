@@ -16,7 +16,9 @@ kept scheduler (µs per acquire); *entity* runs each batch through the entity fu
 devhost does (the SDK's ``Entity.handle``, the state's JSON text in and out: µs per
 batch and per operation, and the stored state's size). Both passes first warm up
 (``2 N`` acquires: every flow registered), then measure ``--ops`` acquires or
-``--max-s`` seconds, whichever ends first. Figures are CPU (process time).
+``--max-s`` seconds, whichever ends first. Figures are CPU (process time). Each pass
+prints a digest of its first ``2 N + ops`` answers: equal digests, equal decisions (the
+two passes agree, and a change that is only meant to be faster must not change them).
 """
 
 from __future__ import annotations
@@ -194,7 +196,8 @@ def direct(args: argparse.Namespace, flows: int) -> dict[str, Any]:
                 if acquires > warm:
                     spent += took
                 dumped = answer.model_dump(mode="json")
-                digest.update(json.dumps(dumped, sort_keys=True).encode())
+                if acquires <= warm + args.ops:
+                    digest.update(json.dumps(dumped, sort_keys=True).encode())
                 sim.answered(kind, index, _at(request), dumped)
                 until = _at(request)
     measured = max(0, acquires - warm)
@@ -218,6 +221,7 @@ def entity(args: argparse.Namespace, flows: int) -> dict[str, Any]:
     sim = Sim(flows, args.batch, args.backlog, args.qpd)
     state: str | None = None
     acquires = batches = ops = 0
+    digest = hashlib.sha256()  # as the direct pass's: the same answers, the same digest
     spent, started, warm = 0.0, time.process_time(), 2 * flows
     while acquires < warm + args.ops and time.process_time() - started < args.max_s:
         batch = sim.next_batch(args.gather)
@@ -239,7 +243,10 @@ def entity(args: argparse.Namespace, flows: int) -> dict[str, Any]:
         measuring = acquires >= warm
         for (kind, request, index), result in zip(batch, reply["results"], strict=True):
             assert not result["isError"], result
-            acquires += sim.answered(kind, index, _at(request), json.loads(result["result"]))
+            answer = json.loads(result["result"])
+            if kind == "acquire" and acquires < warm + args.ops:
+                digest.update(json.dumps(answer, sort_keys=True).encode())
+            acquires += sim.answered(kind, index, _at(request), answer)
         if measuring:
             spent, batches, ops = spent + took, batches + 1, ops + len(batch)
     return {
@@ -248,6 +255,7 @@ def entity(args: argparse.Namespace, flows: int) -> dict[str, Any]:
         "us_per_batch": round(spent / batches * 1e6, 1) if batches else None,
         "us_per_op": round(spent / ops * 1e6, 1) if ops else None,
         "state_bytes": len(state or ""),
+        "entity_answers_sha": digest.hexdigest()[:12],
     }
 
 

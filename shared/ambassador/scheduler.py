@@ -197,6 +197,10 @@ class Scheduler:
         # state costs the changed flows, not all of them
         self._text: dict[str, str] = {}
         self._touched: set[str] = set(self.flows)
+        # the texts in ``flows`` order, and each key's place there: None when a flow
+        # joined or left (rebuilt by ``to_state``)
+        self._parts: list[str] | None = None
+        self._slot: dict[str, int] = {}
         self._rows: dict[str, list[Static]] = {}  # per lane (``_lane_rows``)
         self._daily: list[Flow] | None = None  # the daily syncs' flows (``_begin``)
         self._expiry_floor: float = -math.inf  # no flow expires before (``_begin``)
@@ -441,16 +445,22 @@ class Scheduler:
             saved = {**lane.state(), **_meta_state(self.meta[name])}
             if saved != {"limits": {}}:
                 lanes[name] = saved
-        for key in self._touched:
-            if key in self.flows:
-                self._text[key] = _flow_text(key, self.flows[key])
+        touched = [key for key in self._touched if key in self.flows]
+        for key in touched:
+            self._text[key] = _flow_text(key, self.flows[key])
         self._touched.clear()
+        if self._parts is None:  # the flows changed: their texts in order again
+            self._slot = {key: i for i, key in enumerate(self.flows)}
+            self._parts = [self._text[key] for key in self.flows]
+        else:
+            for key in touched:
+                self._parts[self._slot[key]] = self._text[key]
         return {
             "v": STATE_VERSION,
             "clock": self.clock,
             "lanes": lanes,
             "flow_fields": list(FLOW_FIELDS),
-            "flows": "{" + ",".join(self._text[key] for key in self.flows) + "}",
+            "flows": "{" + ",".join(self._parts) + "}",
             "demo": {client: list(used) for client, used in self.demo.items()},
         }
 
@@ -569,6 +579,7 @@ class Scheduler:
                 self._rows.clear()
                 self._daily = None
                 self._text = {k: v for k, v in self._text.items() if k in self.flows}
+                self._parts = None
             self._expiry_floor = min((f.expires for f in self.flows.values()), default=math.inf)
         if self._daily is None:
             self._daily = [f for f in self.flows.values() if f.tier == "daily"]
@@ -610,6 +621,7 @@ class Scheduler:
             self._daily = None
         if flow is None:
             flow = self.flows[key] = Flow(req.caller, lane, req.client, req.tier, req.resource)
+            self._parts = None
         flow.client, flow.tier, flow.resource, flow.done = req.client, req.tier, req.resource, False
         flow.backlog = max(req.backlog if req.backlog is not None else req.want, req.want)
         flow.expires = max(flow.expires, now + self.grace)
