@@ -162,7 +162,7 @@ from shared.ambassador.protocol import (
     Snapshot,
     Waiting,
 )
-from shared.ambassador.view import LaneView, Rivals, Static, static_rows
+from shared.ambassador.view import LaneView, Rivals, Static, class_of, static_rows
 from shared.errors import ConfigurationError
 
 STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is still read
@@ -202,6 +202,7 @@ class Scheduler:
         self._parts: list[str] | None = None
         self._slot: dict[str, int] = {}
         self._rows: dict[str, list[Static]] = {}  # per lane (``_lane_rows``)
+        self._groups: dict[str, dict[int, dict[str, list[Static]]]] = {}  # ``_lane_groups``
         self._daily: list[Flow] | None = None  # the daily syncs' flows (``_begin``)
         self._expiry_floor: float = -math.inf  # no flow expires before (``_begin``)
         self.demo: dict[str, list[int]] = {k: list(v) for k, v in state.get("demo", {}).items()}
@@ -470,17 +471,23 @@ class Scheduler:
     ) -> tuple[list[int], str | None, int | None, int]:
         """(permit times, why fewer than ``want``, when to ask again, fair share).
         ``waited``: the flow's last wait, if it was for priority (µs)."""
-        view = LaneView(self._lane_rows(flow.lane), flow, now, self.grace)
-        others = view.others
-        blockers = [r[0] for r in others if r[3] and view.outranks_asker(r)]
-        if blockers:
+        if blockers := self._blockers(flow, now):
             retry = min(f.retry_at for f in blockers if f.retry_at is not None) + MS
-            if waited and any(r[0].client != flow.client and view.held(r[0]) > 0 for r in others):
+            if waited and any(
+                f is not flow
+                and not f.done
+                and f.backlog > 0
+                and f.client != flow.client
+                and f.held(now) > 0
+                for f, _, _ in self._lane_rows(flow.lane)
+            ):
                 # other clients are served: they take the lane whenever the blocking class
                 # ends, so back off (a class behind its own client's hungry orders on a
                 # shared lane asked every second for nothing: 85 % of Etsy's acquires)
                 retry = max(retry, now + min(lane.horizon, 2 * waited))
             return [], "priority", max(now + self.min_wait, retry), 0
+        view = LaneView(self._lane_rows(flow.lane), flow, now, self.grace)
+        others = view.others
         reserved = flow.tier == "backfill"  # backfills leave a quota's reserve alone
         quota = lane.quota
         free = lane.free_units(now, now + lane.horizon, reserved)
@@ -577,6 +584,7 @@ class Scheduler:
             if any(f.expires <= now for f in self.flows.values()):
                 self.flows = {k: f for k, f in self.flows.items() if f.expires > now}
                 self._rows.clear()
+                self._groups.clear()
                 self._daily = None
                 self._text = {k: v for k, v in self._text.items() if k in self.flows}
                 self._parts = None
@@ -601,6 +609,37 @@ class Scheduler:
     def _on(self, lane_name: str) -> list[Flow]:
         return [f for f in self.flows.values() if f.lane == lane_name]
 
+    def _blockers(self, flow: Flow, now: int) -> list[Flow]:
+        """The lane's hungry flows with a backlog that outrank ``flow`` (step 1): of a
+        better tier, or of its tier and client with a better resource rank. Only those
+        classes are looked at (at a thousand flows, most asks wait behind their own
+        client's orders)."""
+        tier, rank = class_of(flow)
+        out = []
+        for t, clients in self._lane_groups(flow.lane).items():
+            if t > tier:
+                continue
+            for rows in clients.values() if t < tier else [clients.get(flow.client, [])]:
+                for f, _, r in rows:
+                    if (
+                        (t < tier or r < rank)
+                        and f is not flow
+                        and not f.done
+                        and f.backlog > 0
+                        and f.hungry(now, self.grace)
+                    ):
+                        out.append(f)
+        return out
+
+    def _lane_groups(self, lane_name: str) -> dict[int, dict[str, list[Static]]]:
+        """The lane's rows by tier rank and client (kept as ``_lane_rows``)."""
+        groups = self._groups.get(lane_name)
+        if groups is None:
+            groups = self._groups[lane_name] = {}
+            for row in self._lane_rows(lane_name):
+                groups.setdefault(row[1], {}).setdefault(row[0].client, []).append(row)
+        return groups
+
     def _lane_rows(self, lane_name: str) -> list[Static]:
         """The lane's flows with their classes, in ``flows`` order; kept until a flow
         joins or leaves or changes class (``_register``, ``_begin``)."""
@@ -618,6 +657,7 @@ class Scheduler:
             req.resource,
         ):
             self._rows.pop(lane, None)  # a flow joins or changes class
+            self._groups.pop(lane, None)
             self._daily = None
         if flow is None:
             flow = self.flows[key] = Flow(req.caller, lane, req.client, req.tier, req.resource)

@@ -81,6 +81,13 @@ def _request(op: tuple, now, step: int, last: dict[str, str]):
 def _caches_agree(scheduler: Scheduler) -> None:
     for lane, rows in scheduler._rows.items():
         assert rows == static_rows(scheduler._on(lane)), lane
+    for lane, groups in scheduler._groups.items():
+        assert sorted(
+            (t, c, id(row[0]))
+            for t, by_client in groups.items()
+            for c, rs in by_client.items()
+            for row in rs
+        ) == sorted((row[1], row[0].client, id(row[0])) for row in static_rows(scheduler._on(lane)))
     if scheduler._daily is not None:
         assert scheduler._daily == [f for f in scheduler.flows.values() if f.tier == "daily"]
     assert all(f.expires >= scheduler._expiry_floor for f in scheduler.flows.values())
