@@ -63,6 +63,7 @@ class Block:
     resource: str
     backlog: int
     asks: int = 0
+    sent: list[datetime] = field(default_factory=list)  # the last grant's permit times
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Sim:
     backlog: int
     qpd: int
     blocks: list[Block] = field(default_factory=list)
-    queue: list[tuple[datetime, int, str, int]] = field(default_factory=list)
+    queue: list[tuple[datetime, int, str, int, Block]] = field(default_factory=list)
     seq: int = 0
     born: int = 0
     granted_total: int = 0
@@ -92,23 +93,23 @@ class Sim:
         return f"block-{self.born:05d}"
 
     def push(self, at: datetime, kind: str, index: int) -> None:
+        """Queue the operation of the block now at ``index`` (it may be replaced first)."""
         self.seq += 1
-        heapq.heappush(self.queue, (at, self.seq, kind, index))
+        heapq.heappush(self.queue, (at, self.seq, kind, index, self.blocks[index]))
 
     def next_batch(self, gather_ms: int) -> list[tuple[str, dict[str, Any], int]]:
         """The next entity batch: operations due within ``gather_ms`` of the first."""
         first = self.queue[0][0]
         out = []
         while self.queue and len(out) < MAX_BATCH:
-            at, _, kind, index = self.queue[0]
+            at, _, kind, index, block = self.queue[0]
             if at > first + timedelta(milliseconds=gather_ms):
                 break
             heapq.heappop(self.queue)
-            out.append((kind, self.request(kind, index, at), index))
+            out.append((kind, self.request(kind, block, at), index))
         return out
 
-    def request(self, kind: str, index: int, at: datetime) -> dict[str, Any]:
-        block = self.blocks[index]
+    def request(self, kind: str, block: Block, at: datetime) -> dict[str, Any]:
         if kind == "acquire":
             block.asks += 1
             return AcquireRequest(
@@ -125,16 +126,17 @@ class Sim:
         if kind == "complete":
             return CompleteRequest(caller=block.caller, route="api", now=at).model_dump(mode="json")
         remaining = max(0, self.qpd - self.granted_total)  # never below our own use
-        return ObserveMany(
+        return ObserveMany(  # one per response of the run, as fetch_pages reports them
             observations=[
                 ObserveRequest(
                     caller=block.caller,
-                    request_id=f"{block.caller}/{block.asks}/o",
+                    request_id=f"{block.caller}/{block.asks}/o{i}",
                     route="api",
                     now=at,
-                    request_at=at - RESPONSE,
+                    request_at=sent,
                     readings=[Reading(limit="qpd", remaining=remaining)],
                 )
+                for i, sent in enumerate(block.sent)
             ]
         ).model_dump(mode="json")
 
@@ -148,11 +150,12 @@ class Sim:
             self.granted_total += grant.granted
             block.backlog -= grant.granted
             last = grant.times[-1]
+            block.sent = list(grant.times)
             self.push(last + RESPONSE, "observe_many", index)
             if block.backlog <= 0:
                 self.push(last + RESPONSE, "complete", index)
                 fresh = Block(self._caller(), block.client, block.resource, self.backlog)
-                self.blocks[index] = fresh
+                self.blocks[index] = fresh  # its first ask comes after the old one's end
                 self.push(last + ROUND_TRIP + RESPONSE, "acquire", index)
             else:
                 self.push(max(at, last) + ROUND_TRIP, "acquire", index)

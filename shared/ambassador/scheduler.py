@@ -266,11 +266,13 @@ class Scheduler:
         # a reading tightens only on evidence: our permits dated after ``at`` surely had
         # not reached the platform; counting earlier ones too (maybe late, maybe seen)
         # would take every seen permit of a burst for extra use, reading after reading
-        unseen = sum(f.unseen(at) for f in self._on(lane_name))
+        # (summed only where needed: an application-wide lane holds a thousand flows)
+        read = not req.throttled and any(r.remaining is not None for r in req.readings)
+        unseen = self._unseen(lane_name, at) if read else 0
         # after a 429 assume the worst: every permit that may still arrive will; but not
         # the refused request's own (it arrived, and took nothing): counted, it cost a
         # 1-a-minute lane (Amazon's getReportDocument) a minute per 429
-        unseen_late = sum(f.unseen(at - lane.lease) for f in self._on(lane_name))
+        unseen_late = self._unseen(lane_name, at - lane.lease) if req.throttled else 0
         if req.throttled and req.request_at:
             unseen_late = max(0, unseen_late - (req.charged if req.charged else 1))
         for reading in req.readings:
@@ -608,6 +610,10 @@ class Scheduler:
 
     def _on(self, lane_name: str) -> list[Flow]:
         return [f for f in self.flows.values() if f.lane == lane_name]
+
+    def _unseen(self, lane_name: str, after: int) -> int:
+        """Units of the lane's permits dated after ``after`` (``Flow.unseen``)."""
+        return sum(f.unseen(after) for f, _, _ in self._lane_rows(lane_name) if f.runs)
 
     def _blockers(self, flow: Flow, now: int) -> list[Flow]:
         """The lane's hungry flows with a backlog that outrank ``flow`` (step 1): of a
