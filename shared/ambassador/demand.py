@@ -147,6 +147,11 @@ class Split:
     share: dict[int, float]  # id(flow) -> fraction of the lane
     kept: float  # what the peers' shares still claim
     mine: float  # the caller's share of the pie
+    # for a split again with ``ahead`` (``like``): the flows by client, what each flow
+    # and each client holds
+    clients: dict[str, list[Flow]] = field(default_factory=dict, repr=False)
+    held: dict[int, float] = field(default_factory=dict, repr=False)
+    sums: dict[str, float] = field(default_factory=dict, repr=False)
 
 
 def split(
@@ -158,6 +163,7 @@ def split(
     ahead: frozenset[int] = frozenset(),
     cost: int = 1,
     held: dict[int, float] | None = None,
+    like: Split | None = None,
 ) -> Split:
     """Share the pie (``free`` plus what everyone holds) between ``flow`` and ``peers``.
 
@@ -167,7 +173,11 @@ def split(
     ``mine`` the caller's (units), and a least-used caller keeps ``cost`` of ``free``
     from its peers' claims. ``ahead``: ids of peers already too far ahead in service;
     they claim nothing now. ``held``: each flow's ``held(now)`` by id, if known. On a
-    quota lane ``share`` is left empty (only clients are shared between)."""
+    quota lane ``share`` is left empty (only clients are shared between). ``like``: the
+    split of the same flows at the same time without ``ahead`` (its grouping, shares and
+    holdings are reused)."""
+    if like is not None and like.clients and client_use is None:
+        return _kept(flow, like.clients, like.share, like.pie, like.held, ahead, like.sums)
     group = [*peers, flow]
     clients: dict[str, list[Flow]] = {}
     for f in group:
@@ -184,15 +194,32 @@ def split(
     if held is None:
         held = {id(f): f.held(now) for f in group}
     pie = free + sum(held.values())
+    return _kept(flow, clients, share, pie, held, ahead, {})
+
+
+def _kept(
+    flow: Flow,
+    clients: dict[str, list[Flow]],
+    share: dict[int, float],
+    pie: float,
+    held: dict[int, float],
+    ahead: frozenset[int],
+    sums: dict[str, float],
+) -> Split:
+    """``split``'s claims of the caller's peers on ``pie``; ``sums``: what each client
+    holds, filled in as summed (kept for a split again with ``ahead``)."""
     kept = 0.0
     for client, fs in clients.items():
         claiming = [f for f in fs if f is not flow and id(f) not in ahead]
         if client != flow.client:  # a client's flows may lend to each other
             part = sum(share[id(f)] for f in claiming) * pie
-            kept += max(0.0, part - sum(held[id(f)] for f in fs))
+            holds = sums.get(client)
+            if holds is None:
+                holds = sums[client] = sum(held[id(f)] for f in fs)
+            kept += max(0.0, part - holds)
         else:
             kept += sum(max(0.0, share[id(f)] * pie - held[id(f)]) for f in claiming)
-    return Split(pie, share, kept, share[id(flow)] * pie)
+    return Split(pie, share, kept, share[id(flow)] * pie, clients, held, sums)
 
 
 def _shares(clients: dict[str, list[Flow]]) -> dict[int, float]:

@@ -541,7 +541,7 @@ class Scheduler:
             floor = min([flow.tag, *(f.tag for f in owed)])
             ahead = frozenset(id(f) for f in peers if f.tag > floor + lead)
             if ahead:
-                parts = split(flow, peers, free, now, ahead=ahead, held=held)
+                parts = split(flow, peers, free, now, ahead=ahead, like=parts)
             share, fair, kept = parts.share[id(flow)], parts.mine, parts.kept
             room = min(free - kept, (floor + lead - flow.tag) * share)
             if flow.tag <= floor and free >= cost:
@@ -611,6 +611,16 @@ class Scheduler:
     def _on(self, lane_name: str) -> list[Flow]:
         return [f for f in self.flows.values() if f.lane == lane_name]
 
+    def _joined(self, flow: Flow) -> None:
+        """A new flow (the last in ``flows``) joins its lane's kept rows and groups."""
+        row = (flow, *class_of(flow))
+        if (rows := self._rows.get(flow.lane)) is not None:
+            rows.append(row)
+        if (groups := self._groups.get(flow.lane)) is not None:
+            groups.setdefault(row[1], {}).setdefault(flow.client, []).append(row)
+        if self._daily is not None and flow.tier == "daily":
+            self._daily.append(flow)
+
     def _unseen(self, lane_name: str, after: int) -> int:
         """Units of the lane's permits dated after ``after`` (``Flow.unseen``)."""
         return sum(f.unseen(after) for f, _, _ in self._lane_rows(lane_name) if f.runs)
@@ -657,17 +667,14 @@ class Scheduler:
     def _register(self, key: str, lane: str, req: AcquireRequest, now: int) -> Flow:
         self._touched.add(key)
         flow = self.flows.get(key)
-        if flow is None or (flow.client, flow.tier, flow.resource) != (
-            req.client,
-            req.tier,
-            req.resource,
-        ):
-            self._rows.pop(lane, None)  # a flow joins or changes class
-            self._groups.pop(lane, None)
-            self._daily = None
         if flow is None:
             flow = self.flows[key] = Flow(req.caller, lane, req.client, req.tier, req.resource)
             self._parts = None
+            self._joined(flow)
+        elif (flow.client, flow.tier, flow.resource) != (req.client, req.tier, req.resource):
+            self._rows.pop(lane, None)  # a flow changes class: its lane's rows again
+            self._groups.pop(lane, None)
+            self._daily = None
         flow.client, flow.tier, flow.resource, flow.done = req.client, req.tier, req.resource, False
         flow.backlog = max(req.backlog if req.backlog is not None else req.want, req.want)
         flow.expires = max(flow.expires, now + self.grace)
