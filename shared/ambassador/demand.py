@@ -183,18 +183,27 @@ def split(
     for f in group:
         clients.setdefault(f.client, []).append(f)
     if client_use is not None:
-        use = {c: client_use.get(c, 0.0) for c in clients}
-        level = water_level(list(use.values()), free)
-        claim = {c: max(0.0, level - u) for c, u in use.items()}
-        kept = sum(v for c, v in claim.items() if c != flow.client)
-        if use[flow.client] <= min(use.values()):  # the least used always gets a permit
-            kept = min(kept, max(0.0, free - cost))
-        return Split(free + sum(use.values()), {}, kept, claim[flow.client])
+        return split_day(flow.client, list(clients), free, client_use, cost)
     share = _shares(clients)
     if held is None:
         held = {id(f): f.held(now) for f in group}
     pie = free + sum(held.values())
     return _kept(flow, clients, share, pie, held, ahead, {})
+
+
+def split_day(
+    client: str, clients: list[str], free: float, client_use: dict[str, float], cost: int = 1
+) -> Split:
+    """``split`` on a quota lane, for a caller of ``client`` whose peers' clients are
+    ``clients`` (in the order their flows come, the caller's own among them or not)."""
+    order = clients if client in clients else [*clients, client]
+    use = {c: client_use.get(c, 0.0) for c in order}
+    level = water_level(list(use.values()), free)
+    claim = {c: max(0.0, level - u) for c, u in use.items()}
+    kept = sum(v for c, v in claim.items() if c != client)
+    if use[client] <= min(use.values()):  # the least used always gets a permit
+        kept = min(kept, max(0.0, free - cost))
+    return Split(free + sum(use.values()), {}, kept, claim[client])
 
 
 def _kept(

@@ -143,7 +143,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.ambassador import reserve
-from shared.ambassador.demand import Flow, split
+from shared.ambassador.demand import Flow, split, split_day
 from shared.ambassador.limits import MS, CostBucket, FixedWindow, TokenBucket, to_us
 from shared.ambassador.limits import format_time as _format
 from shared.ambassador.limits import parse_time as _parse
@@ -506,12 +506,12 @@ class Scheduler:
             if quota.releasing(now):  # the day's last release_s: a flow asleep past
                 # this horizon would leave its claim idle until the day ends
                 live = [r for r in live if not view.asleep(r[0], now + lane.horizon)]
-            registered = [r[0] for r in view.peers(live, True, now + lane.horizon)]
+            registered = view.peer_clients(live)
             first = lane.next_time(now, cost, reserved)
             use = self._client_use(lane, now if first is None else first)
             day_free = max(free, quota.free_units(now, now + lane.horizon, reserved))
             if registered:
-                parts = split(flow, registered, day_free, now, use, cost=cost)
+                parts = split_day(flow.client, registered, day_free, use, cost=cost)
             if parts is None or parts.kept < day_free - free:
                 quota, parts = None, None
         above = any(view.outranks_asker(r) and view.active(r, quota is not None) for r in others)

@@ -129,6 +129,27 @@ class LaneView:
                 out.append(row)
         return out
 
+    def peer_clients(self, rows: list[Row]) -> list[str]:
+        """The clients of ``peers(rows, quota=True, ...)``, each once, in the order of
+        its first peer (a quota is shared between clients: their flows do not matter)."""
+        tier, client, mine, now = self.tier, self.client, self.rank, self.now
+        best: dict[tuple[int, str], int] = {}
+        for f, t, rank, is_hungry in rows:
+            if is_hungry:
+                if t < tier:
+                    return []
+                if t == tier and rank < best.get((t, f.client), math.inf):
+                    best[(t, f.client)] = rank
+        out: dict[str, None] = {}
+        for f, t, rank, _ in rows:
+            c = f.client
+            if t != tier or c in out or (c == client and mine < rank):
+                continue
+            if best.get((t, c), math.inf) < rank or now >= f.expires:
+                continue
+            out[c] = None
+        return list(out)
+
 
 def static_rows(flows: Iterable[Flow]) -> list[Static]:
     """Flows with their classes, in the order given (a view's ``rows``)."""

@@ -17,6 +17,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.ambassador.demand import Flow
 from shared.ambassador.limits import US, format_time
 from shared.ambassador.policies import PlatformPolicy
 from shared.ambassador.protocol import (
@@ -27,7 +28,7 @@ from shared.ambassador.protocol import (
     ReleaseRequest,
 )
 from shared.ambassador.scheduler import Scheduler
-from shared.ambassador.view import static_rows
+from shared.ambassador.view import LaneView, static_rows
 
 T0 = format_time(1_790_000_000 * US)  # 2026-09-21T14:13:20Z
 BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -111,3 +112,42 @@ def test_a_kept_scheduler_answers_as_one_rebuilt_from_its_state_before_every_ope
         state = json.loads(json.dumps(fresh.to_state()))
         assert json.loads(json.dumps(kept.to_state())) == state, (step, op)
         _caches_agree(kept)
+
+
+ROW = st.tuples(
+    st.integers(min_value=0, max_value=3),  # client
+    st.sampled_from(["daily", "backfill"]),
+    st.sampled_from(["orders", "order_items", "transactions", "payouts"]),
+    st.integers(min_value=0, max_value=3),  # unmet
+    st.integers(min_value=-90, max_value=90),  # retry_at, s from now
+    st.integers(min_value=-30, max_value=300),  # expires, s from now
+)
+
+
+@BOUNDED
+@given(st.lists(ROW, max_size=30), ROW)
+def test_the_quota_peers_clients_are_the_clients_of_the_quota_peers(
+    rows: list[tuple], asker: tuple
+) -> None:
+    """``LaneView.peer_clients`` (a quota lane's decision) lists the clients of
+    ``LaneView.peers`` on a quota lane, each once, in the order of its first peer."""
+    now = 1_790_000_000 * US
+
+    def flow(i: int, row: tuple) -> Flow:
+        client, tier, resource, unmet, retry_s, expires_s = row
+        return Flow(
+            f"b{i}",
+            "api",
+            f"c{client}",
+            tier,
+            resource,
+            backlog=1,
+            unmet=unmet,
+            retry_at=now + retry_s * US,
+            expires=now + expires_s * US,
+        )
+
+    me = flow(-1, asker)
+    view = LaneView(static_rows([flow(i, r) for i, r in enumerate(rows)] + [me]), me, now, 60 * US)
+    peers = view.peers(view.live, True, now + 20 * US)
+    assert view.peer_clients(view.live) == list(dict.fromkeys(r[0].client for r in peers))
