@@ -19,7 +19,8 @@ from shared.flows.storage_retry import retried
 from shared.models import Record
 from shared.normalize import normalize_stored
 from shared.settings import Settings
-from shared.storage.clients import shared_clients, storage_errors
+from shared.storage.blobs import get_blob
+from shared.storage.clients import shared_clients
 from shared.storage.keys import container_name
 from shared.storage.raw_pages import RawPageStore, page_path
 
@@ -62,9 +63,7 @@ async def read_pages(settings: Settings, spec: BlockSpec) -> list[StoredPage]:
     slots = asyncio.Semaphore(DOWNLOADS_IN_FLIGHT)
 
     async def fetch(number: int) -> tuple[bytes, dict[str, str]]:
-        with storage_errors():
-            blob = await container.download_blob(page_path(*parts, number), decompress=False)
-            return await blob.readall(), dict(blob.properties.metadata or {})
+        return await get_blob(container, page_path(*parts, number))
 
     async def download(number: int) -> tuple[bytes, dict[str, str]]:
         async with slots:

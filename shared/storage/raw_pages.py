@@ -32,6 +32,7 @@ from azure.storage.blob.aio import ContainerClient
 
 import shared.normalize
 from shared.settings import Settings
+from shared.storage.blobs import get_blob, put_blob
 from shared.storage.clients import StorageClients, shared_clients, storage_errors
 from shared.storage.keys import container_name, escape_key
 
@@ -128,14 +129,8 @@ class RawPageStore:
             **(metadata or {}),
         }
         container = await self._container()
-        with storage_errors():
-            await container.upload_blob(
-                path,
-                encode_page(payload),
-                overwrite=True,
-                content_settings=_CONTENT,
-                metadata={k: _header_safe(v) for k, v in tags.items()},
-            )
+        metadata = {k: _header_safe(v) for k, v in tags.items()}
+        await put_blob(container, path, encode_page(payload), content=_CONTENT, metadata=metadata)
         return path
 
     async def get_bytes(
@@ -145,9 +140,7 @@ class RawPageStore:
         path = page_path(client, platform, account, resource, block_id, page)
         container = await self._container()
         try:
-            with storage_errors():
-                download = await container.download_blob(path, decompress=False)
-                return await download.readall()
+            return (await get_blob(container, path))[0]
         except ResourceNotFoundError:
             raise KeyError(path) from None
 
