@@ -7,7 +7,13 @@ actually observed: the recent-day block is planned and loaded first (phase
 ``rest``); a stored plan is used as it is. Blocks run as ``load_block`` sub-
 orchestrations, ``IN_FLIGHT`` at a time (they share one ambassador lane, so more in
 parallel would only queue there): as soon as one ends the next starts, so a slow block
-does not hold the lane's other slots idle. After ``STARTS_PER_EXECUTION`` blocks (and
+does not hold the lane's other slots idle. On a platform whose lanes belong to the
+application (``PER_APPLICATION``: eBay, Etsy) it is ``IN_FLIGHT_SHARED``: every client's
+resources share those lanes, and the ambassador splits a lane between clients, then
+between a client's resources, then between a resource's flows, so a resource's blocks
+in flight only divide its share among more waiting flows; each waiting flow asks again
+and again (an entity call, a durable timer and a replay each time: at 20 clients on
+Etsy's lane, ten asks per request made). After ``STARTS_PER_EXECUTION`` blocks (and
 their end) the orchestration continues as new with the rest, so its history stays
 short however long the plan. A block that fails is reported, never fails the resource.
 ``plan_resource`` is idempotent (a stored plan is reused, existing ledger rows are left
@@ -25,11 +31,13 @@ import azure.durable_functions as df
 
 from activities import plan_resource
 from orchestrators import load_block
+from shared.ambassador.protocol import PER_APPLICATION
 from shared.flows.models import BlockRun, BlockSpec, PlanInput, ResourceRun
 
 bp = df.Blueprint()
 NAME = "sync_resource"
 IN_FLIGHT = 4
+IN_FLIGHT_SHARED = 2  # one block's chain runs at ~1/latency: two keep a client's share busy
 STARTS_PER_EXECUTION = 24
 PLAN_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=6)
 
@@ -61,13 +69,18 @@ def _start(context: df.DurableOrchestrationContext, item: dict):
     )
 
 
-def _load(context: df.DurableOrchestrationContext, items: list):
-    """Generator: ``items``' blocks as sub-orchestrations, ``IN_FLIGHT`` at a time, the
+def in_flight(platform: str) -> int:
+    """How many of a resource's blocks run at once on ``platform``."""
+    return IN_FLIGHT_SHARED if platform in PER_APPLICATION else IN_FLIGHT
+
+
+def _load(context: df.DurableOrchestrationContext, items: list, slots: int):
+    """Generator: ``items``' blocks as sub-orchestrations, ``slots`` at a time, the
     next started as soon as one ends; their outcomes (None for a block orchestration
     that crashed: it counts as not done)."""
     queue, running, outcomes = list(items), [], []
     while queue or running:
-        while queue and len(running) < IN_FLIGHT:
+        while queue and len(running) < slots:
             running.append(_start(context, queue.pop(0)))
         ended = yield context.task_any(running)  # a crashed child ends it too, no raise
         running.remove(ended)
@@ -86,7 +99,7 @@ def _plan(context: df.DurableOrchestrationContext, run: ResourceRun):
         return first["blocks"], _tally(first["total"], first["done"])
     context.set_custom_status({"phase": "measuring", **_tally(first["total"], first["done"])})
     recent = first["blocks"]
-    outcomes = (yield from _load(context, recent)) if recent else []
+    outcomes = (yield from _load(context, recent, in_flight(run.platform))) if recent else []
     loaded = [item["block_id"] for item in recent]
     rest = yield context.call_activity_with_retry(
         plan_resource.NAME,
@@ -108,7 +121,7 @@ def sync_resource(context: df.DurableOrchestrationContext):
     context.set_custom_status({"phase": "loading", **tally})
     batch, rest = queue[:STARTS_PER_EXECUTION], queue[STARTS_PER_EXECUTION:]
     if batch:
-        _count(tally, (yield from _load(context, batch)))
+        _count(tally, (yield from _load(context, batch, in_flight(run.platform))))
     if rest:
         context.continue_as_new({"run": given["run"], "queue": rest, "tally": tally})
         return None
