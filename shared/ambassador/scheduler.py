@@ -514,7 +514,12 @@ class Scheduler:
                 parts = split_day(flow.client, registered, day_free, use, cost=cost)
             if parts is None or parts.kept < day_free - free:
                 quota, parts = None, None
-        above = any(view.outranks_asker(r) and view.active(r, quota is not None) for r in others)
+        on_quota = quota is not None
+        above = any(
+            view.active((f, t, r, f.hungry(now, self.grace)), on_quota)
+            for f, t, r in self._outranking(flow)
+            if not f.done and f.backlog > 0
+        )
         lead = min(lane.horizon // 2, max(lane.horizon // LOWER_LEAD, flow.rtt))
         end = now + (lead if above else lane.horizon)
         free = lane.free_units(now, end, reserved)
@@ -626,25 +631,25 @@ class Scheduler:
         return sum(f.unseen(after) for f, _, _ in self._lane_rows(lane_name) if f.runs)
 
     def _blockers(self, flow: Flow, now: int) -> list[Flow]:
-        """The lane's hungry flows with a backlog that outrank ``flow`` (step 1): of a
-        better tier, or of its tier and client with a better resource rank. Only those
-        classes are looked at (at a thousand flows, most asks wait behind their own
-        client's orders)."""
+        """The lane's hungry flows with a backlog that outrank ``flow`` (step 1)."""
+        return [
+            f
+            for f, _, _ in self._outranking(flow)
+            if not f.done and f.backlog > 0 and f.hungry(now, self.grace)
+        ]
+
+    def _outranking(self, flow: Flow) -> list[Static]:
+        """The lane's rows of flows that outrank ``flow`` (``Flow.outranks``): of a better
+        tier, or of its tier and client with a better resource rank. Only those classes
+        are looked at (at a thousand flows, most asks wait behind their own client's
+        orders, and few flows are of a better tier)."""
         tier, rank = class_of(flow)
         out = []
         for t, clients in self._lane_groups(flow.lane).items():
             if t > tier:
                 continue
             for rows in clients.values() if t < tier else [clients.get(flow.client, [])]:
-                for f, _, r in rows:
-                    if (
-                        (t < tier or r < rank)
-                        and f is not flow
-                        and not f.done
-                        and f.backlog > 0
-                        and f.hungry(now, self.grace)
-                    ):
-                        out.append(f)
+                out.extend(row for row in rows if t < tier or row[2] < rank)
         return out
 
     def _lane_groups(self, lane_name: str) -> dict[int, dict[str, list[Static]]]:
