@@ -162,7 +162,7 @@ from shared.ambassador.protocol import (
     Snapshot,
     Waiting,
 )
-from shared.ambassador.view import LaneView, Rivals, Static, class_of, static_rows
+from shared.ambassador.view import LaneView, Static, class_of, static_rows
 from shared.errors import ConfigurationError
 
 STATE_VERSION = 2  # 2: flows as one JSON text of rows (``to_state``); 1 is still read
@@ -532,13 +532,23 @@ class Scheduler:
             # only a flow owed service keeps its credit and holds the others back: one
             # that had all it asked for, or that an active flow of its own client holds
             # to a short lead, would leave idle what the others leave it
+            # the active flows that outrank a peer (or the caller): of a better tier, or
+            # of its tier and client with a better rank (``view.active_rank``)
             mine = flow.hungry(now, self.grace)
-            classes = [(t, f.client, rank) for f, t, rank, h in others if h or view.held(f) > 0]
+            above_all = any(
+                t < view.tier and view.active((f, t, r, f.hungry(now, self.grace)), False)
+                for f, t, r in self._outranking(flow)
+                if not f.done and f.backlog > 0
+            )
+            best = view.active_rank
             if mine or view.held(flow) > 0:
-                classes.append((view.tier, flow.client, view.rank))
-            active = Rivals(classes)
-            owed = [f for f, t, rank, h in rows if h and not active.outrank(t, f.client, rank)]
-            if not (mine and not active.outrank(view.tier, flow.client, view.rank)):
+                best[flow.client] = min(best.get(flow.client, view.rank), view.rank)
+
+            def outranked(client: str, rank: int) -> bool:
+                return above_all or best.get(client, math.inf) < rank
+
+            owed = [f for f, t, rank, h in rows if h and not outranked(f.client, rank)]
+            if not (mine and not outranked(flow.client, view.rank)):
                 flow.tag = max(flow.tag, min(f.tag for f in owed or peers))
             held = {id(f): view.held(f) for f in [*peers, flow]}
             parts = split(flow, peers, free, now, held=held)

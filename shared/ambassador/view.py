@@ -10,8 +10,9 @@ whether it is hungry at ``now``, and (when asked) what it holds after ``now``. E
 answer is the one the ``Flow`` method gives at the decision's ``now``; the flows must not
 change while the view is in use.
 
-``Rivals`` answers "does any of these flows outrank that one" in O(1) (``Flow.outranks``:
-a better tier; or the same tier and client and a better resource rank).
+"Outranks" is ``Flow.outranks``: a better tier; or the same tier and client and a better
+resource rank. The best rank per (tier, client) of a set of flows answers it for any flow
+in O(1) (``peers``, ``peer_clients``, ``active_rank``).
 """
 
 from __future__ import annotations
@@ -32,31 +33,6 @@ Static = tuple[Flow, int, int]
 """A lane's flow with its (tier rank, resource rank): ``static_rows``."""
 
 
-class Rivals:
-    """Whether any of a set of flows outranks a given one, in O(1). A flow never outranks
-    itself, so it may be in the set. Built from ``Row``s (``of_rows``) or flows."""
-
-    def __init__(self, classes: Iterable[tuple[int, str, int]] = ()) -> None:
-        self.best_tier: float = math.inf
-        self.best_rank: dict[tuple[int, str], int] = {}  # (tier rank, client) -> best rank
-        best = self.best_rank
-        for tier, client, rank in classes:
-            if tier < self.best_tier:
-                self.best_tier = tier
-            if rank < best.get((tier, client), math.inf):
-                best[(tier, client)] = rank
-
-    @classmethod
-    def of_rows(cls, rows: Iterable[Row]) -> Rivals:
-        return cls((tier, f.client, rank) for f, tier, rank, _ in rows)
-
-    def outrank(self, tier: int, client: str, rank: int) -> bool:
-        """Whether a flow of the set outranks one of this class."""
-        if self.best_tier < tier:
-            return True
-        return self.best_rank.get((tier, client), math.inf) < rank
-
-
 class LaneView:
     """The flows of one lane other than ``asker`` that are not done (``live``, in the
     lane's order), and of those the ones with a backlog (``others``), at ``now``.
@@ -68,6 +44,7 @@ class LaneView:
         self.tier, self.rank = class_of(asker)
         self.client = asker.client
         self._held: dict[int, float] = {}
+        self.active_rank: dict[str, int] = {}  # ``peers``
         self.live: list[Row] = [
             (f, tier, rank, f.unmet > 0 and f.retry_at is not None and now < f.retry_at + grace)
             for f, tier, rank in rows
@@ -83,13 +60,6 @@ class LaneView:
             value = self._held[key] = f.held(self.now)
         return value
 
-    def outranks_asker(self, row: Row) -> bool:
-        """``row``'s flow outranks the asker (``Flow.outranks``)."""
-        f, tier, rank, _ = row
-        if tier != self.tier:
-            return tier < self.tier
-        return f.client == self.client and rank < self.rank
-
     def asleep(self, f: Flow, until: int) -> bool:
         """``f.asleep(now, until)``."""
         return f.retry_at is not None and f.retry_at > until and self.held(f) <= 0
@@ -103,9 +73,13 @@ class LaneView:
     def peers(self, rows: list[Row], quota: bool, until: int) -> list[Row]:
         """The active flows of ``rows`` of the asker's tier that it does not outrank
         (the scheduler's step 2), leaving out any that a hungry flow of ``rows``
-        outranks, and without ``quota`` any asleep until ``until``."""
+        outranks, and without ``quota`` any asleep until ``until``. Without ``quota``
+        it also leaves in ``active_rank`` the best resource rank of each client's active
+        flows of the asker's tier (hungry or holding permits) among ``rows``, as far as
+        it can outrank a peer or the asker (ranks no better than the asker's own client's
+        hungry flows, or than the asker's own, are not looked at)."""
         tier, client, mine, now = self.tier, self.client, self.rank, self.now
-        best: dict[tuple[int, str], int] = {}  # the hungry flows' ``Rivals``, inline
+        best: dict[tuple[int, str], int] = {}  # the hungry flows' best rank per class
         for f, t, rank, is_hungry in rows:
             if is_hungry:
                 if t < tier:
@@ -113,6 +87,7 @@ class LaneView:
                 if t == tier and rank < best.get((t, f.client), math.inf):
                     best[(t, f.client)] = rank
         out = []
+        active = self.active_rank = {}
         for row in rows:
             f, t, rank, is_hungry = row
             if t != tier or (f.client == client and mine < rank):
@@ -124,9 +99,12 @@ class LaneView:
             if quota:
                 if now < f.expires:
                     out.append(row)
-            elif (is_hungry or self.held(f) > 0) and not self.asleep(f, until):
-                # sharing the horizon: a flow back only after it claims none of it (H3)
-                out.append(row)
+            elif is_hungry or self.held(f) > 0:
+                if rank < active.get(f.client, math.inf):
+                    active[f.client] = rank
+                if not self.asleep(f, until):
+                    # sharing the horizon: a flow back only after it claims none of it (H3)
+                    out.append(row)
         return out
 
     def peer_clients(self, rows: list[Row]) -> list[str]:
