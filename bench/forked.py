@@ -13,6 +13,10 @@ while the run goes (at a lower priority, ``nice``: where the cores are shared, t
 run's own work comes first; the result is needed only at the end). Where ``os.fork``
 does not exist ``fn`` runs in place, at once.
 
+The child ignores SIGTERM and SIGINT: a stop signal sent to every process of the run
+(a kill by name, a terminal's Ctrl-C) cuts the run, which then still needs the result;
+``cancel()`` kills the child outright.
+
 ``fn`` must only read what the fork copied and must not touch the event loop.
 """
 
@@ -58,6 +62,8 @@ class Forked:
             os.close(read)
             status = 0
             try:
+                for number in (signal.SIGTERM, signal.SIGINT):  # the parent decides: cancel()
+                    signal.signal(number, signal.SIG_IGN)
                 if nice:
                     os.nice(nice)
                 payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)

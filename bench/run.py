@@ -9,8 +9,9 @@ orchestration has ended, reads the stored records back from Azurite and returns 
 user + system of this process, not the fork's) and peak RSS cover the run itself, from
 the first connect to the last orchestration's end (not the read-back).
 
-A run stopped before every onboarding ended (``max_wall_s``, ``max_virtual_s``, or
-devhost left with nothing to run) is *cut*: ``Measured.cut`` names why, and the makespan
+A run stopped before every onboarding ended (``max_wall_s``, ``max_virtual_s``,
+devhost left with nothing to run, or ``signal``: the process got SIGTERM or SIGINT — a
+second one ends it at once) is *cut*: ``Measured.cut`` names why, and the makespan
 of a platform with an unfinished onboarding is the virtual time at the stop — a lower
 bound of the real one (the records not stored count as missing).
 """
@@ -18,10 +19,13 @@ bound of the real one (the records not stored count as missing).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import resource
+import signal
 import time
 from collections import Counter, defaultdict
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +109,7 @@ class Measured:
     errors: list[str] = field(default_factory=list)
     ended: dict[tuple[str, str], float] = field(default_factory=dict)  # (client, platform)
     stopped_at: float = 0.0  # virtual time when driving stopped
-    cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle
+    cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle, signal
     normalize_memo: dict[str, Any] = field(default_factory=dict)  # hits, misses, dict costs
 
 
@@ -158,6 +162,57 @@ async def _drive(stack: BenchStack, ids: dict, options: Options, ended: dict) ->
                 "idle" if due is None or deadline is None or due <= deadline else ("max_virtual_s")
             )
     return None
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_signals(stop: asyncio.Event) -> Iterator[None]:
+    """While inside: the first SIGTERM or SIGINT sets ``stop`` (the run is cut, then read
+    back and reported as usual); a second one ends the process at once (SystemExit: the
+    caller's Azurite and SMTP server are still closed). The previous handlers after."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(number: int) -> None:
+        if stop.is_set():
+            raise SystemExit(128 + number)
+        stop.set()
+
+    saved = {}
+    for number in STOP_SIGNALS:
+        try:
+            previous = signal.getsignal(number)
+            loop.add_signal_handler(number, on_signal, number)
+            saved[number] = previous
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals in this thread
+            pass
+    try:
+        yield
+    finally:
+        for number, previous in saved.items():
+            loop.remove_signal_handler(number)
+            signal.signal(number, previous)
+
+
+async def _drive_until_stopped(
+    drive: Coroutine[Any, Any, str | None], max_wall_s: float | None, stop: asyncio.Event
+) -> str | None:
+    """``drive``'s answer; ``max_wall_s`` when that much wall time passed first, ``signal``
+    when ``stop`` was set first (the drive is then cancelled)."""
+    task, stopped = asyncio.ensure_future(drive), asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {task, stopped}, timeout=max_wall_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if task in done:
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return "signal" if stop.is_set() else "max_wall_s"
+    finally:
+        stopped.cancel()
 
 
 def _latest(blocks: list) -> list:
@@ -256,6 +311,14 @@ def _policies(stack: BenchStack, options: Options) -> dict[str, PlatformPolicy]:
 
 
 async def _run(stack: BenchStack, options: Options, start: Forked, watch: Watch) -> Measured:
+    stop = asyncio.Event()
+    with _stop_signals(stop):
+        return await _run_stoppable(stack, options, start, watch, stop)
+
+
+async def _run_stoppable(
+    stack: BenchStack, options: Options, start: Forked, watch: Watch, stop: asyncio.Event
+) -> Measured:
     async with stack.running():
         wall0, cpu0 = time.perf_counter(), _cpu_s()
         memo0 = (MEMO.hits, MEMO.misses)
@@ -271,11 +334,9 @@ async def _run(stack: BenchStack, options: Options, start: Forked, watch: Watch)
         try:
             await _connect_all(stack, ids)
             watch.stage("connected", onboardings=len(ids), requests=len(stack.recorder.exchanges))
+            # partial run (wall limit or a stop signal): the rest counts as missing
             drive = _drive(stack, ids, options, ended)
-            try:  # partial run: the rest counts as missing
-                cut = await asyncio.wait_for(drive, options.max_wall_s)
-            except TimeoutError:
-                cut = "max_wall_s"
+            cut = await _drive_until_stopped(drive, options.max_wall_s, stop)
             watch.tick(watch.snapshot(stack, policies, ended=ended, connected=len(ids)))
             watch.stage("driven", cut=cut)
         finally:

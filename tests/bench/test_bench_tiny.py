@@ -5,6 +5,12 @@ stored records equal the ground truth (no timing asserts)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +102,27 @@ def test_a_cut_run_says_so_and_gives_a_lower_bound(monkeypatch, azurite, tmp_pat
     assert main(["summary", str(out)]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
     assert f">={report['makespan_s'] / 3600:.2f}" in row and " cut " in f" {row} "
+
+
+def test_a_stop_signal_cuts_the_run_and_it_still_reports(azurite, tmp_path):
+    """SIGTERM while driving (a kill by name): the run stops driving, reads back what is
+    stored and writes its report, marked cut by ``signal``; exit status 1."""
+    out = tmp_path / "stopped.json"
+    progress = tmp_path / "stopped.progress.jsonl"
+    env = {**os.environ, "TRIBUTARY_STORAGE_CONNECTION": azurite.connection_string}
+    argv = [sys.executable, "-m", "bench", "run", "--scenario", "tiny", "--platforms", "amazon"]
+    argv += ["--quiet", "--out", str(out)]
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(argv, cwd=root, env=env, stderr=subprocess.PIPE, text=True) as run:
+        deadline = time.monotonic() + 120
+        while '"stage": "connected"' not in (progress.read_text() if progress.exists() else ""):
+            assert run.poll() is None and time.monotonic() < deadline, run.stderr.read()
+            time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=120) == 1, run.stderr.read()
+    report = json.loads(out.read_text())
+    details = json.loads((tmp_path / "stopped.details.json").read_text())
+    assert tuple(report) == TOP_FIELDS and report["missing"] > 0
+    assert details["cut"]["why"] == "signal" and details["cut"]["unfinished_onboardings"] == 1
+    stages = [json.loads(line).get("stage") for line in progress.read_text().splitlines()]
+    assert stages[-3:] == ["driven", "truth and census read", "records read back"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
@@ -25,6 +26,14 @@ async def test_the_child_runs_at_a_lower_priority_than_the_parent():
     job = Forked(lambda: os.getpriority(os.PRIO_PROCESS, 0), nice=5)
     assert await job.result() == min(19, mine + 5)
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the parent keeps its own
+
+
+async def test_the_child_outlives_a_stop_signal_sent_to_the_whole_run():
+    job = Forked(lambda: (time.sleep(1.5), "truth")[1])
+    time.sleep(0.5)  # the child has set its handlers (its first statements)
+    os.kill(job._pid, signal.SIGTERM)
+    os.kill(job._pid, signal.SIGINT)
+    assert await job.result() == "truth"
 
 
 async def test_a_failure_in_the_child_is_raised_with_its_traceback():
