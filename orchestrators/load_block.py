@@ -73,7 +73,7 @@ bp = df.Blueprint()
 NAME = "load_block"
 PAGES_PER_EXECUTION = 400
 TURNS_PER_EXECUTION = 10  # 25 -> 10: history events replayed -49 %, CPU -8.6 % (Etsy + Amazon)
-WAITS_PER_EXECUTION = 4
+WAITS_PER_EXECUTION = 2  # 4 -> 2: a wait replays about half the history
 INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
 MAX_FAILED_RUNS = 20  # the fetch activity itself failed (storage unreachable): more patience
@@ -129,16 +129,24 @@ def _wait(context, seconds: float):
     return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
 
 
+def _full(context, p: BlockProgress, permits: Permits, turns: int) -> bool:
+    """The execution should continue as new before its next turn. Not while the batch
+    still holds permits the next turn can use (up to twice the turns): continuing
+    would release them, and the next execution would ask the ambassador again."""
+    if p.requests >= PAGES_PER_EXECUTION or turns >= 2 * TURNS_PER_EXECUTION:
+        return True
+    if turns < TURNS_PER_EXECUTION and permits.waits < WAITS_PER_EXECUTION:
+        return False
+    now = context.current_utc_datetime
+    return not any(at + permits.lease > now for at in permits.times)
+
+
 def _fetch_pages(context, spec: BlockSpec, p: BlockProgress, permits: Permits):
     """Generator: run the chain until it ends, fails or the execution is full.
     Returns (error or None, full)."""
     turns = 0
     while p.chain:
-        if (
-            turns >= TURNS_PER_EXECUTION
-            or permits.waits >= WAITS_PER_EXECUTION
-            or p.requests >= PAGES_PER_EXECUTION
-        ):
+        if _full(context, p, permits, turns):
             return None, True
         turns += 1
         request = p.chain[-1]
