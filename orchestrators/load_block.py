@@ -32,7 +32,9 @@ running. Every
 ``TURNS_PER_EXECUTION`` turns, ``WAITS_PER_EXECUTION`` permit waits (a block waiting
 long on a busy lane, e.g. for Shopify's cost bucket, each wait replaying the whole
 history: cost quadratic in its length) or ``PAGES_PER_EXECUTION`` requests, and before
-each new attempt, the orchestration continues as new, so its history stays short.
+each new attempt, the orchestration continues as new, so its history stays short (the
+turn and wait limits wait while the batch still holds usable permits, up to twice the
+turns: continuing would hand them back and ask again).
 
 Output: ``{"block_id", "state": done|parked|capped|skipped|failed, "records", "pages",
 "attempts", "error"}``.
