@@ -11,6 +11,8 @@ and client support gets one mail naming it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 from azure.core.exceptions import ServiceResponseError
 from azure.core.pipeline.transport import AioHttpTransport
@@ -19,6 +21,7 @@ from activities.alert_resource import ResourceAlertInput, resource_alert
 from orchestrators.sync_client import _not_loaded
 from orchestrators.sync_resource import PLAN_RETRY
 from shared.flows.chains import resources_of
+from shared.flows.models import ResourceRun
 from shared.storage.keys import table_name
 from shared.storage.ledger import Ledger
 from tests.flows.harness import Stack
@@ -91,10 +94,6 @@ def test_blocks_in_no_final_state_make_a_finished_resource_incomplete() -> None:
 
 
 def test_the_alert_is_keyed_per_run_so_a_retry_mails_once_and_the_next_run_again() -> None:
-    from datetime import UTC, datetime
-
-    from shared.flows.models import ResourceRun
-
     now = datetime(2026, 11, 1, tzinfo=UTC)
     run = ResourceRun(
         client="c-1",
