@@ -44,7 +44,7 @@ from shared.flows.store import FlowStore
 from shared.planning import PlannedBlock, daily_window, observed_density, plan_blocks
 from shared.planning import block_id as make_block_id
 from shared.settings import get_settings
-from shared.storage.blocks import Block, BlockState
+from shared.storage.blocks import Block, BlockKey, BlockState
 from shared.storage.ledger import Ledger
 
 bp = df.Blueprint()
@@ -106,10 +106,23 @@ def _plan(
 
 
 class _Plans:
-    """The run's plan rows: the full plan and the provisional (recent-day) one."""
+    """The run's plan rows (the full plan and the provisional, recent-day one) and what
+    is known of the resource's ledger rows without listing them.
+
+    ``newest``: base block id -> its newest generation's row, for the bases whose rows
+    this call read or created. Listing an account's blocks is a query, which the
+    storage emulator answers by scanning every row of the table (at 50 clients, every
+    client's blocks, three times per resource); so a base's rows are known instead
+    when every insert of a fresh plan created its row (a base whose first row was just
+    created has no later generation: one is only ever planned after the newest), and
+    the recent-day block's rows are read by key (generation after generation, as they
+    are only ever planned one after the newest). ``whole``: False once an insert found
+    a row there already, whose state is then unknown."""
 
     def __init__(self, run: ResourceRun, ledger: Ledger, store: FlowStore) -> None:
         self.run, self.ledger, self.store = run, ledger, store
+        self.newest: dict[str, Block | None] = {}
+        self.whole = True
 
     async def get(self, suffix: str = "") -> list[PlannedBlock] | None:
         run = self.run
@@ -119,20 +132,42 @@ class _Plans:
 
     async def keep(self, plan: list[PlannedBlock], suffix: str = "") -> list[PlannedBlock]:
         run = self.run
-        await self.ledger.plan_blocks(_row(run, b.block_id, b.window, run.now) for b in plan)
+        rows = [
+            _row(run, b.block_id, b.window, run.now)
+            for b in plan
+            if self.newest.get(b.block_id) is None
+        ]
+        if await self.ledger.plan_blocks(rows) == len(rows):
+            self.newest.update((row.block_id, row) for row in rows)
+        else:
+            self.whole = False
         await self.store.save_plan(
             run.client, run.platform, run.account, run.resource + suffix, plan, run.now
         )
         return plan
 
+    async def generations(self, base: str) -> Block | None:
+        """The newest generation of ``base``'s rows, read by key (None: no row)."""
+        run, found, block_id = self.run, None, base
+        while True:
+            key = BlockKey(run.client, run.platform, run.account, run.resource, block_id)
+            row = await self.ledger.get_block(key)
+            if row is None:
+                return found
+            found, block_id = row, successor_id(block_id)
+
     async def density(self, recent: PlannedBlock) -> float | None:
         """Records per day the recent-day block held (None: it was not loaded)."""
-        run = self.run
-        rows = await self.ledger.list_blocks(run.client, run.platform, run.account)
-        row = latest(b for b in rows if b.resource == run.resource).get(recent.block_id)
+        row = self.newest[recent.block_id] = await self.generations(recent.block_id)
         if row is None or row.state != BlockState.DONE:
             return None
         return observed_density(row.records, recent.window)
+
+    def known(self, plan: list[PlannedBlock]) -> dict[str, Block] | None:
+        """Base id -> newest row of every block of ``plan``, if all are known."""
+        if not self.whole or any(self.newest.get(b.block_id) is None for b in plan):
+            return None
+        return {b.block_id: self.newest[b.block_id] for b in plan}
 
 
 async def _backfill_plan(plans: _Plans, stage: str) -> tuple[list[PlannedBlock], bool]:
@@ -169,14 +204,17 @@ async def plan_resource(payload: dict) -> dict:
     watermark = None
     if run.tier == "daily":
         watermark = await ledger.get_watermark(run.client, run.platform, run.account, run.resource)
-    final = True
+    final, newest = True, None
     if watermark is None:
-        planned, final = await _backfill_plan(_Plans(run, ledger, store), task.stage)
+        plans = _Plans(run, ledger, store)
+        planned, final = await _backfill_plan(plans, task.stage)
+        newest = plans.known(planned)
     else:  # a daily run after the backfill: finish what the backfill left, plan nothing new
         stored = await store.get_plan(run.client, run.platform, run.account, run.resource)
         planned = stored or []
-    existing = await ledger.list_blocks(run.client, run.platform, run.account)
-    newest = latest(b for b in existing if b.resource == run.resource)
+    if newest is None:
+        existing = await ledger.list_blocks(run.client, run.platform, run.account)
+        newest = latest(b for b in existing if b.resource == run.resource)
     todo: list[BlockSpec] = []
     done = 0
     for block in planned:
@@ -198,8 +236,9 @@ async def plan_resource(payload: dict) -> dict:
         window = daily_window(min(watermark.value, run.now), run.now, overlap)
         daily_id = DAILY + make_block_id(run.resource, window)
         await ledger.plan_blocks([_row(run, daily_id, window, run.now)])
-        current = await ledger.list_blocks(run.client, run.platform, run.account)
-        state = next((b.state for b in current if b.block_id == daily_id), None)
+        key = BlockKey(run.client, run.platform, run.account, run.resource, daily_id)
+        row = await ledger.get_block(key)
+        state = None if row is None else row.state
         total += 1
         if state == BlockState.DONE:
             done += 1

@@ -36,7 +36,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +49,8 @@ from shared.storage.keys import bounded_key, escape_key, join_key, prefix_range,
 
 CAS_ROUNDS = 25
 """Lost races tolerated per change before giving up with TransientError."""
+TRANSACTION_ROWS = 100
+"""Rows of one partition inserted per transaction (the Table service's limit)."""
 
 Fields = dict[str, Any]
 
@@ -300,23 +302,49 @@ class Ledger:
     async def plan_blocks(self, blocks: Iterable[Block]) -> int:
         """Insert the blocks not yet in the ledger; rows that exist (in any state) are
         left alone, so planning again after a restart keeps all progress. Returns how
-        many were inserted."""
+        many were inserted. A partition's blocks go in one transaction (up to
+        ``TRANSACTION_ROWS``), row by row only when one of them exists already: one
+        round trip for a new plan instead of one per block."""
         table = await self._table("blocks")
         gate = asyncio.Semaphore(self._concurrency)
 
-        async def insert(block: Block) -> int:
+        def entity(block: Block) -> Fields:
             partition, row = _block_keys(block.key)
             keys = {"PartitionKey": partition, "RowKey": row}
-            entity = encode_fields(block.model_dump(), keys=keys)
+            return encode_fields(block.model_dump(), keys=keys)
+
+        async def insert(block: Block) -> int:
             async with gate:
                 try:
                     with storage_errors():
-                        await table.create_entity(entity)
+                        await table.create_entity(entity(block))
                 except ResourceExistsError:
                     return 0
             return 1
 
-        return sum(await asyncio.gather(*(insert(b) for b in blocks)))
+        async def together(group: list[Block]) -> int:
+            """One transaction inserting all of ``group`` (one partition); row by row if
+            storage refused it (a row exists already: the transaction wrote nothing)."""
+            if len(group) > 1:
+                try:
+                    async with gate:
+                        with storage_errors():
+                            operations = [("create", entity(b)) for b in group]
+                            await table.submit_transaction(operations)
+                    return len(group)
+                except TableTransactionError:
+                    pass  # refused as a whole (a row there already): row by row below
+            return sum(await asyncio.gather(*(insert(b) for b in group)))
+
+        groups: dict[str, list[Block]] = {}
+        for block in blocks:
+            groups.setdefault(_block_keys(block.key)[0], []).append(block)
+        chunks = [
+            group[i : i + TRANSACTION_ROWS]
+            for group in groups.values()
+            for i in range(0, len(group), TRANSACTION_ROWS)
+        ]
+        return sum(await asyncio.gather(*(together(c) for c in chunks)))
 
     async def get_block(self, key: BlockKey) -> Block | None:
         table = await self._table("blocks")
