@@ -6,7 +6,9 @@
     python -m bench floor --scenario multi          # both floors, bucket by bucket, no run
 
 Writes the report (``--out``), beside it ``<stem>.details.json`` (both floors bucket by
-bucket, devhost counters, errors), ``<stem>.png`` (quota use over virtual time) and,
+bucket, devhost counters, errors), ``<stem>.state.json`` (the entities' states and the
+unfinished orchestrations as driving stopped, ``bench.final_state``), ``<stem>.png``
+(quota use over virtual time) and,
 while the run goes, ``<stem>.progress.jsonl`` (set-up stages and a progress row every
 ``--progress-s`` seconds of wall, ``bench.progress``; also on stderr unless ``--quiet``),
 and prints the table. Azurite: ``TRIBUTARY_STORAGE_CONNECTION`` if set, else one answering
@@ -79,6 +81,9 @@ def execute(options: Options, out: Path) -> dict:
         details["clients"] = len({c for c, _ in measured.census})
     out.with_name(out.stem + ".details.json").write_text(
         json.dumps(details, indent=2, default=str) + "\n"
+    )
+    out.with_name(out.stem + ".state.json").write_text(
+        json.dumps(measured.final_state, indent=1, default=str) + "\n"
     )
     clients = len({c for c, _ in measured.census})
     scopes = {p: (1 if p in PER_APPLICATION else clients) for p in measured.platforms}

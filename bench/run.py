@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import final_state
 from bench.census import Census, take_census
 from bench.forked import Forked
 from bench.progress import Watch
@@ -111,6 +112,7 @@ class Measured:
     stopped_at: float = 0.0  # virtual time when driving stopped
     cut: str | None = None  # why the run stopped early: max_wall_s, max_virtual_s, idle, signal
     normalize_memo: dict[str, Any] = field(default_factory=dict)  # hits, misses, dict costs
+    final_state: dict[str, Any] = field(default_factory=dict)  # ``final_state.capture``
 
 
 def _cpu_s() -> float:
@@ -350,6 +352,7 @@ async def _run_stoppable(
         stopped_at = stack.clock.now()
         if cut == "max_virtual_s":  # nothing happens before the deadline: still unfinished
             stopped_at = max(stopped_at, stack.started_at + (options.max_virtual_s or 0.0))
+        final = final_state.capture(stack.host, stack.started_at, stopped_at)
         truth, census = await start.result()
         watch.stage("truth and census read")
         tallies = await _read_back(stack, truth, ended, stopped_at)
@@ -378,6 +381,7 @@ async def _run_stoppable(
         stopped_at=stopped_at,
         cut=cut,
         normalize_memo=memo,
+        final_state=final,
     )
 
 

@@ -99,6 +99,16 @@ def test_a_cut_run_says_so_and_gives_a_lower_bound(monkeypatch, azurite, tmp_pat
     assert report["makespan_s"] == report["platforms"]["amazon"]["makespan_s"]
     assert 18.0 <= report["makespan_s"] == pytest.approx(cut["at_virtual_s"], abs=0.1)
     assert "CUT (max_virtual_s)" in capsys.readouterr().out
+    # what the app held at the cut: the Amazon ambassadors' states, and the unfinished
+    # onboarding with what each of its instances last did
+    state = json.loads((tmp_path / "tiny-none-tributary.state.json").read_text())
+    assert state["at_virtual_s"] == pytest.approx(cut["at_virtual_s"], abs=0.1)
+    ambassadors = [k for k in state["entities"] if k.startswith("@ambassador@amazon")]
+    assert ambassadors and all(state["entities"][k] for k in ambassadors)
+    names = {i["name"] for i in state["unfinished"]}
+    assert {"sync_client", "sync_resource"} <= names
+    assert state["unfinished_by_name"]["sync_client"] == 1
+    assert all(i["last_events"] and i["status"] != "Completed" for i in state["unfinished"])
     assert main(["summary", str(out)]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
     assert f">={report['makespan_s'] / 3600:.2f}" in row and " cut " in f" {row} "
