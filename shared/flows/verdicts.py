@@ -34,10 +34,11 @@ from __future__ import annotations
 import asyncio
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from shared.flows.chains import WINDOW_SLACK
 from shared.flows.generations import DAILY
@@ -201,11 +202,26 @@ async def linked(
     return Links()
 
 
+Row = dict[str, Any]
+"""A stored record's fields as read (``RecordStore.read``), not validated yet."""
+
+
+class _Partition:
+    """One (resource, period) of the account, read once per check: its rows, and the
+    record of each row once some caller kept it (validated at most once)."""
+
+    __slots__ = ("records", "rows")
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self.records: list[Record | None] = [None] * len(rows)
+
+
 class _Context:
     def __init__(self, settings: Settings, spec: BlockSpec, now: datetime | None) -> None:
         self.spec, self.ledger, self.store = spec, Ledger(settings), RecordStore(settings)
         self.now = now
-        self._read: dict[tuple[str, str], list[Record]] = {}
+        self._read: dict[tuple[str, str], _Partition] = {}
 
     async def blocks(self, resource: str) -> list[Block]:
         spec = self.spec
@@ -215,17 +231,33 @@ class _Context:
     async def done(self, resource: str) -> list[Block]:
         return [b for b in await self.blocks(resource) if b.state == BlockState.DONE]
 
-    async def stored(self, resource: str, periods: Iterable[str]) -> list[Record]:
+    async def stored(
+        self, resource: str, periods: Iterable[str], where: Callable[[Row], bool] | None = None
+    ) -> list[Record]:
         """The account's stored ``resource`` records of ``periods`` (each partition read
-        once per check)."""
+        once per check), in partition and row order.
+
+        ``where``, if given, tests each row as read (its fields, not validated): only the
+        rows it passes are validated into records and returned. It must pass every row
+        whose record the caller keeps (it may pass more: the caller still filters the
+        records), so the caller's result is the same as without it; rows no caller
+        keeps are never validated (most of a month's rows, for one block's links)."""
         spec, out = self.spec, []
         for period in sorted(set(periods)):
-            if (resource, period) not in self._read:
+            part = self._read.get((resource, period))
+            if part is None:
                 rows = await self.store.read(spec.client, spec.platform, resource, period=period)
-                self._read[(resource, period)] = [
-                    record_from_json(r) for r in rows if r.get("account") == spec.account
-                ]
-            out += self._read[(resource, period)]
+                part = self._read[(resource, period)] = _Partition(
+                    [r for r in rows if r.get("account") == spec.account]
+                )
+            records = part.records
+            for index, row in enumerate(part.rows):
+                if where is not None and not where(row):
+                    continue
+                record = records[index]
+                if record is None:
+                    record = records[index] = record_from_json(row)
+                out.append(record)
         return out
 
     async def seek_items(self, order: Order) -> int:
@@ -245,6 +277,26 @@ class _Context:
             if rows:
                 return len(rows)
         return 0
+
+
+def _in(name: str, window: Window) -> Callable[[Row], bool]:
+    """A ``stored`` row test: the row's ``name`` lies in ``window`` — or is not a time
+    as read (None, or a value the record's validation would still have to turn into
+    one), so the caller's own test of the record decides."""
+    start, end = window.start, window.end
+
+    def test(row: Row) -> bool:
+        value = row.get(name)
+        if type(value) is not datetime or value.tzinfo is None:
+            return value is not None
+        return start <= value < end
+
+    return test
+
+
+def _among(name: str, wanted: set) -> Callable[[Row], bool]:
+    """A ``stored`` row test: the row's ``name`` is one of ``wanted``."""
+    return lambda row: row.get(name) in wanted
 
 
 def _holding(blocks: Iterable[Block], instants: Iterable[datetime]) -> list[Block]:
@@ -297,7 +349,8 @@ async def _items_by_month(context: _Context, orders: list[Order]) -> Counter:
     by_month = Counter(period_of(o.created_at) for o in orders)
     wanted = {o.order_id for o in orders}
     months_worth = [m for m, n in by_month.items() if n >= SCAN_FROM]
-    items = await context.stored("order_items", months_worth) if months_worth else []
+    where = _among("order_id", wanted)
+    items = await context.stored("order_items", months_worth, where) if months_worth else []
     return Counter(i.order_id for i in items if isinstance(i, OrderItem) and i.order_id in wanted)
 
 
@@ -315,12 +368,13 @@ async def _orphans_of_window(context: _Context) -> Links:
     window = context.spec.window
     items = [
         i
-        for i in await context.stored("order_items", months(window))
+        for i in await context.stored("order_items", months(window), _in("created_at", window))
         if isinstance(i, OrderItem) and i.created_at and window.start <= i.created_at < window.end
     ]
     if not items:
         return Links(counts={"orphans": 0})
-    stored = await context.stored("orders", months(window))
+    ids = {i.order_id for i in items}  # only these ids' orders matter to ``orphans``
+    stored = await context.stored("orders", months(window), _among("order_id", ids))
     orphaned = orphans(items, {o.order_id for o in stored if isinstance(o, Order)})
     problems = [f"{orphans_problem(orphaned)} (dated in this window)"] if orphaned else []
     return Links(problems, {"orphans": len(orphaned)})
@@ -346,7 +400,14 @@ async def _items_of(context: _Context, orders: list[Order]) -> Links:
 
 async def _items_side(context: _Context, items: list[OrderItem]) -> Links:
     window = context.spec.window
-    stored = [o for o in await context.stored("orders", months(window)) if isinstance(o, Order)]
+    ids, dated_in = {i.order_id for i in items}, _in("created_at", window)  # for orphans, items
+
+    def kept(row: Row) -> bool:
+        return row.get("order_id") in ids or dated_in(row)
+
+    stored = [
+        o for o in await context.stored("orders", months(window), kept) if isinstance(o, Order)
+    ]
     orders = [o for o in stored if needs_items(o) and window.start <= o.created_at < window.end]
     found = await _with_items(context, orders, Counter(i.order_id for i in items))
     links = _items_links(orders, found, waiting=0)
@@ -376,13 +437,14 @@ async def _orders_of(context: _Context, items: list[OrderItem], done: list[Block
     months; for those not found there, from the months of the done orders blocks whose
     windows hold their dates (the listings that had them)."""
     dates = {i.order_id: i.created_at for i in items if i.created_at}
-    stored = await context.stored("orders", {period_of(d) for d in dates.values()})
+    kept = _among("order_id", {i.order_id for i in items})  # the caller keeps their ids only
+    stored = await context.stored("orders", {period_of(d) for d in dates.values()}, kept)
     lacking = orphans(items, {o.order_id for o in stored if isinstance(o, Order)})
     if not lacking:
         return stored
     holders = _holding(done, [dates[o] for o in lacking if o in dates])
     wider = {m for b in holders for m in months(Window(start=b.window_start, end=b.window_end))}
-    return stored + await context.stored("orders", wider)
+    return stored + await context.stored("orders", wider, kept)
 
 
 def _items_links(judged: list[Order], found: Counter, *, waiting: int) -> Links:
@@ -468,7 +530,7 @@ async def _payouts_side_unlisted(context: _Context) -> Links:
     span = Window(start=spec.window.start, end=spec.window.end + before)
     transactions = [
         t
-        for t in await context.stored("transactions", months(span))
+        for t in await context.stored("transactions", months(span), _in("posted_at", span))
         if isinstance(t, Transaction) and t.posted_at and span.start <= t.posted_at < span.end
     ]
     payouts = [p for p in await context.stored("payouts", [UNDATED]) if isinstance(p, Payout)]
@@ -506,7 +568,7 @@ async def _check_payouts(context: _Context, payouts: list[Payout], blocks: list[
     wanted = {p.payout_id for p, _ in ready}
     transactions = [
         t
-        for t in await context.stored("transactions", periods)
+        for t in await context.stored("transactions", periods, _among("payout_id", wanted))
         if isinstance(t, Transaction) and t.payout_id in wanted
     ]
     try:
