@@ -152,6 +152,10 @@ class Split:
     clients: dict[str, list[Flow]] = field(default_factory=dict, repr=False)
     held: dict[int, float] = field(default_factory=dict, repr=False)
     sums: dict[str, float] = field(default_factory=dict, repr=False)
+    reach: dict[int, float] = field(default_factory=dict, repr=False)
+    # on a quota lane (``split_day``): the clients that can take nothing of what is free
+    # (claims below a permit's cost, and not the least used)
+    capped: frozenset[str] = frozenset()
 
 
 def split(
@@ -164,6 +168,7 @@ def split(
     cost: int = 1,
     held: dict[int, float] | None = None,
     like: Split | None = None,
+    reach: dict[int, float] | None = None,
 ) -> Split:
     """Share the pie (``free`` plus what everyone holds) between ``flow`` and ``peers``.
 
@@ -175,9 +180,14 @@ def split(
     they claim nothing now. ``held``: each flow's ``held(now)`` by id, if known. On a
     quota lane ``share`` is left empty (only clients are shared between). ``like``: the
     split of the same flows at the same time without ``ahead`` (its grouping, shares and
-    holdings are reused)."""
+    holdings are reused). ``reach``: for peers that are away (hold nothing and ask again
+    only later), the fraction of the horizon left when they are back (by id; 1 if not
+    given): a peer can use only that part of the pie, so it claims only that part of
+    its share (one back after the horizon claims nothing: ``Flow.asleep``)."""
     if like is not None and like.clients and client_use is None:
-        return _kept(flow, like.clients, like.share, like.pie, like.held, ahead, like.sums)
+        return _kept(
+            flow, like.clients, like.share, like.pie, like.held, ahead, like.sums, like.reach
+        )
     group = [*peers, flow]
     clients: dict[str, list[Flow]] = {}
     for f in group:
@@ -188,22 +198,26 @@ def split(
     if held is None:
         held = {id(f): f.held(now) for f in group}
     pie = free + sum(held.values())
-    return _kept(flow, clients, share, pie, held, ahead, {})
+    return _kept(flow, clients, share, pie, held, ahead, {}, reach or {})
 
 
 def split_day(
     client: str, clients: list[str], free: float, client_use: dict[str, float], cost: int = 1
 ) -> Split:
     """``split`` on a quota lane, for a caller of ``client`` whose peers' clients are
-    ``clients`` (in the order their flows come, the caller's own among them or not)."""
+    ``clients`` (in the order their flows come, the caller's own among them or not).
+    ``capped``: the clients whose claim is below ``cost`` (other than the least used, who
+    may always take a permit): nothing that is free is theirs until the level rises."""
     order = clients if client in clients else [*clients, client]
     use = {c: client_use.get(c, 0.0) for c in order}
     level = water_level(list(use.values()), free)
     claim = {c: max(0.0, level - u) for c, u in use.items()}
     kept = sum(v for c, v in claim.items() if c != client)
-    if use[client] <= min(use.values()):  # the least used always gets a permit
+    low = min(use.values())
+    if use[client] <= low:  # the least used always gets a permit
         kept = min(kept, max(0.0, free - cost))
-    return Split(free + sum(use.values()), {}, kept, claim[client])
+    capped = frozenset(c for c, u in use.items() if claim[c] < cost and u > low)
+    return Split(free + sum(use.values()), {}, kept, claim[client], capped=capped)
 
 
 def _kept(
@@ -214,6 +228,7 @@ def _kept(
     held: dict[int, float],
     ahead: frozenset[int],
     sums: dict[str, float],
+    reach: dict[int, float],
 ) -> Split:
     """``split``'s claims of the caller's peers on ``pie``; ``sums``: what each client
     holds, filled in as summed (kept for a split again with ``ahead``)."""
@@ -221,14 +236,16 @@ def _kept(
     for client, fs in clients.items():
         claiming = [f for f in fs if f is not flow and id(f) not in ahead]
         if client != flow.client:  # a client's flows may lend to each other
-            part = sum(share[id(f)] for f in claiming) * pie
+            part = sum(share[id(f)] * reach.get(id(f), 1.0) for f in claiming) * pie
             holds = sums.get(client)
             if holds is None:
                 holds = sums[client] = sum(held[id(f)] for f in fs)
             kept += max(0.0, part - holds)
         else:
-            kept += sum(max(0.0, share[id(f)] * pie - held[id(f)]) for f in claiming)
-    return Split(pie, share, kept, share[id(flow)] * pie, clients, held, sums)
+            kept += sum(
+                max(0.0, share[id(f)] * reach.get(id(f), 1.0) * pie - held[id(f)]) for f in claiming
+            )
+    return Split(pie, share, kept, share[id(flow)] * pie, clients, held, sums, reach=reach)
 
 
 def _shares(clients: dict[str, list[Flow]]) -> dict[int, float]:
