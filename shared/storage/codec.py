@@ -179,7 +179,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decode_value(marker: str, value: Any) -> Any:
+def decode_value(marker: str, value: Any) -> Any:
+    """A field's value from its stored form and its marker's kind (chunks joined)."""
     if marker == "d":
         return Decimal(value)
     if marker == "j":
@@ -216,7 +217,7 @@ def decode_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
         value = fields[name]
         if count:
             value = value + "".join(entity[f"_{i}_{name}"] for i in range(1, int(count)))
-        fields[name] = _decode_value(kind, value)
+        fields[name] = decode_value(kind, value)
     return fields
 
 

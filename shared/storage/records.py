@@ -254,13 +254,19 @@ class RecordStore:
             await submit_upserts(table, batch)
 
     async def _rows(
-        self, client: str, platform: str, condition: str, *, select: str | None = None
+        self,
+        client: str,
+        platform: str,
+        condition: str,
+        *,
+        select: str | None = None,
+        fields: bool = False,
     ) -> AsyncIterator[Entity]:
-        """The entities of (client, platform)'s table matching ``condition``; none if the
-        table was never written."""
+        """The entities of (client, platform)'s table matching ``condition`` (their
+        ``decode_fields``, with ``fields``); none if the table was never written."""
         table = await self._table(client, platform, create=False)
         try:
-            async for entity in query(table, condition, select=select):
+            async for entity in query(table, condition, select=select, fields=fields):
                 yield entity
         except ResourceNotFoundError:  # only a missing table answers 404 to a query
             return
@@ -279,8 +285,8 @@ class RecordStore:
         (``yyyy-mm`` or ``UNDATED``) if given — as the fields it was written with,
         partition by partition, each in RowKey order."""
         condition = self._query(client, platform, resource, period)
-        async for entity in self._rows(client, platform, condition):
-            yield decode_fields(entity)
+        async for fields in self._rows(client, platform, condition, fields=True):
+            yield fields
 
     async def natural_keys(
         self, client: str, platform: str, resource: str, *, period: str | None = None
@@ -324,7 +330,7 @@ class RecordStore:
             f"PartitionKey eq {literal(partition)} "
             f"and RowKey ge {literal(low)} and RowKey lt {literal(high)}"
         )
-        rows = [decode_fields(e) async for e in self._rows(client, platform, condition)]
+        rows = [r async for r in self._rows(client, platform, condition, fields=True)]
         return [r for r in rows if r.get("account") == account]
 
     async def count(
