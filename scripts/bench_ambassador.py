@@ -3,8 +3,9 @@
     .venv/bin/python -m scripts.bench_ambassador [--flows 10 50 250 1000] [--ops 1000]
 
 Drives the real ``Scheduler`` on Etsy's lane (a 1 s sliding window of 10 calls and a
-sliding day of ``--qpd`` calls with its reserve) with N backfill flows: N / 24 clients,
-each with 4 blocks of each of Etsy's resources in flight (``sync_resource.IN_FLIGHT``).
+sliding day of ``--qpd`` calls with its reserve) with N backfill flows: N / 12 clients,
+each with 2 blocks of each of Etsy's resources in flight (``sync_resource.IN_FLIGHT_SHARED``:
+an application-wide lane's resource runs 2 blocks at once, other lanes' 4).
 Each block asks for ``--batch`` permits, sleeps until its last permit (plus a round
 trip) or until ``retry_at``, reports what every response said (``observe_many`` with the
 day's remaining count) and, its backlog done, completes and is replaced by a new block,
@@ -37,6 +38,7 @@ import azure.functions as func
 
 from devhost.indexing import index_app
 from entities import ambassador
+from orchestrators.sync_resource import IN_FLIGHT_SHARED
 from shared.ambassador.policies import PlatformPolicy
 from shared.ambassador.protocol import (
     AcquireAnswer,
@@ -50,7 +52,7 @@ from shared.ambassador.scheduler import Scheduler
 
 START = datetime(2026, 9, 21, 6, 0, tzinfo=UTC)  # well after Etsy's release hour
 RESOURCES = ("orders", "order_items", "transactions", "payouts", "returns", "inventory")
-PER_CLIENT = 24  # a client's live Etsy blocks: 6 resources, 4 blocks each in flight
+PER_CLIENT = len(RESOURCES) * IN_FLIGHT_SHARED  # a client's live Etsy blocks (12)
 ROUND_TRIP = timedelta(milliseconds=400)  # an answer's permits run out -> the next ask
 RESPONSE = timedelta(milliseconds=300)  # a permit's time -> its response observed
 MAX_BATCH = 50  # devhost's max_entity_batch
