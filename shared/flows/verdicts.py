@@ -222,11 +222,15 @@ class _Context:
         self.spec, self.ledger, self.store = spec, Ledger(settings), RecordStore(settings)
         self.now = now
         self._read: dict[tuple[str, str], _Partition] = {}
+        self._blocks: list[Block] | None = None
 
     async def blocks(self, resource: str) -> list[Block]:
-        spec = self.spec
-        blocks = await self.ledger.list_blocks(spec.client, spec.platform, spec.account)
-        return [b for b in blocks if b.resource == resource]
+        """The account's ``resource`` blocks, from one listing per check (the emulator
+        answers a listing by scanning the whole blocks table)."""
+        if self._blocks is None:
+            spec = self.spec
+            self._blocks = await self.ledger.list_blocks(spec.client, spec.platform, spec.account)
+        return [b for b in self._blocks if b.resource == resource]
 
     async def done(self, resource: str) -> list[Block]:
         return [b for b in await self.blocks(resource) if b.state == BlockState.DONE]

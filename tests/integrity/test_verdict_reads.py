@@ -12,11 +12,13 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from shared.flows import verdicts
-from shared.flows.verdicts import _among, _Context, _in
+from shared.flows.verdicts import _among, _Context, _in, linked
+from shared.models import Payout
 from shared.platforms.base import Window
 from shared.storage.codec import decode_fields, encode_fields
+from shared.storage.ledger import Ledger
 from shared.storage.records import RecordStore
-from tests.integrity.test_integrity_linked import CLIENT, JUNE, item, spec, txn
+from tests.integrity.test_integrity_linked import ACCOUNT, CLIENT, JUNE, item, spec, txn
 
 START, END = JUNE.start, JUNE.end
 EDGES = [START - timedelta(microseconds=1), START, START + timedelta(days=3)]
@@ -121,3 +123,22 @@ async def test_rows_no_caller_keeps_are_not_validated(settings):
     assert kept == [good]
     with pytest.raises(ValueError):  # a pydantic ValidationError once the row is kept
         await context.stored("order_items", ["2026-06"])
+
+
+async def test_a_check_lists_the_accounts_blocks_once(settings, monkeypatch):
+    listings = []
+    real = Ledger.list_blocks
+
+    async def counted_listing(self, *args, **kwargs):
+        listings.append(args)
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "list_blocks", counted_listing)
+    payout = Payout(
+        platform="ebay", account=ACCOUNT, natural_key="p1", payout_id="p1", status="SUCCEEDED"
+    )
+    transactions = [txn("t1", "1.00", "p1", START), txn("t2", "2.00", "p2", START)]
+    await RecordStore(settings).upsert(CLIENT, [payout, *transactions])
+    links = await linked(settings, spec("ebay", "transactions"), transactions)
+    assert links.counts  # payouts named and stored were judged: both block lists were asked
+    assert len(listings) == 1
