@@ -2,7 +2,7 @@
 
     .venv/bin/python -m scripts.bench_ambassador [--flows 10 50 250 1000] [--ops 1000]
 
-Drives the real ``Scheduler`` on Etsy's lane (a 1 s sliding window of 10 calls and a
+Drives the real ``Scheduler`` on Etsy's lane (10 calls per fixed second and a
 sliding day of ``--qpd`` calls with its reserve) with N backfill flows: N / 12 clients,
 each with 2 blocks of each of Etsy's resources in flight (``sync_resource.IN_FLIGHT_SHARED``:
 an application-wide lane's resource runs 2 blocks at once, other lanes' 4).

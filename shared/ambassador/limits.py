@@ -18,10 +18,10 @@ The limits (one class per limit model; MARKETPLACE_APIS.md §1)
                   meter seen from the other side, ``LeakyBucket``; Shopify GraphQL cost
                   points, ``CostBucket``). See "Token buckets and lateness" below.
 ``FixedWindow``   ``limit`` units per fixed window of ``window_s`` seconds aligned to a
-                  reset instant (Quiltt per second); ``DailyQuota`` is the daily case
+                  reset instant (Quiltt and Etsy per second); ``DailyQuota`` is the daily case
                   (eBay: per application and API, resetting when the platform resets).
-``SlidingWindow`` at most ``limit`` units in any window of ``window_s`` seconds (Etsy QPS
-                  and sliding 24-hour QPD, Quiltt per second). Counted in buckets of
+``SlidingWindow`` at most ``limit`` units in any window of ``window_s`` seconds (Etsy's
+                  sliding 24-hour QPD). Counted in buckets of
                   ``granularity_s``; a window is checked as the ``m`` consecutive buckets
                   that can meet a real window widened by lateness and by ``slack_s`` (the
                   platform's own bucket size), so the count is conservative.
@@ -465,12 +465,21 @@ class FixedWindow(Limit):
         for _ in range(10_000):
             index = self.window_index(t)
             room = self.capacity - self.used.get(index, 0)
-            if units <= room - self._reserve(reserved, t, index):
+            if units <= room - self._reserve(reserved, t, index) and self._spill_fits(t, units):
                 return t
             release = self._start(index + 1) - to_us(self.params["release_s"])
             early = self.released and units <= room and t < release
             t = release if early else self._start(index + 1)
         return None
+
+    def _spill_fits(self, t: int, units: int) -> bool:
+        """A permit at ``t`` whose lease crosses into later windows fits in them too
+        (``take`` counts it there; a later window may be booked already)."""
+        last = self.window_index(t + max(0, self.lateness - 1))
+        return all(
+            units <= self.capacity - self.used.get(index, 0)
+            for index in range(self.window_index(t) + 1, last + 1)
+        )
 
     def take(self, t: int, units: int) -> None:
         for index in range(

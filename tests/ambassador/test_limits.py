@@ -218,12 +218,24 @@ def test_quiltt_fixed_seconds_are_used_whole() -> None:
 
 
 # ------------------------------------------------------------------ sliding windows
-def test_etsy_qps_admits_the_limit_per_window_widened_by_the_lease() -> None:
+def test_etsy_qps_admits_the_limit_per_fixed_second() -> None:
     api = lane("etsy", "api", lease_s=0)
     times = plan(api, 21)
-    assert times[:10] == [0.0] * 10
-    # a window of 1 s meets 21 buckets of 50 ms: the next ten go at 1.05 s
-    assert times[10:20] == [1.05] * 10 and times[20] == 2.1
+    assert times[:10] == [0.0] * 10  # T0 is a whole second
+    assert times[10:20] == [1.0] * 10 and times[20] == 2.0
+
+
+def test_an_etsy_permit_whose_lease_crosses_a_second_counts_in_both() -> None:
+    api = lane("etsy", "api")  # lease 0.25 s
+    times = plan(api, 11, at=T0 + 800_000)
+    # used as late as 1.05 s, the first ten count in the next second too: the 11th
+    # waits for the one after
+    assert times == [0.8] * 10 + [2.0]
+    # and a second booked already is not overfilled by a permit that spills into it
+    api = lane("etsy", "api")
+    assert plan(api, 10, at=T0 + S) == [1.0] * 10
+    assert plan(api, 1, at=T0 + 900_000) == [2.0]
+    assert plan(api, 1, at=T0 + 500_000) == [0.5]  # ends in its own second
 
 
 def test_etsy_qpd_keeps_its_backfill_reserve_until_the_daily_syncs_start() -> None:

@@ -173,7 +173,8 @@ def test_a_class_behind_its_own_clients_hungry_orders_backs_off_while_others_are
     waits = [parse_time(a.retry_at) - now for now, a in asks if a.waiting_for == "priority"]
     assert len(waits) > 10 and max(waits) <= 20 * US  # backed off, at most a horizon
     assert sum(1 for now, _ in asks if now < first) < 60  # 447 asked one after another
-    assert orders_done < first <= orders_done + 21 * US
+    # (not before the orders' last permit: in its second, they may share an instant)
+    assert orders_done <= first <= orders_done + 21 * US
 
 
 def test_a_class_behind_its_own_clients_orders_follows_them_where_nobody_else_is_served() -> None:
