@@ -399,13 +399,14 @@ class FixedWindow(Limit):
     window ends, and then too while ``hold`` says the day's syncs are not over."""
 
     kind = "fixed_window"
-    fields = ("limit", "window_s", "reset_utc", "reserve", "reserve_floor", "release_s")
+    fields = ("limit", "window_s", "reset_utc", "reserve", "reserve_floor", "release_s", "skew_s")
     defaults: ClassVar[dict[str, Any]] = {
         "window_s": 1.0,
         "reset_utc": "00:00",
         "reserve": 0.0,
         "reserve_floor": None,
         "release_s": 0.0,
+        "skew_s": 0.0,
     }
 
     def __init__(self, name: str, lateness_us: int, params: Mapping[str, Any]) -> None:
@@ -414,6 +415,10 @@ class FixedWindow(Limit):
         hh, mm = (int(x) for x in str(self.params["reset_utc"]).split(":"))
         self.anchor = (hh * 3600 + mm * 60) * US % self.window
         self.used: dict[int, int] = {}  # window index -> units
+        # the platform's clock may run up to this much behind ours: a permit that soon
+        # after a boundary may be counted in the window before it too (a call sent at the
+        # very start of a second was counted in the second before: 429s at 10 per second)
+        self.skew = to_us(float(self.params.get("skew_s", 0.0)))
         self.held: int | None = None  # the daily syncs' learned need (``hold``)
         self.released = True  # release periods give the reserve to backfills (``hold``)
 
@@ -465,27 +470,38 @@ class FixedWindow(Limit):
         for _ in range(10_000):
             index = self.window_index(t)
             room = self.capacity - self.used.get(index, 0)
-            if units <= room - self._reserve(reserved, t, index) and self._spill_fits(t, units):
-                return t
+            if units <= room - self._reserve(reserved, t, index):
+                if self._spill_fits(t, units):
+                    return t
+                start = self._start(index)
+                if t < start + self.skew:  # past the skew the window before cannot count it
+                    t = start + self.skew
+                    continue
             release = self._start(index + 1) - to_us(self.params["release_s"])
             early = self.released and units <= room and t < release
             t = release if early else self._start(index + 1)
         return None
 
+    def _spans(self, t: int) -> range:
+        """The windows a permit at ``t`` may be counted in: its lease may cross into later
+        ones, and the platform's clock (``skew``) may still be in the one before."""
+        return range(
+            self.window_index(t - self.skew), self.window_index(t + max(0, self.lateness - 1)) + 1
+        )
+
     def _spill_fits(self, t: int, units: int) -> bool:
-        """A permit at ``t`` whose lease crosses into later windows fits in them too
-        (``take`` counts it there; a later window may be booked already)."""
-        last = self.window_index(t + max(0, self.lateness - 1))
+        """A permit at ``t`` that may be counted in other windows (``_spans``) fits in them
+        too (``take`` counts it there; such a window may be booked already)."""
+        own = self.window_index(t)
         return all(
             units <= self.capacity - self.used.get(index, 0)
-            for index in range(self.window_index(t) + 1, last + 1)
+            for index in self._spans(t)
+            if index != own
         )
 
     def take(self, t: int, units: int) -> None:
-        for index in range(
-            self.window_index(t), self.window_index(t + max(0, self.lateness - 1)) + 1
-        ):
-            self.used[index] = self.used.get(index, 0) + units  # the lease may cross over
+        for index in self._spans(t):
+            self.used[index] = self.used.get(index, 0) + units
         self.stamp = next(_STAMPS)
 
     def adjust(self, t: int, delta: int) -> None:

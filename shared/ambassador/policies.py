@@ -259,6 +259,10 @@ sliding day (a long backfill uses ``limit - reserve`` a day), so it follows the 
 the floor is room for the first syncs of a new entity or of newly connected clients,
 which outrank every backfill and take what the quota frees beyond it."""
 
+CLOCK_SKEW_S = 0.01
+"""How far a platform's clock may run behind ours at a per-second window's boundary: a
+permit is planned at least this long after the boundary, or counted in both windows."""
+
 LANE_KEYS = ("lease_s", "horizon_s")
 POLICY_KEYS = ("max_batch", "demo_cap", "grace_s", "min_wait_s", "backoff_s")
 
@@ -379,7 +383,7 @@ def _etsy(o: Mapping[str, Any]) -> tuple[dict, dict]:
             # per second in fixed windows of the clock ("x-remaining-this-second"; the
             # sandbox counts [k, k + 1)): planned as a sliding second, lease-safe, the lane
             # could not pass 10 per 1.3 s (0.77 of its rate)
-            _spec("fixed_window", "qps", limit=qps, window_s=1.0),
+            _spec("fixed_window", "qps", limit=qps, window_s=1.0, skew_s=CLOCK_SKEW_S),
             _spec(
                 "sliding_window",
                 "qpd",
@@ -405,7 +409,11 @@ def _quiltt(o: Mapping[str, Any]) -> tuple[dict, dict]:
     rps = float(o.get("session_rps", o.get("rps", 100)))
     window = float(o.get("window", 1.0))
     # Quiltt counts requests in fixed windows aligned to the epoch (Ratelimit-Reset)
-    lane = LaneSpec("api", (_spec("fixed_window", "rps", limit=rps, window_s=window),), 0.25)
+    lane = LaneSpec(
+        "api",
+        (_spec("fixed_window", "rps", limit=rps, window_s=window, skew_s=CLOCK_SKEW_S),),
+        0.25,
+    )
     return {"api": lane}, {"graphql": "api"}
 
 
