@@ -418,7 +418,7 @@ class FixedWindow(Limit):
         # the platform's clock may run up to this much behind ours: a permit that soon
         # after a boundary may be counted in the window before it too (a call sent at the
         # very start of a second was counted in the second before: 429s at 10 per second)
-        self.skew = to_us(float(self.params.get("skew_s", 0.0)))
+        self.skew = to_us(float(self.params["skew_s"]))
         self.held: int | None = None  # the daily syncs' learned need (``hold``)
         self.released = True  # release periods give the reserve to backfills (``hold``)
 
@@ -572,6 +572,7 @@ class DailyQuota(FixedWindow):
         "reset_utc": "00:00",
         "reserve": 0.0,
         "release_s": 3_600.0,
+        "skew_s": 0.0,
     }
 
 

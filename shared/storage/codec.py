@@ -208,7 +208,16 @@ def decode_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
         else:
             fields[name] = _plain(value)
     text = entity.get(TYPES_PROPERTY)
-    markers: dict[str, str] = json.loads(text) if text else {}
+    if text:
+        apply_markers(fields, entity, json.loads(text))
+    return fields
+
+
+def apply_markers(
+    fields: dict[str, Any], entity: Mapping[str, Any], markers: Mapping[str, str]
+) -> None:
+    """Decode in ``fields`` the values ``markers`` (the entity's ``TYPES_PROPERTY``, parsed)
+    names: None, chunked text joined from the entity's parts, typed values."""
     for name, marker in markers.items():
         if marker == "n":
             fields[name] = None
@@ -218,7 +227,6 @@ def decode_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
         if count:
             value = value + "".join(entity[f"_{i}_{name}"] for i in range(1, int(count)))
         fields[name] = decode_value(kind, value)
-    return fields
 
 
 def _value_bytes(value: Any) -> int:

@@ -46,7 +46,12 @@ from azure.data.tables import EdmType, EntityProperty
 from azure.data.tables.aio import TableClient
 
 from shared.storage.clients import storage_errors
-from shared.storage.codec import SYSTEM_PROPERTIES, TYPES_PROPERTY, decode_fields, decode_value
+from shared.storage.codec import (
+    SYSTEM_PROPERTIES,
+    TYPES_PROPERTY,
+    apply_markers,
+    decode_fields,
+)
 from shared.storage.transactions import API_VERSION, lean_available
 
 _NEXT_PARTITION = "x-ms-continuation-NextPartitionKey"
@@ -131,15 +136,7 @@ def fields_from_json(item: Mapping[str, Any]) -> dict[str, Any]:
             fields[name] = convert(fields[name])
     text = item.get(TYPES_PROPERTY)
     if text:
-        for name, marker in _markers(text).items():
-            if marker == "n":
-                fields[name] = None
-                continue
-            kind, _, count = marker.partition("*")
-            value = fields[name]
-            if count:
-                value = value + "".join(item[f"_{i}_{name}"] for i in range(1, int(count)))
-            fields[name] = decode_value(kind, value)
+        apply_markers(fields, item, _markers(text))
     return fields
 
 
