@@ -166,8 +166,8 @@ async def demo(args: Any) -> int:
         f"{time.perf_counter() - started_wall:.1f} s"
     )
     print(
-        f"data in Azurite: tables {prefix}rec<platform><client> (records, one per platform of"
-        f" the client), {prefix}blocks / {prefix}watermarks /"
+        f"data in Azurite: tables {prefix}rec<platform><resource><client> (records, one per"
+        f" platform and resource of the client), {prefix}blocks / {prefix}watermarks /"
         f" {prefix}alerts / {prefix}connections (ledger), {prefix}progress; raw pages in blob "
         f"container raw-{prefix} ({_endpoint(settings)})"
     )

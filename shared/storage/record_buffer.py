@@ -9,7 +9,7 @@ Gathering a run's pages first fills the transactions.
 Contract:
 
 - ``add(records)`` encodes each record (``RecordStore.to_entity``) and files it under its
-  table (client and platform) and partition. A partition whose open batch reaches
+  table (client, platform and resource) and partition. A partition whose open batch reaches
   ``MAX_BATCH_OPS`` operations, or would pass ``MAX_BATCH_BYTES``, has that batch written
   at once: the write starts, ``flush`` waits for it. A transaction never holds two
   partitions or two tables.
@@ -59,7 +59,7 @@ class RecordBuffer:
 
     def __init__(self, store: RecordStore, client: str, *, write: Write = _once) -> None:
         self._store, self._client, self._write = store, client, write
-        self._open: dict[tuple[str, str], _Open] = {}  # (platform, PartitionKey) -> batch
+        self._open: dict[tuple[str, str, str], _Open] = {}  # (platform, resource, PK) -> batch
         self._writes: list[asyncio.Future[None]] = []
         self._failure: BaseException | None = None
         self.batches = 0  # transactions started so far
@@ -71,14 +71,14 @@ class RecordBuffer:
             fields = record.model_dump() if isinstance(record, BaseModel) else record
             try:
                 entity = self._store.to_entity(self._client, fields)
-                self._store.table_for(self._client, fields["platform"])  # a bad platform
+                self._store.table_for(self._client, fields["platform"], fields["resource"])
             except (ValueError, TypeError) as exc:
                 self._failure = self._failure or exc
                 continue
-            self._file(fields["platform"], entity)
+            self._file(fields["platform"], fields["resource"], entity)
 
-    def _file(self, platform: str, entity: Entity) -> None:
-        where = (platform, entity["PartitionKey"])
+    def _file(self, platform: str, resource: str, entity: Entity) -> None:
+        where = (platform, resource, entity["PartitionKey"])
         batch = self._open.get(where)
         if batch is None:
             batch = self._open[where] = _Open()
@@ -96,13 +96,13 @@ class RecordBuffer:
             self._start(where, batch)
             del self._open[where]
 
-    def _start(self, where: tuple[str, str], batch: _Open) -> None:
-        platform, entities = where[0], list(batch.entities.values())
+    def _start(self, where: tuple[str, str, str], batch: _Open) -> None:
+        platform, resource, entities = where[0], where[1], list(batch.entities.values())
         submit = self._store.submit_batch
         client = self._client
 
         async def write() -> None:
-            await self._write(lambda: submit(client, platform, entities))
+            await self._write(lambda: submit(client, platform, resource, entities))
 
         self._writes.append(asyncio.ensure_future(write()))
         self.batches += 1

@@ -2,11 +2,13 @@
 
 Keys
 ----
-One table per client and platform, ``records_table(table_prefix, client, platform)``::
+One table per client, platform and resource,
+``records_table(table_prefix, client, platform, resource)``::
 
-    {table_prefix}rec{platform}{slug}{hash8}
+    {table_prefix}rec{platform}{resource}{slug}{hash8}
 
-``slug`` is the client id's ASCII letters and digits, lowercased and cut short (at most
+``resource`` is the resource's name without its underscores (``orderitems``), ``slug`` the
+client id's ASCII letters and digits, lowercased and cut short (at most
 ``SLUG_CHARS``, less if the name would pass Azure's 63 characters), ``hash8`` the first 8
 hex digits of the SHA-256 of the client id: readable in a storage browser, and two
 clients whose slugs agree still get different tables. A table is created by its first
@@ -26,13 +28,17 @@ also stored as a property, so reads never depend on decoding keys.
 
 Why this shape
 --------------
-- *One table per client and platform.* Tenants are isolated by name, not only by key: a
-  client's data (or one platform's of it) is deleted by deleting its tables, and no
-  scan of one client ever walks another's rows. Scans stay bounded by the client's own
-  data — on Azurite, whose query filters every entity of the table for every page, a
-  shared table made each page cost all clients' rows (quadratic at 50 clients). The
-  PartitionKey still starts with client and platform, so correctness never rests on the
-  table name: a hash collision would share a table, never a row or a read.
+- *One table per client, platform and resource.* Tenants are isolated by name, not only
+  by key: a client's data (or one platform's or resource's of it) is deleted by deleting
+  its tables, and no scan of one client ever walks another's rows. Scans stay bounded by
+  the data they are about — on Azurite, whose query filters every entity of the table for
+  every page (and inserts into sorted key indices), a shared table made each page cost
+  all clients' rows (quadratic at 50 clients), and a table per platform made a page of
+  one month of Amazon's transactions cost every order and item too (the reference
+  seller's 86,724 Amazon rows; a third of the emulator's time). Every read names one
+  resource, so none spans tables. The PartitionKey still starts with client, platform
+  and resource, so correctness never rests on the table name: a hash collision would
+  share a table, never a row or a read.
 - *Idempotent, duplicate-free.* (PartitionKey, RowKey) is a function of the record's
   identity only, and every write is an upsert that replaces the whole entity: a retried
   page, an overlapping daily window or a duplicate delivery lands on the same row. This
@@ -120,14 +126,18 @@ def period_of(value: datetime | date | str | None) -> str:
 
 
 @lru_cache(maxsize=4096)  # pure; asked for every write and read
-def records_table(prefix: str, client: str, platform: str) -> str:
-    """The name of the table holding ``client``'s records of ``platform`` (see the module
-    docstring). Raises ValueError for a platform that is not ASCII letters and digits,
+def records_table(prefix: str, client: str, platform: str, resource: str) -> str:
+    """The name of the table holding ``client``'s records of ``platform``'s ``resource``
+    (see the module docstring). Raises ValueError for a platform that is not ASCII
+    letters and digits or a resource that is not those and underscores,
     ConfigurationError if ``prefix`` leaves no valid name."""
     if not (platform.isascii() and platform.isalnum()):
         raise ValueError(f"platform {platform!r} must be ASCII letters and digits")
+    kind = resource.replace("_", "")
+    if not (kind.isascii() and kind.isalnum()):
+        raise ValueError(f"resource {resource!r} must be ASCII letters, digits and underscores")
     digest = hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_CHARS]
-    head = f"{prefix}{TABLE_MARK}{platform.lower()}"
+    head = f"{prefix}{TABLE_MARK}{platform.lower()}{kind.lower()}"
     room = max(0, min(SLUG_CHARS, MAX_TABLE_CHARS - len(head) - HASH_CHARS))
     slug = "".join(c for c in client.lower() if c.isascii() and c.isalnum())[:room]
     return table_name(head, slug + digest)
@@ -182,7 +192,7 @@ def plan_batches(entities: Iterable[Entity]) -> list[list[Entity]]:
 
 
 class RecordStore:
-    """Normalized records, one table per client and platform (``records_table``)."""
+    """Normalized records, one table per client, platform and resource (``records_table``)."""
 
     def __init__(
         self,
@@ -192,21 +202,25 @@ class RecordStore:
         concurrency: int = 6,
         business_dates: Mapping[str, str] = BUSINESS_DATES,
     ) -> None:
-        records_table(settings.table_prefix, "", "x")  # a bad prefix fails here, not later
+        # a prefix that leaves no room for the longest name fails here, not at a write
+        records_table(settings.table_prefix, "", "shopify", "bank_transactions")
         self._settings = settings
         self._clients = clients
         self._business_dates = business_dates
         self._in_flight = asyncio.Semaphore(concurrency)
 
-    def table_for(self, client: str, platform: str) -> str:
-        """The name of the table holding ``client``'s records of ``platform``."""
-        return records_table(self._settings.table_prefix, client, platform)
+    def table_for(self, client: str, platform: str, resource: str) -> str:
+        """The name of the table holding ``client``'s records of ``platform``'s
+        ``resource``."""
+        return records_table(self._settings.table_prefix, client, platform, resource)
 
-    async def _table(self, client: str, platform: str, *, create: bool = True) -> TableClient:
+    async def _table(
+        self, client: str, platform: str, resource: str, *, create: bool = True
+    ) -> TableClient:
         """The table's client; created on first use when writing (``create``), never
         when reading (a read of a missing table is a read of nothing)."""
         clients = self._clients or shared_clients(self._settings)
-        return await clients.table(self.table_for(client, platform), create=create)
+        return await clients.table(self.table_for(client, platform, resource), create=create)
 
     def to_entity(self, client: str, record: Mapping[str, Any] | BaseModel) -> Entity:
         """The entity stored for ``record`` (a mapping, or a pydantic model, dumped)."""
@@ -222,16 +236,17 @@ class RecordStore:
         Raises ValueError / TypeError for a record that cannot be stored (nothing is
         written then), TransientError / ThrottledError when storage fails for now (some
         batches may have been written; retry the call)."""
-        by_platform: dict[str, dict[tuple[str, str], Entity]] = defaultdict(dict)
+        by_table: dict[tuple[str, str], dict[tuple[str, str], Entity]] = defaultdict(dict)
         for record in records:
             fields = record.model_dump() if isinstance(record, BaseModel) else record
             entity = self.to_entity(client, fields)
-            by_platform[fields["platform"]][entity["PartitionKey"], entity["RowKey"]] = entity
-        for platform in by_platform:  # a bad platform is refused before anything is written
-            self.table_for(client, platform)
+            where = fields["platform"], fields["resource"]
+            by_table[where][entity["PartitionKey"], entity["RowKey"]] = entity
+        for platform, resource in by_table:  # refused before anything is written
+            self.table_for(client, platform, resource)
         writes = [
-            (await self._table(client, platform), batch)
-            for platform, entities in by_platform.items()
+            (await self._table(client, platform, resource), batch)
+            for (platform, resource), entities in by_table.items()
             for batch in plan_batches(entities.values())
         ]
         if writes:
@@ -241,13 +256,16 @@ class RecordStore:
                         group.create_task(self._submit(table, batch))
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
-        return sum(len(entities) for entities in by_platform.values())
+        return sum(len(entities) for entities in by_table.values())
 
-    async def submit_batch(self, client: str, platform: str, entities: list[Entity]) -> None:
+    async def submit_batch(
+        self, client: str, platform: str, resource: str, entities: list[Entity]
+    ) -> None:
         """Write ``entities`` — as ``to_entity`` made them, of one partition, at most
-        ``MAX_BATCH_OPS``, distinct RowKeys — in one transaction to (client, platform)'s
-        table: all or none (``RecordBuffer`` fills them). Raises as ``upsert`` does."""
-        await self._submit(await self._table(client, platform), entities)
+        ``MAX_BATCH_OPS``, distinct RowKeys — in one transaction to (client, platform,
+        resource)'s table: all or none (``RecordBuffer`` fills them). Raises as
+        ``upsert`` does."""
+        await self._submit(await self._table(client, platform, resource), entities)
 
     async def _submit(self, table: TableClient, batch: list[Entity]) -> None:
         async with self._in_flight:
@@ -257,14 +275,15 @@ class RecordStore:
         self,
         client: str,
         platform: str,
+        resource: str,
         condition: str,
         *,
         select: str | None = None,
         fields: bool = False,
     ) -> AsyncIterator[Entity]:
-        """The entities of (client, platform)'s table matching ``condition`` (their
+        """The entities of (client, platform, resource)'s table matching ``condition`` (their
         ``decode_fields``, with ``fields``); none if the table was never written."""
-        table = await self._table(client, platform, create=False)
+        table = await self._table(client, platform, resource, create=False)
         try:
             async for entity in query(table, condition, select=select, fields=fields):
                 yield entity
@@ -285,7 +304,7 @@ class RecordStore:
         (``yyyy-mm`` or ``UNDATED``) if given — as the fields it was written with,
         partition by partition, each in RowKey order."""
         condition = self._query(client, platform, resource, period)
-        async for fields in self._rows(client, platform, condition, fields=True):
+        async for fields in self._rows(client, platform, resource, condition, fields=True):
             yield fields
 
     async def natural_keys(
@@ -297,14 +316,14 @@ class RecordStore:
         enough to be stored in chunks is read whole from its entity."""
         condition = self._query(client, platform, resource, period)
         wanted = f"PartitionKey,RowKey,natural_key,{TYPES_PROPERTY}"
-        async for entity in self._rows(client, platform, condition, select=wanted):
+        async for entity in self._rows(client, platform, resource, condition, select=wanted):
             markers = json.loads(entity.get(TYPES_PROPERTY) or "{}")
             if "*" in markers.get("natural_key", ""):  # chunked: its parts are elsewhere
                 where = (
                     f"PartitionKey eq {literal(entity['PartitionKey'])} "
                     f"and RowKey eq {literal(entity['RowKey'])}"
                 )
-                [whole] = [e async for e in self._rows(client, platform, where)]
+                [whole] = [e async for e in self._rows(client, platform, resource, where)]
                 yield decode_fields(whole)["natural_key"]
             else:  # a plain String property: the key as written
                 yield entity["natural_key"]
@@ -330,7 +349,7 @@ class RecordStore:
             f"PartitionKey eq {literal(partition)} "
             f"and RowKey ge {literal(low)} and RowKey lt {literal(high)}"
         )
-        rows = [r async for r in self._rows(client, platform, condition, fields=True)]
+        rows = [r async for r in self._rows(client, platform, resource, condition, fields=True)]
         return [r for r in rows if r.get("account") == account]
 
     async def count(
@@ -339,4 +358,6 @@ class RecordStore:
         """How many records of (client, platform, resource[, period]) are stored. Scans
         the keys (Table storage keeps no counts): about a second per 10,000 rows."""
         condition = self._query(client, platform, resource, period)
-        return sum([1 async for _ in self._rows(client, platform, condition, select="RowKey")])
+        return sum(
+            [1 async for _ in self._rows(client, platform, resource, condition, select="RowKey")]
+        )

@@ -136,7 +136,9 @@ async def forget_items(stack: Stack, platform: str, order_id: str) -> int:
     """Delete the stored items of ``order_id``; how many there were."""
     store = RecordStore(stack.settings)
     rows = [r for r in await stack.stored(platform, "order_items") if r["order_id"] == order_id]
-    table = await shared_clients(stack.settings).table(store.table_for(stack.client_id, platform))
+    table = await shared_clients(stack.settings).table(
+        store.table_for(stack.client_id, platform, "order_items")
+    )
     for row in rows:
         entity = store.to_entity(stack.client_id, row)
         await table.delete_entity(entity["PartitionKey"], entity["RowKey"])

@@ -168,7 +168,7 @@ async def forget(stack: Stack, row: dict) -> None:
     store = RecordStore(stack.settings)
     entity = store.to_entity(stack.client_id, row)
     table = await shared_clients(stack.settings).table(
-        store.table_for(stack.client_id, row["platform"])
+        store.table_for(stack.client_id, row["platform"], row["resource"])
     )
     await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
 

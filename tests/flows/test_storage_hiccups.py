@@ -61,7 +61,11 @@ class FlakyStorage:
     ) -> None:
         self.left, self.failed = failures, 0
         store = RecordStore(stack.settings)
-        self.tables = [f"/{store.table_for(stack.client_id, p)}(".encode() for p in stack.platforms]
+        self.tables = [
+            f"/{store.table_for(stack.client_id, p, r)}(".encode()
+            for p in stack.platforms
+            for r in resources_of(p)
+        ]
         self.when = when
         self.target: bytes | None = None
         real = AioHttpTransport.send

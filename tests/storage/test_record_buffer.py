@@ -38,9 +38,9 @@ class Spy:
         self.batches: list[tuple[str, set[str], int]] = []
         real = store.submit_batch
 
-        async def submit(client: str, platform: str, entities: list) -> None:
+        async def submit(client: str, platform: str, resource: str, entities: list) -> None:
             self.batches.append((platform, {e["PartitionKey"] for e in entities}, len(entities)))
-            await real(client, platform, entities)
+            await real(client, platform, resource, entities)
 
         monkeypatch.setattr(store, "submit_batch", submit)
 
@@ -140,11 +140,11 @@ async def test_flush_raises_a_failed_write_after_every_write_has_ended(
     real = store.submit_batch
     calls: list[int] = []
 
-    async def flaky(client: str, platform: str, entities: list) -> None:
+    async def flaky(client: str, platform: str, resource: str, entities: list) -> None:
         calls.append(len(entities))
         if len(calls) == 1:
             raise TransientError("storage dropped the connection")
-        await real(client, platform, entities)
+        await real(client, platform, resource, entities)
 
     monkeypatch.setattr(store, "submit_batch", flaky)
     buffer = RecordBuffer(store, "c1")

@@ -207,22 +207,30 @@ async def rows_of(clients: StorageClients, table: str) -> list[tuple[str, str]]:
         return []
 
 
-async def test_each_client_and_platform_has_its_own_table(
+async def test_each_client_platform_and_resource_has_its_own_table(
     store: RecordStore, clients: StorageClients
 ) -> None:
     etsy = [{**order(n), "platform": "etsy"} for n in range(3)]
-    assert await store.upsert("c1", [order(n) for n in range(5)] + etsy) == 8  # one call
+    returns = [{**order(n), "resource": "returns"} for n in range(4)]
+    assert await store.upsert("c1", [order(n) for n in range(5)] + etsy + returns) == 12
     assert await store.upsert("c2", [order(n) for n in range(2)]) == 2
-    tables = {(c, p): store.table_for(c, p) for c in ("c1", "c2") for p in ("shopify", "etsy")}
-    assert len(set(tables.values())) == 4
+    keys = [("c1", "shopify", "orders"), ("c1", "etsy", "orders"), ("c1", "shopify", "returns")]
+    keys += [("c2", "shopify", "orders"), ("c2", "etsy", "orders")]
+    tables = {key: store.table_for(*key) for key in keys}
+    assert len(set(tables.values())) == 5
     names = {t.name async for t in clients.tables.list_tables()}
-    assert {tables["c1", "shopify"], tables["c1", "etsy"], tables["c2", "shopify"]} <= names
-    assert tables["c2", "etsy"] not in names, "a table is created by its first write only"
+    assert {tables[k] for k in keys[:4]} <= names
+    assert tables["c2", "etsy", "orders"] not in names, "a table is created by its first write"
+    assert store.table_for("c1", "shopify", "returns") not in {
+        store.table_for("c1", "shopify", r) for r in ("orders", "order_items")
+    }
     stored = {key: await rows_of(clients, table) for key, table in tables.items()}
-    assert len(stored["c1", "shopify"]) == 5 and len(stored["c1", "etsy"]) == 3
-    assert len(stored["c2", "shopify"]) == 2 and stored["c2", "etsy"] == []
-    for (client, platform), rows in stored.items():
-        assert all(pk.startswith(f"{client}|{platform}|") for pk, _ in rows), rows
+    assert [len(stored[k]) for k in keys] == [5, 3, 4, 2, 0]
+    for (client, platform, resource), rows in stored.items():
+        assert all(pk.startswith(f"{client}|{platform}|{resource}|") for pk, _ in rows), rows
+    assert [r["natural_key"] for r in await store.read("c1", "shopify", "returns")] == [
+        f"ord-{n}" for n in range(4)
+    ]
 
     assert [r["natural_key"] for r in await store.read("c2", "shopify", "orders")] == [
         "ord-0",
@@ -245,7 +253,7 @@ async def test_clients_whose_letters_agree_still_get_their_own_tables(
     store: RecordStore,
 ) -> None:
     twins = ["Acme-1", "acme1", "ACME 1", "acme#1"]
-    assert len({store.table_for(c, "shopify") for c in twins}) == len(twins)
+    assert len({store.table_for(c, "shopify", "orders") for c in twins}) == len(twins)
     for n, client in enumerate(twins):
         await store.upsert(client, [order(n)])
     for n, client in enumerate(twins):
@@ -255,17 +263,21 @@ async def test_clients_whose_letters_agree_still_get_their_own_tables(
 
 
 def test_records_table_names_follow_azures_rules() -> None:
-    name = records_table("trib", "Acme Corp #7", "shopify")
-    assert re.fullmatch(r"tribrecshopifyacmecorp7[0-9a-f]{8}", name), name
-    assert name == records_table("trib", "Acme Corp #7", "shopify")
+    name = records_table("trib", "Acme Corp #7", "shopify", "order_items")
+    assert re.fullmatch(r"tribrecshopifyorderitemsacmecorp7[0-9a-f]{8}", name), name
+    assert name == records_table("trib", "Acme Corp #7", "shopify", "order_items")
     for client in ("x" * 500, "注文-😀", "", "\udcff"):
-        long = records_table("t" + "p" * 30, client, "shopify")
+        long = records_table("t" + "p" * 20, client, "shopify", "bank_transactions")
         assert 3 <= len(long) <= 63 and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", long), long
-    assert records_table("trib", "a", "amazon") != records_table("trib", "a", "ebay")
+    assert records_table("trib", "a", "amazon", "orders") != records_table(
+        "trib", "a", "ebay", "orders"
+    )
     with pytest.raises(ValueError, match="platform"):
-        records_table("trib", "c1", "shop-ify")
+        records_table("trib", "c1", "shop-ify", "orders")
+    with pytest.raises(ValueError, match="resource"):
+        records_table("trib", "c1", "shopify", "order-items")
     with pytest.raises(ConfigurationError):
-        records_table("p" * 50, "c1", "shopify")  # no room for the hash
+        records_table("p" * 50, "c1", "shopify", "orders")  # no room for the hash
     with pytest.raises(ConfigurationError):
         RecordStore(
             Settings(storage_connection="UseDevelopmentStorage=true", table_prefix="p" * 55)
