@@ -114,7 +114,7 @@ async def test_rows_no_caller_keeps_are_not_validated(settings):
     good = item("o1", at=START + timedelta(days=1))
     broken = store.to_entity(CLIENT, item("o2", at=START + timedelta(days=2)))
     broken["quantity"] = -1  # refused by the record's validation
-    table = await store._table(CLIENT, "ebay")
+    table = await store._table(CLIENT, "ebay", "order_items")
     await table.upsert_entity(broken)
     await store.upsert(CLIENT, [good])
     context = _Context(settings, spec("ebay", "order_items"), None)

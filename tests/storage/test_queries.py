@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from shared.settings import Settings
+from shared.storage import queries
 from shared.storage.clients import StorageClients
 from shared.storage.codec import CHUNK_CHARS, decode_fields, encode_fields
 from shared.storage.queries import entity_from_json, fields_from_json, literal, query
@@ -62,6 +64,37 @@ async def test_a_query_follows_continuations_past_a_thousand_rows(
         async for e in query(table, "PartitionKey ge 'p' and PartitionKey lt 'r'", select="RowKey")
     ]
     assert len(keys) == 2_301 and all(set(k) == {"RowKey"} for k in keys)
+
+
+async def test_the_next_page_is_asked_for_before_this_one_is_consumed(
+    settings: Settings, clients: StorageClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = await clients.table(f"{settings.table_prefix}q")
+    for start in range(0, 2_100, 100):
+        await submit_upserts(
+            table, [{"PartitionKey": "p", "RowKey": f"{n:05d}"} for n in range(start, start + 100)]
+        )
+    asked: list[str | None] = []  # the first RowKey of each page asked for
+    real = queries._page
+
+    async def page(table, params):
+        token = params.get("NextRowKey")  # Azurite's: the RowKey in base64
+        asked.append(base64.b64decode(token).decode() if token else None)
+        return await real(table, params)
+
+    monkeypatch.setattr(queries, "_page", page)
+    rows = query(table, "PartitionKey eq 'p'")
+    assert (await anext(rows))["RowKey"] == "00000"
+    assert asked == [None, "01000"], "page 2 is asked for while page 1 is consumed"
+    assert len([r async for r in rows]) == 2_099
+    assert asked == [None, "01000", "02000"]
+
+    asked.clear()
+    rows = query(table, "PartitionKey eq 'p'")
+    await anext(rows)
+    await rows.aclose()  # a caller that stops early: the page asked for ahead is dropped
+    assert asked == [None, "01000"]
+    assert len([r async for r in query(table, "PartitionKey eq 'p'")]) == 2_100
 
 
 async def test_quotes_in_a_filter_value_are_literal(
