@@ -247,13 +247,15 @@ class _Context:
         records), so the caller's result is the same as without it; rows no caller
         keeps are never validated (most of a month's rows, for one block's links)."""
         spec, out = self.spec, []
-        for period in sorted(set(periods)):
-            part = self._read.get((resource, period))
-            if part is None:
-                rows = await self.store.read(spec.client, spec.platform, resource, period=period)
-                part = self._read[(resource, period)] = _Partition(
-                    [r for r in rows if r.get("account") == spec.account]
-                )
+        wanted = sorted(set(periods))
+        unread = [p for p in wanted if (resource, p) not in self._read]
+        reads = [self.store.read(spec.client, spec.platform, resource, period=p) for p in unread]
+        for period, rows in zip(unread, await asyncio.gather(*reads), strict=True):  # at once
+            self._read[(resource, period)] = _Partition(
+                [r for r in rows if r.get("account") == spec.account]
+            )
+        for period in wanted:
+            part = self._read[(resource, period)]
             records = part.records
             for index, row in enumerate(part.rows):
                 if where is not None and not where(row):
