@@ -17,7 +17,9 @@ stay in memory: nothing of them is written to an exchange, the report or a log.
 from __future__ import annotations
 
 import json
+import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -53,6 +55,10 @@ class Exchange:
     status: int
     cost: int = 1
     client: str | None = None  # the client the request was made for (None: not known)
+    limits: tuple[tuple[str, str], ...] = ()  # a 429's limit headers (what it says ran out)
+
+
+_LIMIT_HEADER = re.compile(r"remaining|retry-after|ratelimit|limit|reset", re.IGNORECASE)
 
 
 def bucket_of(platform: str, method: str, path: str) -> str:
@@ -100,8 +106,11 @@ class _Recording(httpx.AsyncBaseTransport):
                 client = self.recorder.learn(self.platform, form, body)
             else:
                 cost = _graphql_cost(body)
+        limits = ()
+        if response.status_code == 429:
+            limits = tuple((k, v) for k, v in response.headers.items() if _LIMIT_HEADER.search(k))
         self.recorder.exchanges.append(
-            Exchange(at, self.platform, bucket, response.status_code, cost, client)
+            Exchange(at, self.platform, bucket, response.status_code, cost, client, limits)
         )
         return response
 
@@ -184,3 +193,34 @@ def _first_known(known: Mapping[str, str], values: Iterable[str]) -> str | None:
         if value in known:
             return known[value]
     return None
+
+
+def throttled(exchanges: Iterable[Exchange], started_at: float, cap: int = 200) -> list[dict]:
+    """The run's 429s (the first ``cap``), each with what could explain it: when it fell
+    (virtual s from the start), its bucket and client, the limit headers it carried, and
+    how many requests went to the same platform and bucket in its clock second and in
+    the day before it (all clients: application-wide limits count them all)."""
+    sent: dict[tuple[str, str], list[float]] = {}
+    for e in exchanges:
+        sent.setdefault((e.platform, e.bucket), []).append(e.at)
+    for times in sent.values():
+        times.sort()
+    out = []
+    for e in exchanges:
+        if e.status != 429 or len(out) >= cap:
+            continue
+        times = sent[(e.platform, e.bucket)]
+        second = math.floor(e.at)
+        out.append(
+            {
+                "at_s": round(e.at - started_at, 3),
+                "platform": e.platform,
+                "bucket": e.bucket,
+                "client": e.client,
+                "limits": dict(e.limits),
+                "sent_in_its_second": bisect_left(times, second + 1) - bisect_left(times, second),
+                "sent_in_the_day_before": bisect_right(times, e.at)
+                - bisect_right(times, e.at - 86_400),
+            }
+        )
+    return out

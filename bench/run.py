@@ -35,7 +35,7 @@ from bench import final_state
 from bench.census import Census, take_census
 from bench.forked import Forked
 from bench.progress import Watch
-from bench.recorder import Exchange
+from bench.recorder import Exchange, throttled
 from bench.stack import BenchStack
 from bench.strategies import get as get_strategy
 from bench.truth import truth_keys
@@ -444,4 +444,5 @@ def measured_summary(m: Measured) -> dict[str, Any]:
             "makespan_is_lower_bound": True,
         },
         "errors": m.errors,
+        "throttled": throttled(m.exchanges, m.started_at),
     }
