@@ -9,6 +9,13 @@ digest of auth URL, Profile and secret) until ``margin_s`` before ``expiration``
 injected clock ``now`` (epoch seconds). ``session_token(stale=t)`` replaces a token the API
 refused (401), once, however many fetches saw it fail at the same time.
 
+Issuance is authorized by the API secret, so Quiltt counts it in the 25 requests a
+second it allows a caller without a Session token, for the whole environment: fifty
+Profiles starting together would be refused. The cache paces it: at most
+``issuance_per_s`` (20) issuances per clock second per auth URL and secret; one more is
+refused here, before any request, as throttled until the next second. The pace holds
+within one process (the cache's reach); workers of a scaled-out host pace apart.
+
 A refused issuance raises ``TokenRefused`` carrying the ``Classified`` outcome: the
 issuance cap (429) is throttled with a long wait, a bad secret (401) or unknown Profile
 (404) permanent, a 5xx transient. Secrets are ``SecretStr``; no repr, log line or
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 
 EXPIRY_MARGIN_S = 300.0
 DEFAULT_LIFETIME_S = 86_400.0
+ISSUANCE_PER_S = 20  # of the 25 a second Quiltt allows the API secret (clock skew)
+ISSUANCE_SKEW_S = 0.01  # wait this far into the next second
 
 
 class TokenRefused(TributaryError):
@@ -56,11 +66,25 @@ class Session:
 class SessionCache:
     entries: dict[str, Session] = field(default_factory=dict)
     issued: int = 0  # tokens issued through this cache (issuance is scarce)
+    issuance_per_s: int = ISSUANCE_PER_S
     _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
+    _issuing: dict[str, tuple[int, int]] = field(default_factory=dict)  # (second, sent)
 
     def lock(self, key: str) -> asyncio.Lock:
         loop_id = id(asyncio.get_running_loop())
         return self._locks.setdefault((key, loop_id), asyncio.Lock())
+
+    def issuance_wait(self, environment: str, now: float) -> float:
+        """0, counting an issuance, if fewer than ``issuance_per_s`` went out for
+        ``environment`` in ``now``'s clock second; else the seconds to wait."""
+        second = math.floor(now)
+        current, sent = self._issuing.get(environment, (second, 0))
+        if current != second:
+            sent = 0
+        if sent >= self.issuance_per_s:
+            return second + 1 + ISSUANCE_SKEW_S - now
+        self._issuing[environment] = (second, sent + 1)
+        return 0.0
 
     def __repr__(self) -> str:
         return f"SessionCache(entries={len(self.entries)}, issued={self.issued})"
@@ -95,6 +119,7 @@ class QuilttAuth:
         self._now = now
         self._margin_s = margin_s
         self._key = hashlib.sha256(f"{auth_url}|{profile}|{secret}".encode()).hexdigest()
+        self._environment = hashlib.sha256(f"{auth_url}|{secret}".encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"QuilttAuth(profile_id={self.profile_id!r}, auth_url={self.auth_url!r})"
@@ -121,6 +146,15 @@ class QuilttAuth:
     async def _issue(self, http: httpx.AsyncClient) -> Session:
         headers = {"Authorization": f"Bearer {self._secret.get_secret_value()}"}
         started = self._now()
+        wait = self._cache.issuance_wait(self._environment, started)
+        if wait > 0:
+            reason = (
+                f"quiltt session issuance paced: {self._cache.issuance_per_s} issued this "
+                "second with this API secret (Quiltt allows it 25 requests a second)"
+            )
+            raise TokenRefused(
+                Classified(outcome=Outcome.THROTTLED, status=0, reason=reason, retry_after_s=wait)
+            )
         try:
             response = await http.post(
                 self.auth_url, json={"userId": self.profile_id}, headers=headers

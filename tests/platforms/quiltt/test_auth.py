@@ -271,3 +271,45 @@ async def test_secrets_never_in_repr_logs_or_errors(caplog: pytest.LogCaptureFix
     haystack = "\n".join([*texts, caplog.text])
     for secret in [creds["api_secret_key"], *tokens]:
         assert secret not in haystack
+
+
+async def test_issuance_is_paced_per_second_across_profiles_of_one_secret() -> None:
+    """The API secret's issuances share Quiltt's 25 a second: past the cache's pace, one
+    more — for any Profile of that secret — is refused here, sending nothing, as throttled
+    until just after the second ends; then it goes out."""
+    world = support.world(sessions_per_hour=50, sessions_per_day=50)
+    creds = world.platforms["quiltt"].credentials(CLIENT)
+    cache = SessionCache(issuance_per_s=3)
+    now = FakeNow(world.clock.now() // 1 + 0.25)
+    world.clock.set(now.t)
+    auth = QuilttAuth(support.SESSIONS, creds, cache=cache, now=now)
+    other = QuilttAuth(support.SESSIONS, {**creds, "profile_id": "p_other"}, cache=cache, now=now)
+    async with httpx.AsyncClient(transport=world.transport()) as http:
+        token = None
+        for _ in range(3):  # a refused token replaced, again and again
+            token = await auth.session_token(http, stale=token)
+        for paced in (other, auth):
+            with pytest.raises(TokenRefused) as refused:
+                await paced.session_token(http, stale=token)
+            classified = refused.value.classified
+            assert classified.outcome is Outcome.THROTTLED and classified.status == 0
+            assert classified.retry_after_s == pytest.approx(0.76)
+        assert world.accounting.calls[ISSUE_CALL] == 3
+        now.t += classified.retry_after_s
+        world.clock.set(now.t)
+        assert await auth.session_token(http, stale=token) != token
+    assert world.accounting.calls[ISSUE_CALL] == 4 and cache.issued == 4
+    assert sum(world.accounting.throttled.values()) == 0
+
+
+async def test_a_throttled_issuance_comes_back_as_a_throttled_fetch() -> None:
+    world = support.world()
+    cache = SessionCache(issuance_per_s=0)  # nothing may be issued this second
+    conn = support.connector(world, cache=cache)
+    try:
+        result = await conn.fetch(conn.first_request("accounts", None))
+    finally:
+        await conn.aclose()
+    assert result.classified.outcome is Outcome.THROTTLED
+    assert 0 < result.classified.retry_after_s <= 1.01
+    assert "paced" in result.classified.reason and world.accounting.calls[ISSUE_CALL] == 0
