@@ -200,17 +200,24 @@ def throttled(exchanges: Iterable[Exchange], started_at: float, cap: int = 200) 
     (virtual s from the start), its bucket and client, the limit headers it carried, and
     how many requests went to the same platform and bucket in its clock second and in
     the day before it (all clients: application-wide limits count them all)."""
+    exchanges = list(exchanges)
     sent: dict[tuple[str, str], list[float]] = {}
+    by_bucket: dict[tuple[str, str], list[Exchange]] = {}
     for e in exchanges:
         sent.setdefault((e.platform, e.bucket), []).append(e.at)
+        by_bucket.setdefault((e.platform, e.bucket), []).append(e)
     for times in sent.values():
         times.sort()
+    for listed in by_bucket.values():
+        listed.sort(key=lambda e: e.at)
     out = []
     for e in exchanges:
         if e.status != 429 or len(out) >= cap:
             continue
         times = sent[(e.platform, e.bucket)]
         second = math.floor(e.at)
+        first, last = bisect_left(times, second), bisect_left(times, second + 1)
+        around = by_bucket[(e.platform, e.bucket)][first : min(last, first + 30)]
         out.append(
             {
                 "at_s": round(e.at - started_at, 3),
@@ -218,7 +225,10 @@ def throttled(exchanges: Iterable[Exchange], started_at: float, cap: int = 200) 
                 "bucket": e.bucket,
                 "client": e.client,
                 "limits": dict(e.limits),
-                "sent_in_its_second": bisect_left(times, second + 1) - bisect_left(times, second),
+                "sent_in_its_second": last - first,
+                "its_second": [  # the first 30: (s into the second, status, client)
+                    [round(x.at - second, 3), x.status, x.client] for x in around
+                ],
                 "sent_in_the_day_before": bisect_right(times, e.at)
                 - bisect_right(times, e.at - 86_400),
             }

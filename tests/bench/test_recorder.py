@@ -45,4 +45,5 @@ async def test_a_429_is_logged_with_its_limit_headers_and_what_was_sent_around_i
     assert refused["limits"]["retry-after"] == "1"
     assert refused["sent_in_its_second"] == 11
     assert refused["sent_in_the_day_before"] == 11
+    assert [status for _, status, _ in refused["its_second"]] == [200] * 10 + [429]
     assert all(e.limits == () for e in recorder.exchanges if e.status != 429)
