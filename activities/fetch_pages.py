@@ -69,7 +69,7 @@ from shared.flows.models import (
 )
 from shared.flows.storage_retry import retried
 from shared.normalize import normalize
-from shared.platforms.base import Outcome, PageRequest
+from shared.platforms.base import Outcome, PageRequest, resend_gate
 from shared.settings import get_settings
 from shared.storage.raw_pages import RawPageStore
 from shared.storage.record_buffer import RecordBuffer
@@ -104,33 +104,31 @@ async def fetch_pages(payload: dict) -> dict:
     except ConfigurationError as exc:
         stopped = FetchSummary(outcome=Outcome.PERMANENT, status=0, reason=str(exc))
         return _result(chain, out, observations, stopped)
-    lease = timedelta(seconds=run.lease_s)
+    batch = _Batch(run, out)
     stopped: FetchSummary | None = None
     writes: list[asyncio.Future] = []  # raw pages
     buffer = RecordBuffer(RecordStore(settings), spec.client, write=retried)
-    for at in run.permits:
-        if not chain:
-            break
+    resent: list = []  # the permit times a connector's retries after a token refresh took
+
+    async def resend_permit() -> bool:
+        resent.append(await batch.take())
+        return resent[-1] is not None
+
+    while chain:
         request = chain[-1]
         if (request.route, request.cost) != (run.route, run.cost) or request.not_before_s > 0:
             break
-        now = clock.utcnow()
-        if at + lease <= now and at < now:
-            out["used"] += 1  # expired unsent: a bucket forgets it with the lease, a
-            out["expired"].append(at)  # daily quota is told (``Permits.forfeit``)
-            continue
-        wait = (at - now).total_seconds()
-        if wait > run.max_wait_s:
+        sent_at = await batch.take()
+        if sent_at is None:
             break
-        if wait > 0:
-            await clock.sleep(wait)
-        sent_at = max(at, clock.utcnow())
-        out["used"] += 1
-        out["requests"] += 1
         last = len(chain) == 1  # the chain ends if this request leads nowhere
-        summary = await _fetch_one(
-            connector, settings, spec, run, request, out, last, (writes, buffer)
-        )
+        resent.clear()
+        with resend_gate(resend_permit):
+            summary = await _fetch_one(
+                connector, settings, spec, run, request, out, last, (writes, buffer)
+            )
+        if resent and resent[-1] is not None:
+            sent_at = resent[-1]  # the answer is the resent request's
         if run.observe and (summary.status or summary.feedback):
             fields = dict(summary.feedback)
             if summary.actual_cost is not None:
@@ -160,6 +158,38 @@ async def fetch_pages(payload: dict) -> dict:
             out["records"] += summary.records
     await _flush(writes, buffer)  # before anything is reported stored
     return _result(chain, out, observations, stopped)
+
+
+class _Batch:
+    """The run's permit times, spent in order (``take``)."""
+
+    def __init__(self, run: FetchRun, out: dict[str, Any]) -> None:
+        self.times, self.next = list(run.permits), 0
+        self.lease, self.max_wait_s = timedelta(seconds=run.lease_s), run.max_wait_s
+        self.out = out
+
+    async def take(self) -> Any:
+        """The time the next request goes out at, after waiting for its permit; None
+        when no permit is left within ``max_wait_s``. Permits past their lease are
+        forfeited on the way: expired unsent, a bucket forgets them with the lease, a
+        daily quota is told (``Permits.forfeit``)."""
+        while self.next < len(self.times):
+            at, now = self.times[self.next], clock.utcnow()
+            if at + self.lease <= now and at < now:
+                self.next += 1
+                self.out["used"] += 1
+                self.out["expired"].append(at)
+                continue
+            wait = (at - now).total_seconds()
+            if wait > self.max_wait_s:
+                return None
+            self.next += 1
+            if wait > 0:
+                await clock.sleep(wait)
+            self.out["used"] += 1
+            self.out["requests"] += 1
+            return max(at, clock.utcnow())
+        return None
 
 
 async def _flush(writes: list[asyncio.Future], buffer: RecordBuffer) -> None:
@@ -203,6 +233,7 @@ async def _fetch_one(
         "feedback": _feedback(spec.platform, result),
         "actual_cost": result.actual_cost,
         "reported_count": result.reported_count,
+        "withheld": result.resend_withheld,
     }
     if c.outcome is not Outcome.OK:
         return FetchSummary(**summary)

@@ -222,7 +222,8 @@ def _act(context, p: BlockProgress, permits: Permits, summary: FetchSummary):
         p.transient_in_a_row += 1
         if p.transient_in_a_row > MAX_TRANSIENT:
             return f"gave up after {MAX_TRANSIENT} transient failures: {summary.reason}"
-        yield _wait(context, min(BACKOFF_CAP_S, 2.0**p.transient_in_a_row))
+        if not summary.withheld:  # else: the token is fresh, the next permit resends
+            yield _wait(context, min(BACKOFF_CAP_S, 2.0**p.transient_in_a_row))
         return None
     return f"permanent: {summary.status} {summary.reason}"
 

@@ -157,6 +157,7 @@ class FetchSummary(_Model):
     dependent: PageRequest | None = None  # a driver page's chain (see activities.fetch_pages)
     feedback: dict[str, Any] = Field(default_factory=dict)
     actual_cost: int | None = None
+    withheld: bool = False  # auth refused, token refreshed, no permit left to resend it
 
 
 class FetchRunResult(_Model):

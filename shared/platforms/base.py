@@ -22,7 +22,12 @@ drives it one request at a time, because every request needs an ambassador permi
   create → poll (``not_before_s`` tells when polling makes sense again) → download.
   The job id travels in ``PageRequest.state`` so a retried block resumes the same job.
 - A token refresh is part of ``fetch`` (refresh once on an auth-expired answer, retry
-  once); it is not a separate step for the caller.
+  once); it is not a separate step for the caller. The retry is a request on the same
+  limit bucket as the first, so it needs a permit too: a connector asks ``may_resend()``
+  before it, and the caller's gate (``resend_gate``: the fetch activity's takes its
+  batch's next permit, waiting for its time) may say no. The fetch then ends with the
+  refused answer and ``resend_withheld``: the token is fresh, the request was not sent
+  again, and the caller sends it with its next permit.
 
 Time windows are half-open ``[start, end)`` in UTC. ``payload`` is the page exactly as the
 platform returned it (parsed JSON, or text for report / bulk files): what goes to Blob
@@ -31,6 +36,9 @@ storage and what ``shared.normalize.normalize`` takes.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -103,9 +111,52 @@ class FetchResult(BaseModel):
     reported_count: int | None = None  # records the API says this page / window holds
     actual_cost: int | None = None
     refreshed_token: bool = False
+    resend_withheld: bool = False  # the token was refreshed; the request not sent again
     sent_at: datetime | None = None
     """When the call went out, at the latest (where the connector records it): with the
     time the result is read, the span in which the platform answered."""
+
+
+ResendGate = Callable[[], Awaitable[bool]]
+_RESEND_GATE: ContextVar[ResendGate | None] = ContextVar("resend_gate", default=None)
+
+
+class ResendWithheld(Exception):
+    """Raised inside a connector when ``may_resend()`` said no; carries the refused
+    answer's classification."""
+
+    def __init__(self, classified: Classified) -> None:
+        super().__init__(classified.reason)
+        self.classified = classified
+
+
+async def may_resend() -> bool:
+    """Whether a connector may send its request again within one fetch (after
+    refreshing a refused token): yes, unless the running task's gate says no."""
+    gate = _RESEND_GATE.get()
+    return True if gate is None else await gate()
+
+
+@contextlib.contextmanager
+def resend_gate(gate: ResendGate) -> Iterator[None]:
+    """Within this block (this task and tasks it starts), ``may_resend()`` asks ``gate``."""
+    token = _RESEND_GATE.set(gate)
+    try:
+        yield
+    finally:
+        _RESEND_GATE.reset(token)
+
+
+def withheld(request: PageRequest, classified: Classified) -> FetchResult:
+    """The result of a fetch whose resend was withheld: the refused answer, the token
+    refreshed."""
+    reason = f"{classified.reason} (token refreshed; sent again with the next permit)"
+    return FetchResult(
+        request=request,
+        classified=classified.model_copy(update={"reason": reason.strip()}),
+        refreshed_token=True,
+        resend_withheld=True,
+    )
 
 
 class Connector(Protocol):

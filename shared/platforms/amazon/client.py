@@ -57,7 +57,16 @@ from shared.platforms.amazon.auth import (
     TokenCache,
 )
 from shared.platforms.amazon.classify import classify, classify_download
-from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.base import (
+    Classified,
+    FetchResult,
+    Outcome,
+    PageRequest,
+    ResendWithheld,
+    Window,
+    may_resend,
+    withheld,
+)
 from shared.settings import PlatformSettings
 
 PLATFORM = "amazon"
@@ -197,6 +206,8 @@ class AmazonConnector:
                 )
             result = await self._ok(request, response, classified, refreshed)
             return result.model_copy(update={"sent_at": sent_at})
+        except ResendWithheld as exc:
+            return withheld(request, exc.classified)
         except httpx.TransportError as exc:
             return _failed(request, Outcome.TRANSIENT, f"network: {type(exc).__name__}", refreshed)
         except MalformedPayloadError:
@@ -218,6 +229,8 @@ class AmazonConnector:
             return response, False
         self._auth.invalidate()
         token = await self._auth.refresh(self._http)
+        if not await may_resend():
+            raise ResendWithheld(first)
         return await self._send(request, token), True
 
     async def _send(self, request: PageRequest, token: str) -> httpx.Response:

@@ -31,7 +31,16 @@ from shared.errors import (
     ThrottledError,
     TransientError,
 )
-from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.base import (
+    Classified,
+    FetchResult,
+    Outcome,
+    PageRequest,
+    ResendWithheld,
+    Window,
+    may_resend,
+    withheld,
+)
 from shared.platforms.ebay import pagination
 from shared.platforms.ebay.auth import DEFAULT_CACHE, Clock, EbayAuth, EbayCredentials, TokenCache
 from shared.platforms.ebay.classify import classify
@@ -100,6 +109,8 @@ class EbayConnector:
         refreshed = False
         try:
             response, refreshed = await self._call(request)
+        except ResendWithheld as exc:
+            return withheld(request, exc.classified)
         except httpx.TransportError as exc:
             return _failed(request, Outcome.TRANSIENT, f"network: {type(exc).__name__}", refreshed)
         except ThrottledError as exc:
@@ -159,6 +170,8 @@ class EbayConnector:
             return response, False
         self._auth.invalidate()
         token = await self._auth.refresh(self._http)
+        if not await may_resend():
+            raise ResendWithheld(classify(401, response.headers, _json_or_none(response)))
         return await self._send(request, token), True
 
     async def _send(self, request: PageRequest, token: str) -> httpx.Response:

@@ -36,7 +36,15 @@ from typing import Any
 import httpx
 
 from shared.errors import ConfigurationError, MalformedPayloadError
-from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.base import (
+    Classified,
+    FetchResult,
+    Outcome,
+    PageRequest,
+    Window,
+    may_resend,
+    withheld,
+)
 from shared.platforms.etsy import pagination
 from shared.platforms.etsy.auth import EtsyAuth, TokenCache, TokenRefused
 from shared.platforms.etsy.classify import classify
@@ -88,6 +96,8 @@ class EtsyConnector:
             refreshed = False
             if isinstance(response, httpx.Response) and response.status_code == 401:
                 token = await self._auth.access_token(self._http, stale=token)
+                if not await may_resend():
+                    return withheld(request, self._result(request, response, True).classified)
                 response, refreshed = await self._send(request, token), True
         except TokenRefused as exc:
             return FetchResult(request=request, classified=exc.classified)

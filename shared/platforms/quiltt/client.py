@@ -26,7 +26,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from shared.errors import ConfigurationError, MalformedPayloadError
-from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.base import (
+    Classified,
+    FetchResult,
+    Outcome,
+    PageRequest,
+    Window,
+    may_resend,
+    withheld,
+)
 from shared.platforms.quiltt import pagination
 from shared.platforms.quiltt.auth import QuilttAuth, SessionCache, TokenRefused
 from shared.platforms.quiltt.classify import classify
@@ -76,6 +84,8 @@ class QuilttConnector:
             answer = await self._send(request, token)
             if isinstance(answer, tuple) and answer[1].outcome is Outcome.AUTH_EXPIRED:
                 token = await self._auth.session_token(self._http, stale=token)
+                if not await may_resend():
+                    return withheld(request, answer[1])
                 answer, refreshed = await self._send(request, token), True
         except TokenRefused as exc:
             return FetchResult(

@@ -42,7 +42,15 @@ from typing import Any
 import httpx
 
 from shared.errors import AuthExpiredError, MalformedPayloadError, TransientError
-from shared.platforms.base import Classified, FetchResult, Outcome, PageRequest, Window
+from shared.platforms.base import (
+    Classified,
+    FetchResult,
+    Outcome,
+    PageRequest,
+    Window,
+    may_resend,
+    withheld,
+)
 from shared.platforms.shopify import bulk as bulk_ops
 from shared.platforms.shopify import pagination, refunds
 from shared.platforms.shopify.auth import TOKEN_HEADER, TOKEN_PATH, ShopifyAuth, TokenCache
@@ -133,6 +141,8 @@ class ShopifyConnector:
             if result.classified.outcome is Outcome.AUTH_EXPIRED and self._auth.can_refresh:
                 token = await self._auth.token(self._http, stale=token)  # one refresh for all
                 refreshed = True
+                if not await may_resend():
+                    return withheld(request, result.classified)
                 result = await self._once(request, token)
         except AuthExpiredError as exc:
             return _failed(request, Outcome.AUTH_EXPIRED, 401, str(exc), refreshed)

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.faults import FaultRates, Faults
 from shared.errors import ConfigurationError
-from shared.platforms.base import Outcome, Window
+from shared.platforms.base import Outcome, Window, resend_gate
 from shared.platforms.etsy.auth import REFRESH_MARGIN_S, EtsyAuth, TokenCache, TokenRefused
 from shared.platforms.etsy.client import build
 from tests.platforms.etsy import support
@@ -196,3 +196,36 @@ async def test_secrets_never_in_repr_logs_or_errors(caplog: pytest.LogCaptureFix
     haystack = "\n".join([*texts, caplog.text])
     for secret in secrets:
         assert secret not in haystack
+
+
+async def test_a_resend_the_callers_gate_refuses_is_withheld() -> None:
+    """Refused for an expired token with no permit left for a retry: the token is
+    refreshed, the request not sent again, and the answer says so; the next fetch (the
+    next permit) goes out with the fresh token."""
+    world = support.world()
+    conn = support.connector(world)
+    request = conn.first_request("orders", _window(world.clock.now()))
+    asked = []
+
+    async def no_permit_left() -> bool:
+        asked.append(True)
+        return False
+
+    try:
+        first = await conn.fetch(request)
+        (entry,) = conn._auth._cache.entries.values()
+        world.platforms["etsy"].auth.expire(f"Bearer {entry.access.get_secret_value()}", 0)
+        api_calls = world.accounting.calls[("etsy", "GET /v3/application/shops/{shop_id}/receipts")]
+        with resend_gate(no_permit_left):
+            refused = await conn.fetch(request)
+        after = world.accounting.calls[("etsy", "GET /v3/application/shops/{shop_id}/receipts")]
+        again = await conn.fetch(request)
+    finally:
+        await conn.aclose()
+    assert asked == [True]
+    assert refused.classified.outcome is Outcome.AUTH_EXPIRED and refused.classified.status == 401
+    assert refused.resend_withheld and refused.refreshed_token
+    assert "next permit" in refused.classified.reason
+    assert after == api_calls + 1  # the refused request only
+    assert again.classified.outcome is Outcome.OK and not again.refreshed_token
+    assert again.payload == first.payload and _token_calls(world) == 2
