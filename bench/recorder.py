@@ -201,15 +201,12 @@ def throttled(exchanges: Iterable[Exchange], started_at: float, cap: int = 200) 
     how many requests went to the same platform and bucket in its clock second and in
     the day before it (all clients: application-wide limits count them all)."""
     exchanges = list(exchanges)
-    sent: dict[tuple[str, str], list[float]] = {}
     by_bucket: dict[tuple[str, str], list[Exchange]] = {}
     for e in exchanges:
-        sent.setdefault((e.platform, e.bucket), []).append(e.at)
         by_bucket.setdefault((e.platform, e.bucket), []).append(e)
-    for times in sent.values():
-        times.sort()
     for listed in by_bucket.values():
         listed.sort(key=lambda e: e.at)
+    sent = {key: [e.at for e in listed] for key, listed in by_bucket.items()}
     out = []
     for e in exchanges:
         if e.status != 429 or len(out) >= cap:

@@ -95,19 +95,19 @@ def _without_netrc(kind: Any, connection_string: str) -> Any:
     the SDK signs with a header. That thread hop cost about 0.5 ms of CPU per request
     (half a small query's cost) and netrc has nothing to say to Azure Storage. Proxies
     from the environment are still honoured, as before."""
-    client = kind.from_connection_string(
-        connection_string, use_env_settings=False, transport=_Transport(use_env_settings=False)
-    )
+
+    def made(**extra: Any) -> Any:
+        transport = _Transport(use_env_settings=False)
+        return kind.from_connection_string(
+            connection_string, use_env_settings=False, transport=transport, **extra
+        )
+
+    client = made()
     host = urlsplit(client.url).hostname or ""
     proxies = {k: v for k, v in getproxies().items() if k in ("http", "https")}
     if not proxies or proxy_bypass(host):
         return client
-    return kind.from_connection_string(
-        connection_string,
-        use_env_settings=False,
-        proxies=proxies,
-        transport=_Transport(use_env_settings=False),
-    )
+    return made(proxies=proxies)
 
 
 class StorageClients:
