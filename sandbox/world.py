@@ -19,13 +19,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from sandbox.accounting import Accounting
 from sandbox.clock import Clock, ManualClock
 from sandbox.faults import Faults
 from sandbox.platform import PayoutFact, PlatformSandbox, build_platform
+from sandbox.responses import JSONResponse
 from sandbox.scenario import PLATFORMS, Scenario
 
 

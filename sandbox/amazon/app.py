@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.amazon import api_finances, api_inventory, api_orders, api_reports
@@ -43,6 +43,7 @@ from sandbox.amazon.errors import (
     invalid,
 )
 from sandbox.amazon.formats import BadDate, parse_iso
+from sandbox.responses import JSONResponse
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams

@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.ebay import api_analytics, api_finances, api_fulfillment, api_inventory
@@ -57,6 +57,7 @@ from sandbox.ebay.errors import (
     system_error,
     too_many_requests,
 )
+from sandbox.responses import JSONResponse
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams

@@ -46,12 +46,13 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.etsy import api
 from sandbox.etsy.auth import KeyRefused, OAuthRefused
 from sandbox.etsy.errors import EtsyError, Throttled
+from sandbox.responses import JSONResponse
 
 if TYPE_CHECKING:
     from starlette.datastructures import QueryParams

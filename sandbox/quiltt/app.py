@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.quiltt.auth import Caller
 from sandbox.quiltt.graphql_api import Query
 from sandbox.quiltt.schema import run
+from sandbox.responses import JSONResponse
 
 if TYPE_CHECKING:
     from sandbox.quiltt import QuilttSandbox

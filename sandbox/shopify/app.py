@@ -50,9 +50,10 @@ from graphql import ExecutionResult, GraphQLError, execute
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from sandbox.responses import JSONResponse
 from sandbox.shopify import rest
 from sandbox.shopify.auth import INVALID_TOKEN, OAuthRefused
 from sandbox.shopify.cost import operation, query_cost

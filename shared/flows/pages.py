@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared import jsontext
 from shared.flows.models import BlockSpec
 from shared.flows.storage_retry import retried
 from shared.models import Record
@@ -37,7 +37,7 @@ class StoredPage:
     @property
     def payload(self) -> Any:
         """The page: report text as is, a JSON page decoded."""
-        return self.text if self.metadata.get("format") == "text" else json.loads(self.text)
+        return self.text if self.metadata.get("format") == "text" else jsontext.loads(self.text)
 
     @property
     def has_next(self) -> bool:

@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TypeVar
 
 from pydantic import ValidationError
 
+from shared import jsontext
 from shared.errors import MalformedPayloadError
 from shared.models import Money, Record
 
@@ -416,7 +417,7 @@ def json_lines(ctx: Context, text: str) -> list[Node]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = jsontext.loads(line)
         except json.JSONDecodeError as exc:
             ctx.fail(f"line[{number}]", f"not JSON: {exc.msg}")
         out.append(ctx.node(value, f"line[{number}]"))
@@ -426,7 +427,7 @@ def json_lines(ctx: Context, text: str) -> list[Node]:
 def load_json(ctx: Context, text: str) -> object:
     """A JSON document given as text (a raw page read back from storage)."""
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except json.JSONDecodeError as exc:
         ctx.fail("$", f"not JSON: {exc.msg} at line {exc.lineno}")
 

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from shared import jsontext
 from shared.models import Record
 
 MAX_RECORDS = 60_000
@@ -79,7 +79,7 @@ def compact_json(payload: Any) -> str | None:
     """``payload``'s compact JSON (the text ``RawPageStore`` stores for a dict), or None
     when JSON cannot hold it (a Decimal, a datetime …)."""
     try:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return jsontext.dumps(payload)
     except (TypeError, ValueError):
         return None
 

@@ -42,6 +42,8 @@ from uuid import UUID
 
 from azure.data.tables import EdmType, EntityProperty
 
+from shared import jsontext
+
 TYPES_PROPERTY = "_types"
 CHUNK_CHARS = 16_000  # at most 32,000 UTF-16 units: under the 64 KiB property limit
 MAX_PROPERTIES = 252
@@ -51,7 +53,6 @@ _FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,199}$")
 _INT32 = range(-(2**31), 2**31)
 _INT64 = range(-(2**63), 2**63)
 _GOOD_NAMES: set[str] = set()  # field names already found valid (records repeat them)
-_MARKERS = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=…)
 
 
 def _json_default(value: Any) -> Any:
@@ -68,7 +69,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} inside a JSON field")
 
 
-_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
 _text = json.encoder.encode_basestring  # a str as _ENCODER writes it
 
 
@@ -80,7 +80,7 @@ def to_json(value: Any) -> str:
         amount, currency = value.get("amount"), value.get("currency")
         if type(amount) is Decimal and type(currency) is str and next(iter(value)) == "amount":
             return f'{{"amount":{_text(str(amount))},"currency":{_text(currency)}}}'
-    return _ENCODER.encode(value)
+    return jsontext.dumps(value, default=_json_default)
 
 
 def _utc(value: datetime, name: str) -> datetime:
@@ -158,7 +158,7 @@ def encode_fields(
         if marker:
             markers[name] = marker
     if markers:
-        props[TYPES_PROPERTY] = _MARKERS.encode(markers)
+        props[TYPES_PROPERTY] = jsontext.dumps(markers)
     if len(props) > MAX_PROPERTIES or bound + 4096 + 8 * len(props) > MAX_ENTITY_BYTES:
         check_entity_limits(props)
     return props
@@ -184,7 +184,7 @@ def decode_value(marker: str, value: Any) -> Any:
     if marker == "d":
         return Decimal(value)
     if marker == "j":
-        return json.loads(value)
+        return jsontext.loads(value)
     if marker == "D":
         return date.fromisoformat(value)
     if marker == "i":
@@ -209,7 +209,7 @@ def decode_fields(entity: Mapping[str, Any]) -> dict[str, Any]:
             fields[name] = _plain(value)
     text = entity.get(TYPES_PROPERTY)
     if text:
-        apply_markers(fields, entity, json.loads(text))
+        apply_markers(fields, entity, jsontext.loads(text))
     return fields
 
 

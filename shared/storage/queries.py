@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -46,6 +45,7 @@ from azure.core.rest import HttpRequest
 from azure.data.tables import EdmType, EntityProperty
 from azure.data.tables.aio import TableClient
 
+from shared import jsontext
 from shared.storage.clients import storage_errors
 from shared.storage.codec import (
     SYSTEM_PROPERTIES,
@@ -109,7 +109,7 @@ _TO_FIELD = {**_CONVERSIONS, EdmType.INT64.value: int}  # ``decode_fields`` unwr
 
 @lru_cache(maxsize=1024)  # records of one resource share a handful of marker texts
 def _markers(text: str) -> dict[str, str]:
-    return json.loads(text)
+    return jsontext.loads(text)
 
 
 def fields_from_json(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -186,7 +186,7 @@ async def query(
                     params["NextRowKey"] = next_row
                 pending = asyncio.ensure_future(_page(table, params))
                 await asyncio.sleep(0)  # let it send before this page's conversion runs
-            for item in json.loads(body)["value"]:  # while this page is converted
+            for item in jsontext.loads(body)["value"]:  # while this page is converted
                 yield convert(item)
     finally:
         if pending is not None:  # the caller stopped early, or converting failed

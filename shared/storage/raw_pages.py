@@ -21,7 +21,6 @@ bytes; writing a page again overwrites it (idempotent).
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +30,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import ContainerClient
 
 import shared.normalize
+from shared import jsontext
 from shared.settings import Settings
 from shared.storage.blobs import get_blob, put_blob
 from shared.storage.clients import StorageClients, shared_clients, storage_errors
@@ -80,7 +80,7 @@ def encode_page(payload: Any) -> bytes:
     else:  # the normalize memo may have encoded this very page moments ago
         text = shared.normalize.MEMO.text_of(payload)
         if text is None:
-            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+            text = jsontext.dumps(payload)
         body = text.encode()
     return gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0)
 
@@ -149,7 +149,7 @@ class RawPageStore:
     ) -> Any:
         """The page's JSON, decoded (numbers as json.loads gives them). KeyError if absent."""
         data = await self.get_bytes(client, platform, account, resource, block_id, page)
-        return json.loads(gzip.decompress(data))
+        return jsontext.loads(gzip.decompress(data))
 
     async def list_pages(
         self, client: str, platform: str, account: str, resource: str, block_id: str

@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, date, datetime
@@ -83,6 +82,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
+from shared import jsontext
 from shared.settings import Settings
 from shared.storage.clients import StorageClients, shared_clients
 from shared.storage.codec import TYPES_PROPERTY, decode_fields, encode_fields, entity_bytes
@@ -317,7 +317,7 @@ class RecordStore:
         condition = self._query(client, platform, resource, period)
         wanted = f"PartitionKey,RowKey,natural_key,{TYPES_PROPERTY}"
         async for entity in self._rows(client, platform, resource, condition, select=wanted):
-            markers = json.loads(entity.get(TYPES_PROPERTY) or "{}")
+            markers = jsontext.loads(entity.get(TYPES_PROPERTY) or "{}")
             if "*" in markers.get("natural_key", ""):  # chunked: its parts are elsewhere
                 where = (
                     f"PartitionKey eq {literal(entity['PartitionKey'])} "

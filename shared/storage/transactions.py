@@ -36,6 +36,7 @@ from azure.core.rest import HttpRequest
 from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableClient
 
+from shared import jsontext
 from shared.errors import TransientError, TributaryError
 from shared.storage.clients import storage_errors
 
@@ -94,10 +95,7 @@ def entity_json(entity: Mapping[str, Any]) -> str:
             out[name] = value
         elif value is not None:
             _annotated(name, value, out)
-    return _JSON.encode(out)
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps(…) as one
+    return jsontext.dumps(out)
 
 
 _UNRESERVED_RUN = re.compile(r"[^A-Za-z0-9_.~-]+")  # what ``quote(safe="")`` escapes

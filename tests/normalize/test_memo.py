@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import shared.normalize as registry
+from shared import jsontext
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.normalize import normalize
 from shared.normalize._memo import Memo
@@ -184,11 +185,11 @@ def test_a_fetched_page_is_encoded_once_for_its_key_and_its_blob(
     page, twin = _page(12.5, 3), _page(12.5, 3)
     normalize("quiltt", "bank_transactions", page, account="p1")
     dumps = []
-    real = json.dumps
-    monkeypatch.setattr(json, "dumps", lambda *a, **k: dumps.append(a[0]) or real(*a, **k))
+    real = jsontext.dumps
+    monkeypatch.setattr(jsontext, "dumps", lambda *a, **k: dumps.append(a[0]) or real(*a, **k))
     written = gzip.decompress(encode_page(page))
     assert dumps == [], "the page's text came from the memo"
-    assert written == real(page, ensure_ascii=False, separators=(",", ":")).encode()
+    assert written == json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
     assert gzip.decompress(encode_page(page)) == written and dumps == [page]  # given once
     assert gzip.decompress(encode_page(twin)) == written and dumps[-1] is twin  # not equal ones
 

@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from shared import jsontext
 from shared.errors import (
     ConfigurationError,
     MalformedPayloadError,
@@ -348,7 +349,7 @@ def _group(result: FetchResult, row: dict[str, Any], group_id: str) -> paginatio
 
 def _json_or_none(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return jsontext.loads(response.content)
     except ValueError:
         return None
 

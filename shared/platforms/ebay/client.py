@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from shared import jsontext
 from shared.errors import (
     ConfigurationError,
     MalformedPayloadError,
@@ -193,7 +194,7 @@ def _json_or_none(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
+        return jsontext.loads(response.content)
     except ValueError:
         return None
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from shared import jsontext
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.platforms.base import (
     Classified,
@@ -152,7 +153,7 @@ def _query(params: dict[str, Any]) -> dict[str, str]:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return jsontext.loads(response.content)
     except ValueError:
         return None
 

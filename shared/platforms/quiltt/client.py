@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from shared import jsontext
 from shared.errors import ConfigurationError, MalformedPayloadError
 from shared.platforms.base import (
     Classified,
@@ -123,7 +124,7 @@ class QuilttConnector:
             reason = f"quiltt request failed: {type(exc).__name__}"
             return Classified(outcome=Outcome.TRANSIENT, status=0, reason=reason)
         try:
-            body = response.json()
+            body = jsontext.loads(response.content)
         except ValueError:
             body = None
         return body, classify(response.status_code, response.headers, body, self._now())

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from shared import jsontext
 from shared.errors import AuthExpiredError, MalformedPayloadError, TransientError
 from shared.platforms.base import (
     Classified,
@@ -289,7 +290,7 @@ def _parse(request: PageRequest, response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return response.json()
+        return jsontext.loads(response.content)
     except ValueError:
         if 200 <= response.status_code < 300:
             raise MalformedPayloadError(
