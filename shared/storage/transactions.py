@@ -101,8 +101,17 @@ def entity_json(entity: Mapping[str, Any]) -> str:
 _UNRESERVED_RUN = re.compile(r"[^A-Za-z0-9_.~-]+")  # what ``quote(safe="")`` escapes
 
 
+_QUOTED: dict[str, str] = {}  # runs seen (keys repeat a handful: "|", ":", "%7C" …)
+
+
 def _percent(match: re.Match[str]) -> str:
-    return "".join(f"%{byte:02X}" for byte in match.group().encode())
+    run = match.group()
+    quoted = _QUOTED.get(run)
+    if quoted is None:
+        quoted = "".join(f"%{byte:02X}" for byte in run.encode())
+        if len(_QUOTED) < 4096:
+            _QUOTED[run] = quoted
+    return quoted
 
 
 def _key(text: str) -> str:
