@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import settings
 
 from devhost.azurite import Azurite, ensure_azurite
 from shared.settings import Settings
+from shared.storage.clients import close_shared_clients
 
 # CI draws the same examples every run (a property's counterexample is then found by a
 # developer's run, not by a landing); elsewhere Hypothesis explores afresh each time.
@@ -23,6 +24,15 @@ if os.environ.get("CI"):
 def azurite() -> Iterator[Azurite]:
     with ensure_azurite() as running:
         yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _shared_storage_clients_closed() -> AsyncIterator[None]:
+    """The tests share one event loop, so the process's storage clients
+    (``shared_clients``) live across tests; close them when the session ends, as a worker
+    closes them when its loop ends (else aiohttp warns of unclosed sessions at exit)."""
+    yield
+    await close_shared_clients()
 
 
 @pytest.fixture

@@ -187,13 +187,19 @@ def shared_clients(settings: Settings) -> StorageClients:
     return per_loop[connection]
 
 
-async def close_shared_clients(settings: Settings) -> None:
-    """Close and forget the running loop's clients for ``settings`` (the end of a run
-    that shares its loop with later ones: a test session, a bench series)."""
+async def close_shared_clients(settings: Settings | None = None) -> None:
+    """Close and forget the running loop's clients for ``settings`` — for every storage
+    account when None (the end of a run that shares its loop with later ones: a test
+    session, a bench series)."""
     per_loop = _SHARED.get(asyncio.get_running_loop(), {})
-    clients = per_loop.pop(settings.storage_connection.get_secret_value(), None)
-    if clients is not None:
-        await clients.close()
+    if settings is None:
+        connections = list(per_loop)
+    else:
+        connections = [settings.storage_connection.get_secret_value()]
+    for connection in connections:
+        clients = per_loop.pop(connection, None)
+        if clients is not None:
+            await clients.close()
 
 
 @contextlib.contextmanager

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from devhost.azurite import Azurite
-from shared.storage.clients import StorageClients
+from shared.storage.clients import StorageClients, close_shared_clients, shared_clients
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 
@@ -67,3 +68,20 @@ async def test_a_netrc_entry_for_the_storage_host_is_ignored(
         table = await clients.table("netrcignored")
         await table.upsert_entity({"PartitionKey": "p", "RowKey": "r", "n": 1})
         assert (await table.get_entity("p", "r"))["n"] == 1
+
+
+async def test_shared_clients_are_closed_per_account_or_all_at_once(settings) -> None:
+    other = settings.model_copy(update={"storage_connection": SecretStr(_other_endpoint(settings))})
+    first, second = shared_clients(settings), shared_clients(other)
+    assert shared_clients(settings) is first and first is not second
+    await close_shared_clients(settings)
+    assert shared_clients(settings) is not first and shared_clients(other) is second
+    renewed = shared_clients(settings)
+    await close_shared_clients()
+    assert shared_clients(settings) is not renewed and shared_clients(other) is not second
+    await close_shared_clients()
+
+
+def _other_endpoint(settings) -> str:
+    """The same Azurite under another account string (the key names a client set)."""
+    return settings.storage_connection.get_secret_value() + ";"
