@@ -260,6 +260,7 @@ the floor is room for the first syncs of a new entity or of newly connected clie
 which outrank every backfill and take what the quota frees beyond it."""
 
 CLOCK_SKEW_S = 0.01
+ETSY_SPREAD_S = 0.7  # 1 s - a 0.25 s lease - the skew, rounded down
 """How far a platform's clock may run behind ours at a per-second window's boundary: a
 permit is planned at least this long after the boundary, or counted in both windows."""
 
@@ -382,8 +383,16 @@ def _etsy(o: Mapping[str, Any]) -> tuple[dict, dict]:
         (
             # per second in fixed windows of the clock ("x-remaining-this-second"; the
             # sandbox counts [k, k + 1)): planned as a sliding second, lease-safe, the lane
-            # could not pass 10 per 1.3 s (0.77 of its rate)
-            _spec("fixed_window", "qps", limit=qps, window_s=1.0, skew_s=CLOCK_SKEW_S),
+            # could not pass 10 per 1.3 s (0.77 of its rate); its permits spread over the
+            # part of the second a lease (0.25 s) does not carry past its end
+            _spec(
+                "fixed_window",
+                "qps",
+                limit=qps,
+                window_s=1.0,
+                skew_s=CLOCK_SKEW_S,
+                spread_s=float(o.get("qps_spread_s", ETSY_SPREAD_S)),
+            ),
             _spec(
                 "sliding_window",
                 "qpd",

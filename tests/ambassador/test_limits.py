@@ -223,10 +223,12 @@ def test_quiltt_fixed_seconds_are_used_whole() -> None:
 def test_etsy_qps_admits_the_limit_per_fixed_second() -> None:
     api = lane("etsy", "api", lease_s=0)
     times = plan(api, 21)
-    assert times[:10] == [0.0] * 10  # T0 is a whole second
-    # the next seconds start past the clock skew (CLOCK_SKEW_S, 10 ms): at the very
-    # boundary the platform may still count the full second before
-    assert times[10:20] == [1.01] * 10 and times[20] == 2.01
+    # each second starts past the clock skew (CLOCK_SKEW_S, 10 ms): at the very boundary
+    # the platform may still count the full second before; its ten permits are spread
+    # over its first 0.7 s (ETSY_SPREAD_S: a chain gets one soon after its reply)
+    spread = [round(0.01 + 0.07 * i, 2) for i in range(10)]
+    assert times[:10] == spread  # T0 is a whole second
+    assert times[10:20] == [round(1 + t, 2) for t in spread] and times[20] == 2.01
 
 
 def test_an_etsy_permit_whose_lease_crosses_a_second_counts_in_both() -> None:
@@ -237,13 +239,17 @@ def test_an_etsy_permit_whose_lease_crosses_a_second_counts_in_both() -> None:
     assert times == [0.8] * 10 + [2.01]
     # and a second booked already is not overfilled by a permit that spills into it
     api = lane("etsy", "api")
-    assert plan(api, 10, at=T0 + S + 20_000) == [1.02] * 10  # past the skew
+    # past the skew, and past the spread's first slot (1.01): the rest keep their slots
+    assert plan(api, 10, at=T0 + S + 20_000) == [
+        1.02,
+        *(round(1.08 + 0.07 * i, 2) for i in range(9)),
+    ]
     assert plan(api, 1, at=T0 + 900_000) == [2.01]
     assert plan(api, 1, at=T0 + 500_000) == [0.5]  # ends in its own second
 
 
 def test_etsy_qpd_keeps_its_backfill_reserve_until_the_daily_syncs_start() -> None:
-    api = lane("etsy", "api", qps=1000, qpd=100, lease_s=0)
+    api = lane("etsy", "api", qps=1000, qpd=100, lease_s=0, qps_spread_s=0)
     assert len(plan(api, 90, reserved=True)) == 90
     assert plan(api, 9) == [0.0] * 9  # daily syncs may use the reserve (10) at once
     # backfills only from 03:00 UTC, when the daily syncs start (the day ends at 04:00)

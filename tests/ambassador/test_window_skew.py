@@ -45,3 +45,37 @@ def test_etsy_and_quiltt_seconds_allow_for_the_skew():
         lane = PlatformPolicy.from_settings(platform, {}).lanes["api"]
         second = next(s for s in lane.limits if s.kind == "fixed_window")
         assert second.params["skew_s"] == CLOCK_SKEW_S > 0
+
+
+def _spread(spread_s: float) -> FixedWindow:
+    params = {"limit": 10, "window_s": 1.0, "skew_s": 0.01, "spread_s": spread_s}
+    return FixedWindow("qps", LEASE, params)
+
+
+def test_a_spread_window_gives_its_permits_evenly_over_the_spread():
+    w = _spread(0.7)
+    times = []
+    for _ in range(12):
+        times.append(w.next_time(0, 1, False))
+        w.take(times[-1], 1)
+    assert times[:10] == [10 * MS + i * 70 * MS for i in range(10)]
+    assert times[10:] == [US + 10 * MS, US + 80 * MS]  # the next second, spread again
+    assert max(times[:10]) + LEASE < US  # no lease carries a permit past its second
+
+
+def test_a_spread_slot_already_passed_is_given_at_once():
+    w = _spread(0.7)
+    w.take(w.next_time(0, 1, False), 1)
+    assert w.next_time(500 * MS, 1, False) == 500 * MS  # the second slot was at 80 ms
+    assert w.next_time(30 * MS, 1, False) == 80 * MS
+
+
+def test_etsy_spreads_its_second_and_a_release_gives_the_slot_back():
+    lane = PlatformPolicy.from_settings("etsy", {}).lanes["api"]
+    second = next(s for s in lane.limits if s.kind == "fixed_window")
+    assert 0 < second.params["spread_s"] <= 1.0 - lane.lease_s - CLOCK_SKEW_S
+    w = _spread(second.params["spread_s"])
+    first = w.next_time(0, 1, False)
+    w.take(first, 1)
+    w.adjust(first, -1)  # released unused
+    assert w.next_time(0, 1, False) == first
