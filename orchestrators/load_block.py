@@ -21,14 +21,15 @@ reactive-backoff strategy): no observation goes back to the ambassador, and a 42
 Retry-After says.
 
 At the chain's end ``verify_block`` checks the stored pages and marks the block done.
-A failed attempt is retried after ``RETRY_WAIT`` (times the failures so far); the third
-failure parks the block and alerts client support (``park_block``). A failed link's
-other end (``Verdict.reload``: new generations of done blocks of another resource) is
-loaded first, as sub-orchestrations of this one, so the retry checks against it; such
-a re-load (``BlockSpec.heals``) makes one attempt and ends ``failed`` instead of
-retrying or parking: the block that asked retries and parks. A re-load whose fetch
-failed before any verdict records its row failed (``fail_block``), so no row is left
-running. Every
+A failed attempt is retried after ``RETRY_WAITS`` (a minute after the first failure: a
+page a platform served short or without its next token once is served whole again at
+once; ten after the second: a lasting fault has time to pass); the third failure parks
+the block and alerts client support (``park_block``). A failed link's other end
+(``Verdict.reload``: new generations of done blocks of another resource) is loaded
+first, as sub-orchestrations of this one, so the retry checks against it; such a re-load
+(``BlockSpec.heals``) makes one attempt and ends ``failed`` instead of retrying or
+parking: the block that asked retries and parks. A re-load whose fetch failed before any
+verdict records its row failed (``fail_block``), so no row is left running. Every
 ``TURNS_PER_EXECUTION`` turns, ``WAITS_PER_EXECUTION`` permit waits (a block waiting
 long on a busy lane, e.g. for Shopify's cost bucket, each wait replaying the whole
 history: cost quadratic in its length) or ``PAGES_PER_EXECUTION`` requests, and before
@@ -80,7 +81,9 @@ INLINE_WAIT = timedelta(seconds=2)
 MAX_TRANSIENT = 6
 MAX_FAILED_RUNS = 20  # the fetch activity itself failed (storage unreachable): more patience
 MAX_FAILURES = 3
-RETRY_WAIT = timedelta(minutes=5)
+# the wait before the retry after the first, second failure (was 5 and 10 minutes: under
+# the default faults a short page's retry held Amazon's whole load 5 minutes past its end)
+RETRY_WAITS = (timedelta(minutes=1), timedelta(minutes=10))
 BACKOFF_CAP_S = 60.0
 REACTIVE_BACKOFF_S = 1.0
 REACTIVE_CAP_S = 300.0
@@ -331,7 +334,7 @@ def load_block(context: df.DurableOrchestrationContext):
         _status(context, spec, p, "healing")
         yield from _heal(context, p, reload)
     _status(context, spec, p, "retry-wait")
-    yield _wait(context, RETRY_WAIT.total_seconds() * p.failures)
+    yield _wait(context, RETRY_WAITS[min(p.failures, len(RETRY_WAITS)) - 1].total_seconds())
     retry = _next_execution(p, attempt=0, chain=[], pages=0, records=0)
     context.continue_as_new(BlockRun(spec=spec, progress=retry).model_dump(mode="json"))
     return None
