@@ -118,6 +118,7 @@ async def fetch_pages(payload: dict) -> dict:
         request = chain[-1]
         if (request.route, request.cost) != (run.route, run.cost) or request.not_before_s > 0:
             break
+        await connector.ready()  # a token call now, not after the permit's time
         sent_at = await batch.take()
         if sent_at is None:
             break

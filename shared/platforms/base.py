@@ -173,7 +173,22 @@ class Connector(Protocol):
         """Make exactly the one call (plus at most one token refresh and retry)."""
         ...
 
+    async def ready(self) -> None:
+        """Get what the next call needs before its permit's time comes (an access token
+        about to be asked for), so ``fetch`` sends at that time, not a token call later:
+        a permit is good for its lease (Etsy: 0.25 s) and a call that goes out after it
+        may be counted in the platform's next second. Never raises: what fails here
+        ``fetch`` meets again and reports."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+async def ready_quietly(get: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``get`` (a connector's token getter) for ``Connector.ready``; its failure is
+    left to the ``fetch`` that follows, which meets it again and classifies it."""
+    with contextlib.suppress(Exception):
+        await get()
 
 
 def utc_iso(value: datetime) -> str:

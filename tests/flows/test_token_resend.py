@@ -62,3 +62,49 @@ async def test_every_resend_after_a_token_refresh_takes_a_permit(monkeypatch, az
     assert api_calls == sent["permits"]  # each request the sandbox saw was a permit's
     assert sum(n for (p, _), n in accounting.throttled.items() if p == "etsy") == 0
     assert sent["withheld"] > 0, "no resend was withheld: that path went unexercised"
+
+
+async def test_a_token_is_fetched_before_the_permits_time_not_after(monkeypatch, azurite) -> None:
+    """``Connector.ready`` gets the access token before the permit is taken: the call
+    goes out at the time the permit gave it, not a token call (80-400 ms in the sandbox)
+    later, past the permit's lease (0.25 s on Etsy), when the platform may count it in
+    its next second. The process's tokens are forgotten as the first fetch begins, so
+    that fetch must get one."""
+    from shared.flows import clock
+    from shared.platforms.etsy import auth as etsy_auth
+    from shared.platforms.etsy.client import EtsyConnector
+
+    taken: list = []
+    at_first: list[int] = []  # token calls made when the first fetch began
+    delays: list[float] = []
+    real_init, real_take, real_send = (
+        fetch_pages._Batch.__init__,
+        fetch_pages._Batch.take,
+        EtsyConnector._send,
+    )
+
+    def init(self, run, out):
+        if not taken and not at_first:  # the first fetch: no token in the process
+            etsy_auth.PROCESS_CACHE.entries.clear()
+            at_first.append(stack.world.accounting.calls[("etsy", TOKEN_CALL)])
+        real_init(self, run, out)
+
+    async def take(self):
+        at = await real_take(self)
+        taken.append(at)
+        return at
+
+    async def send(self, request, token):
+        delays.append((clock.utcnow() - taken[-1]).total_seconds())
+        return await real_send(self, request, token)
+
+    monkeypatch.setattr(fetch_pages._Batch, "__init__", init)
+    monkeypatch.setattr(fetch_pages._Batch, "take", take)
+    monkeypatch.setattr(EtsyConnector, "_send", send)
+    stack = Stack(monkeypatch, azurite.connection_string, platforms=("etsy",))
+    async with stack.running():
+        status = await onboard(stack, "etsy")
+        assert status["runtimeStatus"] == "Completed", status
+    during = stack.world.accounting.calls[("etsy", TOKEN_CALL)] - at_first[0]
+    assert during >= 1, "no token was fetched during the load: nothing was proved"
+    assert delays and max(delays) == 0.0, sorted(delays)[-5:]

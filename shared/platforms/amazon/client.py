@@ -66,6 +66,7 @@ from shared.platforms.base import (
     ResendWithheld,
     Window,
     may_resend,
+    ready_quietly,
     withheld,
 )
 from shared.settings import PlatformSettings
@@ -183,6 +184,9 @@ class AmazonConnector:
         return None
 
     # --- calls -----------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        await ready_quietly(lambda: self._auth.token(self._http))
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         if request.platform != PLATFORM:

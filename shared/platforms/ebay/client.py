@@ -40,6 +40,7 @@ from shared.platforms.base import (
     ResendWithheld,
     Window,
     may_resend,
+    ready_quietly,
     withheld,
 )
 from shared.platforms.ebay import pagination
@@ -103,6 +104,9 @@ class EbayConnector:
         if self._page_limit is not None:
             limit = min(self._page_limit, pagination.METHODS[resource].limit)
         return pagination.first_request(resource, window, by_update=by_update, limit=limit)
+
+    async def ready(self) -> None:
+        await ready_quietly(lambda: self._auth.token(self._http))
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         if request.platform != PLATFORM:

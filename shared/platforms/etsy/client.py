@@ -44,6 +44,7 @@ from shared.platforms.base import (
     PageRequest,
     Window,
     may_resend,
+    ready_quietly,
     withheld,
 )
 from shared.platforms.etsy import pagination
@@ -87,6 +88,9 @@ class EtsyConnector:
         return pagination.first_request(
             self.shop_id, resource, window, bulk=bulk, by_update=by_update, limit=self.page_limit
         )
+
+    async def ready(self) -> None:
+        await ready_quietly(lambda: self._auth.access_token(self._http))
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         if request.platform != self.platform:

@@ -34,6 +34,7 @@ from shared.platforms.base import (
     PageRequest,
     Window,
     may_resend,
+    ready_quietly,
     withheld,
 )
 from shared.platforms.quiltt import pagination
@@ -75,6 +76,9 @@ class QuilttConnector:
     ) -> PageRequest:
         path = urlsplit(self.endpoint).path or "/"
         return pagination.first_request(path, resource, window, bulk=bulk, first=self.page_size)
+
+    async def ready(self) -> None:
+        await ready_quietly(lambda: self._auth.session_token(self._http))
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         if request.platform != self.platform:

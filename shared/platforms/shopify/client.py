@@ -50,6 +50,7 @@ from shared.platforms.base import (
     PageRequest,
     Window,
     may_resend,
+    ready_quietly,
     withheld,
 )
 from shared.platforms.shopify import bulk as bulk_ops
@@ -133,6 +134,9 @@ class ShopifyConnector:
             nested=self.nested,
         )
         return refunds.first(request, self.nested) if resource == refunds.RESOURCE else request
+
+    async def ready(self) -> None:
+        await ready_quietly(lambda: self._auth.token(self._http))
 
     async def fetch(self, request: PageRequest) -> FetchResult:
         refreshed = False
