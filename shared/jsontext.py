@@ -51,11 +51,3 @@ def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
         return orjson.dumps(value, default=default, option=_OPTIONS).decode()
     except TypeError:  # json writes it (wide ints, non-str keys …) or raises its own error
         return json.dumps(value, default=default, ensure_ascii=False, separators=_COMPACT)
-
-
-def dumpb(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
-    """``dumps(value, default)`` as UTF-8."""
-    try:
-        return orjson.dumps(value, default=default, option=_OPTIONS)
-    except TypeError:
-        return dumps(value, default).encode()
