@@ -102,6 +102,7 @@ async def demo(args: Any) -> int:
     from shared.flows.clock import use_clock
     from shared.flows.connections import close_connectors, use_transport
     from shared.settings import get_settings
+    from shared.storage.clients import close_shared_clients
     from shared.storage.records import RecordStore
 
     scenario = load(args.scenario)
@@ -157,6 +158,7 @@ async def demo(args: Any) -> int:
         ok = await _summary(
             world, spec.client_id, RecordStore(settings), resources_of, statuses, planned_at
         )
+        await close_shared_clients()  # the loop ends with the demo: no unclosed sessions
     virtual = clock.now() - started_virtual
     every, planned = floors
     print(
