@@ -124,6 +124,7 @@ class ShopifySandbox:
             shop = spec.account(self.name)
             self._shops[shop] = spec.client_id
             self._tokens[spec.client_id] = self.auth.register(shop, scenario.now)
+        self._issued_at = scenario.now
         self.bulk = BulkOperations(
             self.policy, scenario.seed, self._bulk_root, self.limits.bulk_concurrency
         )
@@ -210,7 +211,7 @@ class ShopifySandbox:
     def credentials(self, client_id: str) -> dict[str, str]:
         shop = self.shop_of(client_id)
         access, refresh = self._tokens[client_id]
-        return {
+        creds = {
             "shop": shop,
             "shop_domain": f"{shop}.myshopify.com",
             "client_id": self.auth.client_id,
@@ -219,6 +220,10 @@ class ShopifySandbox:
             "refresh_token": refresh,
             "api_version": API_VERSION,
         }
+        # The OAuth answer that issued the token said ``expires_in``; an app stores it.
+        if self.auth.ttl_s > 0:
+            creds["expires_at"] = repr(float(self._issued_at + self.auth.ttl_s))
+        return creds
 
     def payouts(self, client_id: str) -> list[PayoutFact]:
         return [

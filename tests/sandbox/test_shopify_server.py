@@ -95,7 +95,10 @@ def test_credentials_command_includes_shopify() -> None:
         "access_token",
         "refresh_token",
         "api_version",
+        "expires_at",
     }
+    # the token was issued at the scenario's start and lives the policy's hour
+    assert float(shopify["expires_at"]) == load("tiny").now + 3_600
     assert shopify["shop_domain"] == f"{shopify['shop']}.myshopify.com"
     assert shopify["access_token"].startswith("shpat_")
     assert creds == World(load("tiny")).credentials()
