@@ -150,6 +150,11 @@ class Limit:
     def free_units(self, now: int, end: int, reserved: bool) -> int:
         raise NotImplementedError
 
+    def steady_us(self, units: int) -> int:
+        """The closest this limit plans two permits of ``units`` each once any burst is
+        spent, with nobody else on it (0: a window admits its units at once)."""
+        return 0
+
     def sync(self, at: int, remaining: float, unseen: int) -> None:
         """The platform reports ``remaining`` units after a request it served at ``at``;
         ``unseen``: our granted units dated after ``at`` (they cannot have reached it).
@@ -224,6 +229,9 @@ class TokenBucket(Limit):
         self.interval = math.ceil(US / (float(self.param("rate")) * factor))
         spaced = _ceil_div(self.lateness + self.interval + MS, self.capacity)
         self.spacing = max(self.interval, spaced)
+
+    def steady_us(self, units: int) -> int:
+        return self.interval * units
 
     def begin(self, now: int) -> None:
         recover = to_us(self.params["recover_s"])
@@ -505,6 +513,9 @@ class FixedWindow(Limit):
             early = self.released and units <= room and t < release
             t = release if early else self._start(index + 1)
         return None
+
+    def steady_us(self, units: int) -> int:
+        return self.spread * units // max(1, self.capacity) if self.spread else 0
 
     def _paced(self, start: int, used: int) -> int:
         """The earliest time ``spread_s`` lets the window starting at ``start`` give its

@@ -114,6 +114,11 @@ class Lane:
         for limit in self.limits:
             limit.take(t, units)
 
+    def steady_us(self, units: int) -> int:
+        """The closest the lane plans two permits of ``units`` each in steady state (its
+        slowest limit's ``Limit.steady_us``)."""
+        return max(limit.steady_us(units) for limit in self.limits)
+
     def plan(self, now: int, count: int, units: int, reserved: bool, end: int) -> list[int]:
         """Grant up to ``count`` permits of ``units`` each, at times in ``[now, end]``.
 

@@ -112,7 +112,10 @@ class AcquireAnswer(_Message):
     why (``priority``: a higher class waits; ``share``: others hold their share;
     ``capacity``: the quota is used up to the horizon). ``refused`` (with ``reason``) means
     asking again will not help. ``fair_share``: about how many permits this caller's
-    share of the lane's horizon is now; asking for fewer caps its rate below its share."""
+    share of the lane's horizon is now; asking for fewer caps its rate below its share.
+    ``spacing_s``: the closest the lane plans two such permits once its burst is spent
+    (absent: a window that admits its units at once); a batch's own gaps can be wider
+    where other callers' permits lie between them."""
 
     request_id: str
     route: str
@@ -126,6 +129,7 @@ class AcquireAnswer(_Message):
     refused: RefusalCode | None = None
     reason: str | None = None
     fair_share: int | None = None
+    spacing_s: float | None = None
     demo_remaining: int | None = None
 
 

@@ -117,7 +117,9 @@ class Permits:
             if len(self.times) > 1:  # the lane's spacing: the closest two (others may
                 # lie apart where the lane was booked by other callers in between)
                 gaps = zip(self.times, self.times[1:], strict=False)
-                self.spacing[request.route] = min((b - a).total_seconds() for a, b in gaps)
+                seen = min((b - a).total_seconds() for a, b in gaps)
+                steady = answer.spacing_s if answer.spacing_s is not None else seen
+                self.spacing[request.route] = min(seen, steady)
             if answer.refused:
                 raise Refused(answer.refused, answer.reason or answer.refused)
             if not self.times:

@@ -114,3 +114,42 @@ def test_permits_past_their_lease_are_forfeited_not_dropped():
     assert operation == "release" and payload["grant_id"] == "grant-1"
     assert payload["unused"] == 0
     assert [datetime.fromisoformat(t) for t in payload["expired"]] == times[:2]
+
+
+def _batch_answer(times: list[datetime], spacing_s: float | None) -> dict:
+    return {
+        "request_id": "id-1",
+        "route": "api",
+        "lane": "etsy",
+        "granted": len(times),
+        "times": [t.isoformat() for t in times],
+        "lease_s": 0.25,
+        "spacing_s": spacing_s,
+    }
+
+
+@pytest.mark.parametrize("spacing_s", [None, 0.1])
+def test_a_batch_interleaved_with_other_callers_does_not_pass_for_a_slow_lane(spacing_s):
+    # Etsy (0.1 s apart, lease 0.25 s): a batch of two with another caller's permits
+    # between them lies 0.4 s apart, wider than a response (0.3 s). Read as the lane's
+    # spacing, the next ask was a full batch the chain could use only a few of (the rest
+    # expired and the lane idled about 2 s each time). The lane's own steady spacing, sent
+    # with the answer, keeps the ask to what a slow response leaves within the lease.
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    times = [start, start + timedelta(seconds=0.4)]
+    context = _Context(start)
+    context.call_entity = lambda _entity, _op, _payload: "acquire"
+    permits = _permits(None, 0.3, 0.25)
+    permits.context = context
+    request = PageRequest(platform="etsy", resource="orders", route="api", path="/receipts")
+    batch = permits.batch(request)
+    assert next(batch) == "acquire"
+    with pytest.raises(StopIteration) as done:
+        batch.send(_batch_answer(times, spacing_s))
+    assert done.value.value == times
+    if spacing_s is None:  # an older answer without it: the batch's own gap, as before
+        assert permits.want("api") == BATCH
+    else:
+        assert permits.spacing["api"] == pytest.approx(0.1)
+        assert permits.want("api") < BATCH
+        assert (permits.want("api") - 1) * (SLOW_RESPONSE * 0.3 - 0.1) <= 0.25
