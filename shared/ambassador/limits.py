@@ -231,7 +231,7 @@ class TokenBucket(Limit):
         self.spacing = max(self.interval, spaced)
 
     def steady_us(self, units: int) -> int:
-        return self.interval * units
+        return self.spacing * units  # the rate's interval, or wider for a short burst
 
     def begin(self, now: int) -> None:
         recover = to_us(self.params["recover_s"])

@@ -55,15 +55,17 @@ class Refused(Exception):
 class Permits:
     """How many to ask for: a block's chain is sequential, so it can use a batch's permits
     only as fast as its responses come back. A batch is planned back to back at the
-    lane's spacing ``s`` (the closest two permits of the last batch: a burst grants
-    several at one instant); with a response time ``L`` (``pace``, learned from the
-    run's observations) the ``k``-th permit is used ``k (L - s)`` late, and a permit past
-    its lease is lost capacity. So a lane slower than the chain (``s >= L``: Amazon's item
-    calls) gets ``BATCH``; a faster one (Etsy's 10/s) gets ``1 + lease / (L' - s)``, with
-    ``L'`` a slow response (``SLOW_RESPONSE`` times the mean): the other blocks on the lane
-    use the slots in between. A lost permit is worst on a daily quota, which counts it
-    for the whole day (measured on Etsy's: 30 % of the permits granted expired unsent
-    when the second of two was planned at the mean response time)."""
+    lane's spacing ``s`` (the closer of the lane's steady spacing, ``spacing_s`` of the
+    answer, and the closest two permits of the batch: a burst grants several at one
+    instant, and other callers' permits may lie between two of ours); with a response
+    time ``L`` (``pace``, learned from the run's observations) the ``k``-th permit is
+    used ``k (L - s)`` late, and a permit past its lease is lost capacity. So a lane
+    slower than the chain (``s >= L``: Amazon's item calls) gets ``BATCH``; a faster
+    one (Etsy's 10/s) gets ``1 + lease / (L' - s)``, with ``L'`` a slow response
+    (``SLOW_RESPONSE`` times the mean): the other blocks on the lane use the slots in
+    between. A lost permit is worst on a daily quota, which counts it for the whole day
+    (measured on Etsy's: 30 % of the permits granted expired unsent when the second of
+    two was planned at the mean response time)."""
 
     def __init__(
         self,
