@@ -12,6 +12,7 @@ integrity activity does). A permanent answer fails the test.
 from __future__ import annotations
 
 import json
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,7 +62,10 @@ def account(world: World) -> str:
     return world.scenario.client(client_of(world)).account("shopify")
 
 
-_VAULT: dict[int, dict[str, str]] = {}  # id(world) -> the shop's latest credentials
+# world -> the shop's latest credentials. Weak keys, not id(world): a finished test's world
+# is freed and a later world can reuse its id, which handed the new sandbox the old one's
+# rotated refresh token (invalid_grant, a flaky test)
+_VAULT: weakref.WeakKeyDictionary[World, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def connector(world: World, **options: Any) -> ShopifyConnector:
@@ -70,7 +74,7 @@ def connector(world: World, **options: Any) -> ShopifyConnector:
     ``options`` go to ``build`` (``budget``, ``rest_limit`` for smaller pages)."""
     return build(
         settings(),
-        _VAULT.get(id(world)) or credentials(world),
+        _VAULT.get(world) or credentials(world),
         account(world),
         transport=world.transport(),
         now=world.clock.now,
@@ -79,7 +83,7 @@ def connector(world: World, **options: Any) -> ShopifyConnector:
 
 
 async def release(world: World, conn: ShopifyConnector) -> None:
-    _VAULT[id(world)] = conn.credentials()
+    _VAULT[world] = conn.credentials()
     await conn.aclose()
 
 
