@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,12 +68,16 @@ class SessionCache:
     entries: dict[str, Session] = field(default_factory=dict)
     issued: int = 0  # tokens issued through this cache (issuance is scarce)
     issuance_per_s: int = ISSUANCE_PER_S
-    _locks: dict[tuple[str, int], asyncio.Lock] = field(default_factory=dict)
+    # one lock per key and event loop, held weakly: a finished loop's locks go with it (an
+    # id(loop) key could be reused by a later loop and hand it a lock bound to the dead one)
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
     _issuing: dict[str, tuple[int, int]] = field(default_factory=dict)  # (second, sent)
 
     def lock(self, key: str) -> asyncio.Lock:
-        loop_id = id(asyncio.get_running_loop())
-        return self._locks.setdefault((key, loop_id), asyncio.Lock())
+        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(key, asyncio.Lock())
 
     def issuance_wait(self, environment: str, now: float) -> float:
         """0, counting an issuance, if fewer than ``issuance_per_s`` went out for
