@@ -114,8 +114,8 @@ class AcquireAnswer(_Message):
     asking again will not help. ``fair_share``: about how many permits this caller's
     share of the lane's horizon is now; asking for fewer caps its rate below its share.
     ``spacing_s``: the closest the lane plans two such permits once its burst is spent
-    (absent: a window that admits its units at once); a batch's own gaps can be wider
-    where other callers' permits lie between them."""
+    (0: a window that admits its units at once; absent: an answer from before it was
+    sent); a batch's own gaps can be wider where other callers' permits lie between them."""
 
     request_id: str
     route: str

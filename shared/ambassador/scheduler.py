@@ -919,7 +919,7 @@ def _answer(answer: dict[str, Any], base: dict[str, Any], lane_name: str, lane: 
         refused=refused if isinstance(refused, str) else None,
         reason=answer.get("m"),
         fair_share=answer.get("f"),
-        spacing_s=(lane.steady_us(answer.get("c", 1)) / 1e6) or None,
+        spacing_s=lane.steady_us(answer.get("c", 1)) / 1e6,
         demo_remaining=answer.get("dl"),
     )
 

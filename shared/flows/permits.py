@@ -13,6 +13,7 @@ left over (route change, 429, end of execution) is released.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import azure.durable_functions as df
@@ -32,7 +33,7 @@ from shared.platforms.base import PageRequest
 ENTITY_NAME = "ambassador"
 BATCH = 20
 WAITS_PER_BATCH = 4
-FIRST_ASK = 2  # enough to learn the lane's spacing
+FIRST_ASK = 1  # before any answer: one permit (its answer's spacing_s teaches the lane's)
 DEFAULT_PACE_S = 0.3
 PACE_WEIGHT = 0.3
 SLOW_RESPONSE = 1.7  # a response may take this many times the mean (Etsy: 80-400 ms)
@@ -42,6 +43,18 @@ MIN_WAIT = timedelta(milliseconds=10)
 def ambassador_of(spec: BlockSpec) -> df.EntityId:
     account = None if spec.platform in PER_APPLICATION else spec.account
     return df.EntityId(ENTITY_NAME, entity_key(spec.platform, account))
+
+
+def _spacing(times: list[datetime], steady_s: float | None) -> float | None:
+    """The lane's spacing an answer shows: its ``spacing_s`` (the lane's steady spacing),
+    or the batch's closest two permits where they lie closer (a burst); the batch's alone
+    for an answer without ``spacing_s``; None if neither tells."""
+    seen = None
+    if len(times) > 1:  # others' permits may lie between two of ours: the closest two
+        seen = min((b - a).total_seconds() for a, b in pairwise(times))
+    if steady_s is None:
+        return seen
+    return steady_s if seen is None else min(seen, steady_s)
 
 
 class Refused(Exception):
@@ -116,12 +129,9 @@ class Permits:
             )
             self.key, self.grant_id = (request.route, request.cost), answer.request_id
             self.lease, self.times = timedelta(seconds=answer.lease_s), list(answer.times)
-            if len(self.times) > 1:  # the lane's spacing: the closest two (others may
-                # lie apart where the lane was booked by other callers in between)
-                gaps = zip(self.times, self.times[1:], strict=False)
-                seen = min((b - a).total_seconds() for a, b in gaps)
-                steady = answer.spacing_s if answer.spacing_s is not None else seen
-                self.spacing[request.route] = min(seen, steady)
+            spacing = _spacing(self.times, answer.spacing_s)
+            if spacing is not None:
+                self.spacing[request.route] = spacing
             if answer.refused:
                 raise Refused(answer.refused, answer.reason or answer.refused)
             if not self.times:
@@ -139,7 +149,7 @@ class Permits:
     def want(self, route: str) -> int:
         """Permits to ask for on ``route`` (see the class docstring)."""
         spacing = self.spacing.get(route)
-        if spacing is None:
+        if spacing is None:  # nothing learned yet: the first answer's spacing_s teaches it
             return FIRST_ASK
         latency = self.pace.get(route, DEFAULT_PACE_S)
         if spacing >= latency:

@@ -28,7 +28,10 @@ def _permits(spacing: float | None, pace: float | None, lease_s: float) -> Permi
     return permits
 
 
-def test_the_first_ask_learns_the_spacing():
+def test_the_first_ask_is_one_permit():
+    # before any answer the lane's spacing is unknown: a second permit on a fast lane
+    # (Etsy's 0.07 s) would often expire unsent behind the first response
+    assert FIRST_ASK == 1
     assert _permits(None, None, 0.25).want("api") == FIRST_ASK
 
 
@@ -153,3 +156,44 @@ def test_a_batch_interleaved_with_other_callers_does_not_pass_for_a_slow_lane(sp
         assert permits.spacing["api"] == pytest.approx(0.1)
         assert permits.want("api") < BATCH
         assert (permits.want("api") - 1) * (SLOW_RESPONSE * 0.3 - 0.1) <= 0.25
+
+
+@pytest.mark.parametrize(
+    ("spacing_s", "pace", "wants"),
+    [
+        (2.0, 0.3, BATCH),  # Amazon's items: a slow lane, a full batch next
+        (0.07, 0.3, 1),  # Etsy's spread window: one at a time
+        (0.0, 0.3, 1 + int(0.25 / (SLOW_RESPONSE * 0.3))),  # a window with no spread
+    ],
+)
+def test_one_permit_teaches_the_lane_spacing(spacing_s, pace, wants):
+    # the first answer grants one permit: its spacing_s alone sets the next ask
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    context = _Context(start)
+    context.call_entity = lambda _entity, _op, _payload: "acquire"
+    permits = _permits(None, pace, 0.25)
+    permits.context = context
+    request = PageRequest(platform="etsy", resource="orders", route="api", path="/receipts")
+    batch = permits.batch(request)
+    assert next(batch) == "acquire"
+    with pytest.raises(StopIteration) as done:
+        batch.send(_batch_answer([start], spacing_s))
+    assert done.value.value == [start]
+    assert permits.spacing["api"] == pytest.approx(spacing_s)
+    assert permits.want("api") == wants
+
+
+def test_an_answer_without_spacing_leaves_one_permit_unlearned():
+    # an answer from before spacing_s: one permit shows no spacing, so the ask stays at one
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    context = _Context(start)
+    context.call_entity = lambda _entity, _op, _payload: "acquire"
+    permits = _permits(None, 0.3, 0.25)
+    permits.context = context
+    request = PageRequest(platform="etsy", resource="orders", route="api", path="/receipts")
+    batch = permits.batch(request)
+    next(batch)
+    with pytest.raises(StopIteration):
+        batch.send(_batch_answer([start], None))
+    assert "api" not in permits.spacing
+    assert permits.want("api") == FIRST_ASK
