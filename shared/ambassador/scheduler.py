@@ -293,7 +293,7 @@ class Scheduler:
         if req.charged is not None and req.actual is not None and req.charged != req.actual:
             for limit in lane.limits:  # settle first: a reading below already includes it
                 if isinstance(limit, CostBucket):
-                    limit.adjust(at, req.actual - req.charged)
+                    limit.settle(at, req.actual - req.charged)
         if req.throttled:
             wait = req.retry_after_s if req.retry_after_s is not None else self.policy.backoff_s
             lane.blocked_until = max(lane.blocked_until, now + to_us(wait))

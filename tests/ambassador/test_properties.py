@@ -365,6 +365,29 @@ def check_priority(world: World, op: Op, answer) -> None:
     ],
     seed=6272,
 )
+# found (5,000 examples): a 301-point refund of a query sent at 14.5 s rewound the cost
+# bucket past a 379-point permit dated 20.9 s, on a bucket that refilled to full in
+# between; a 267-point query planned on the rewound level found 190 points
+@example(
+    case=LaneCase(
+        "cost_bucket",
+        (LimitSpec("cost_bucket", "points", {"rate": 50.0, "burst": 500, "max_cost": 500}),),
+        2.0,
+        10.0,
+    ),
+    sequence=[
+        Op(7.0, "complete", 2, "demo", "transactions", 0, 41, 120),
+        Op(7.0, "acquire", 2, "daily", "payouts", 1, 53, 379),
+        Op(0.0, "observe", 3, "backfill", "transactions", 0, 31, 143),
+        Op(0.0, "release", 1, "daily", "payouts", 0, 41, 279),
+        Op(1.0, "acquire", 0, "demo", "payouts", 2, 30, 1),
+        Op(2.5, "observe", 1, "demo", "orders", 1, 59, 83),
+        Op(1.0, "acquire", 1, "backfill", "payouts", 0, 45, 37),
+        Op(2.5, "release", 3, "daily", "orders", 1, 1, 104),
+        Op(0.0, "acquire", 0, "daily", "orders", 1, 20, 267),
+    ],
+    seed=717,
+)
 def test_permits_never_exceed_the_policy_and_priority_holds(
     case: LaneCase, sequence: list[Op], seed: int
 ) -> None:
