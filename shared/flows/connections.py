@@ -12,10 +12,14 @@ Rotating refresh tokens (Shopify, Etsy) are written back here: each connector ge
 rotates the refresh token it calls ``save``: the credentials are re-sealed with the new
 tokens and stored on the Connection with if-match on its ETag, only while the stored
 refresh token is still the one that was used. ``load`` re-reads the stored grant (after a
-refused refresh: another worker may have rotated first). Our own write-back changes the
-sealed text without a rebuild; a change made elsewhere (another worker's rotation, a
-second connect with new credentials) builds a new connector, and the old one is closed a
-grace period later (a fetch may still be using it).
+refused refresh: another worker may have rotated first). Quiltt's scarce Session tokens
+are shared the same way (``LedgerSessions``, a ``quiltt.auth.SessionStore``): the token,
+its expiry and a worker's claim on issuing it are kept in the sealed credentials.
+
+Our own write-back changes the sealed text without a rebuild; a change made elsewhere
+(another worker's rotation or session, a second connect with new credentials) builds a
+new connector, and the old one is closed a grace period later (a fetch may still be
+using it).
 
 ``use_transport(factory)`` lets devhost and tests route every connector's HTTP through
 an in-process transport (``factory(platform) -> httpx transport``); production leaves
@@ -39,6 +43,7 @@ from shared.errors import ConfigurationError
 from shared.flows.clock import utcnow
 from shared.platforms import registry
 from shared.platforms.base import Connector
+from shared.platforms.quiltt.auth import CLAIM_KEY, Claim, Session, claim_of
 from shared.platforms.tokens import Grant
 from shared.settings import Settings
 from shared.storage.ledger import Connection, ConnectionStatus, Ledger
@@ -120,12 +125,12 @@ async def load_connection(settings: Settings, client: str, platform: str, accoun
     return connection
 
 
-class LedgerGrants:
-    """A connection's rotating grant, kept sealed in its ledger row (a ``GrantStore``).
+class _LedgerCredentials:
+    """A connection's sealed credentials as a store a connector writes back to.
 
     ``on_written(sealed)`` is told the new sealed text after each write this store made.
     Errors: storage faults (TransientError …) and ConfigurationError (credentials that no
-    longer open) propagate to the connector, which keeps its grant and retries later."""
+    longer open) propagate to the connector, which treats the store as advisory."""
 
     def __init__(
         self,
@@ -142,15 +147,18 @@ class LedgerGrants:
         self.writes = 0  # write-backs that landed (for tests and metrics)
 
     def __repr__(self) -> str:
-        return "LedgerGrants({}/{}/{})".format(*self._where)
+        return f"{type(self).__name__}({'/'.join(self._where)})"
 
-    async def load(self) -> Grant | None:
+    async def _stored(self) -> dict[str, Any] | None:
         connection = await Ledger(self._settings).get_connection(*self._where)
         if connection is None or not connection.encrypted_credentials:
             return None
-        return Grant.from_credentials(credentials_of(self._settings, connection), self._where[1])
+        return credentials_of(self._settings, connection)
 
-    async def save(self, grant: Grant, *, replaces: SecretStr) -> None:
+    async def _rewrite(self, decide: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
+        """Compare-and-set the credentials: ``decide(stored)`` returns the credentials to
+        store or None to leave them (asked again on the winner's row after a lost race).
+        True if a write of ours landed."""
         from shared.vault import seal
 
         written: list[str] = []
@@ -159,10 +167,8 @@ class LedgerGrants:
             if not current.encrypted_credentials:
                 return None
             stored = credentials_of(self._settings, current)
-            if stored.get("refresh_token") != replaces.get_secret_value():
-                return None  # moved on: another worker's rotation or a new connect
-            renewed = grant.into(stored)
-            if renewed == stored:
+            renewed = decide(stored)
+            if renewed is None or renewed == stored:
                 return None
             sealed = seal(self._settings.credentials_key, renewed, context=seal_context(current))
             written.append(sealed)
@@ -172,12 +178,80 @@ class LedgerGrants:
 
         after = await Ledger(self._settings).update_connection(*self._where, change)
         landed = after is not None and bool(written) and after.encrypted_credentials == written[-1]
-        if not landed:
+        if landed:
+            self.writes += 1
+            if self._on_written is not None:
+                self._on_written(written[-1])
+        return landed
+
+
+class LedgerGrants(_LedgerCredentials):
+    """A connection's rotating grant, kept sealed in its ledger row (a ``GrantStore``)."""
+
+    async def load(self) -> Grant | None:
+        stored = await self._stored()
+        return None if stored is None else Grant.from_credentials(stored, self._where[1])
+
+    async def save(self, grant: Grant, *, replaces: SecretStr) -> None:
+        def decide(stored: dict[str, Any]) -> dict[str, Any] | None:
+            if stored.get("refresh_token") != replaces.get_secret_value():
+                return None  # moved on: another worker's rotation or a new connect
+            return grant.into(stored)
+
+        if not await self._rewrite(decide):
             log.info("%s/%s: stored credentials moved on; left as stored", *self._where[1:])
-            return
-        self.writes += 1
-        if self._on_written is not None:
-            self._on_written(written[-1])
+
+
+class LedgerSessions(_LedgerCredentials):
+    """A Quiltt connection's Session token and issuing claim, kept sealed in its ledger
+    row (a ``quiltt.auth.SessionStore``; see that module for how workers use it)."""
+
+    async def claim(
+        self, *, now: float, live_after: float, until: float, stale: str | None
+    ) -> Claim:
+        found: list[Claim] = []
+
+        def decide(stored: dict[str, Any]) -> dict[str, Any] | None:
+            session, held = Session.from_credentials(stored), claim_of(stored)
+            if (
+                session is not None
+                and session.expires_at > live_after
+                and session.token.get_secret_value() != stale
+            ):
+                found.append(Claim(session=session))
+                return None
+            if held is not None and held > now:
+                found.append(Claim(held_until=held))
+                return None
+            found.append(Claim(ours=True))
+            return {**stored, CLAIM_KEY: repr(until)}
+
+        landed = await self._rewrite(decide)
+        if not found:  # no connection or no credentials: nothing to coordinate on
+            return Claim()
+        return found[-1] if landed or not found[-1].ours else Claim()
+
+    async def save(self, session: Session) -> None:
+        def decide(stored: dict[str, Any]) -> dict[str, Any] | None:
+            kept = Session.from_credentials(stored)
+            if kept is not None and kept.expires_at > session.expires_at:
+                return {k: v for k, v in stored.items() if k != CLAIM_KEY}
+            return session.into(stored)
+
+        await self._rewrite(decide)
+
+    async def release(self, *, until: float) -> None:
+        def decide(stored: dict[str, Any]) -> dict[str, Any] | None:
+            if stored.get(CLAIM_KEY) != repr(until):
+                return None  # not ours (any more)
+            return {k: v for k, v in stored.items() if k != CLAIM_KEY}
+
+        await self._rewrite(decide)
+
+
+SESSION_PLATFORMS = frozenset({"quiltt"})
+"""Platforms whose connectors share a session token through ``LedgerSessions``; the
+others get ``LedgerGrants`` (used by those whose refresh tokens rotate)."""
 
 
 async def connector_for(settings: Settings, client: str, platform: str, account: str) -> Connector:
@@ -199,7 +273,9 @@ async def connector_for(settings: Settings, client: str, platform: str, account:
         account,
         transport=factory(platform) if factory is not None else None,
         clock=utcnow,
-        store=LedgerGrants(settings, client, platform, account, on_written=fresh.follow),
+        store=(LedgerSessions if platform in SESSION_PLATFORMS else LedgerGrants)(
+            settings, client, platform, account, on_written=fresh.follow
+        ),
     )
     cache.slots[key] = fresh
     if slot is not None and slot.connector is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.errors import ConfigurationError
 from shared.platforms.base import Connector
+from shared.platforms.quiltt.auth import SessionStore
 from shared.platforms.tokens import GrantStore
 from shared.settings import PLATFORMS, Settings
 
@@ -37,16 +38,18 @@ def build(
     *,
     transport: Any = None,
     clock: Any = None,
-    store: GrantStore | None = None,
+    store: GrantStore | SessionStore | None = None,
 ) -> Connector:
     """A connector for ``account`` on ``platform`` (credentials stay inside it).
 
     Factories take the platform's ``PlatformSettings`` or the whole ``Settings`` (as
     their first parameter's annotation says); ``clock`` (a ``() -> aware datetime``) is
     passed to factories that accept one (token expiry on devhost's virtual clock), or as
-    ``now`` (epoch seconds) to those that take that instead. ``store`` (where a rotating
-    refresh token is written back and re-read from, ``tokens.GrantStore``) goes to the
-    factories that take one (Shopify, Etsy); the others' refresh tokens do not rotate."""
+    ``now`` (epoch seconds) to those that take that instead. ``store`` goes to the
+    factories that take one: where a rotating refresh token is written back and re-read
+    from (``tokens.GrantStore``: Shopify, Etsy), or where workers share a scarce session
+    token (``quiltt.auth.SessionStore``); Amazon's and eBay's refresh tokens do not
+    rotate, and their access tokens are not scarce."""
     build_fn = factory(platform)
     params = inspect.signature(build_fn).parameters
     first = next(iter(params.values()))

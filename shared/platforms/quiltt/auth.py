@@ -16,6 +16,20 @@ Profiles starting together would be refused. The cache paces it: at most
 refused here, before any request, as throttled until the next second. The pace holds
 within one process (the cache's reach); workers of a scaled-out host pace apart.
 
+Sharing between workers (``SessionStore``; ``shared.flows.connections.LedgerSessions``
+keeps it sealed in the Connection's credentials as ``session_token``,
+``session_expires_at`` and ``session_claim_until``). The per-Profile caps are too small
+for a token per process: ten workers starting a sync together, or a host recycled a few
+times a day, would spend the hour's or the day's issuance. So a worker without a live
+token asks the store first (``claim``): a live token stored by another worker is adopted;
+a claim another worker holds (it is issuing right now) is waited out, polling the store,
+for at most ``CLAIM_POLLS`` x ``CLAIM_POLL_S`` (then the fetch is throttled until the claim
+ends); otherwise the claim is taken (compare-and-set on the row), the token issued,
+saved and the claim dropped. A claim lasts ``CLAIM_S`` (a worker that died issuing holds
+nobody up longer). A connector built from credentials that carry a stored token starts
+from it (a restarted worker issues nothing). The store is advisory: when it cannot be
+read or written the worker issues and keeps its token to itself, as before.
+
 A refused issuance raises ``TokenRefused`` carrying the ``Classified`` outcome: the
 issuance cap (429) is throttled with a long wait, a bad secret (401) or unknown Profile
 (404) permanent, a 5xx transient. Secrets are ``SecretStr``; no repr, log line or
@@ -29,10 +43,10 @@ import hashlib
 import logging
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -47,6 +61,13 @@ EXPIRY_MARGIN_S = 300.0
 DEFAULT_LIFETIME_S = 86_400.0
 ISSUANCE_PER_S = 20  # of the 25 a second Quiltt allows the API secret (clock skew)
 ISSUANCE_SKEW_S = 0.01  # wait this far into the next second
+CLAIM_S = 30.0  # a worker issuing a Profile's token holds others off this long at most
+CLAIM_POLL_S = 0.25  # how often a worker waiting on another's claim reads the store
+CLAIM_POLLS = 20  # then the fetch is throttled until the claim ends
+
+TOKEN_KEY, EXPIRES_KEY, CLAIM_KEY = "session_token", "session_expires_at", "session_claim_until"
+SESSION_KEYS = (TOKEN_KEY, EXPIRES_KEY, CLAIM_KEY)
+"""Where a shared Session token lives in a Quiltt connection's (sealed) credentials."""
 
 
 class TokenRefused(TributaryError):
@@ -62,6 +83,64 @@ class Session:
     token: SecretStr
     expires_at: float  # epoch seconds
 
+    @classmethod
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> Session | None:
+        """The token stored in a connection's credentials, if a well-formed one is."""
+        token, expires = credentials.get(TOKEN_KEY), _number(credentials.get(EXPIRES_KEY))
+        if not isinstance(token, str) or not token or expires is None:
+            return None
+        return cls(token=SecretStr(token), expires_at=expires)
+
+    def into(self, credentials: Mapping[str, str]) -> dict[str, str]:
+        """``credentials`` holding this token (and no claim)."""
+        kept = {k: v for k, v in credentials.items() if k not in SESSION_KEYS}
+        token = self.token.get_secret_value()
+        return {**kept, TOKEN_KEY: token, EXPIRES_KEY: repr(self.expires_at)}
+
+
+def claim_of(credentials: Mapping[str, Any]) -> float | None:
+    """Until when (epoch s) a worker's claim on issuing, stored in ``credentials``, runs."""
+    return _number(credentials.get(CLAIM_KEY))
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the shared store answered: a live token stored by another worker
+    (``session``), a claim another worker holds until ``held_until``, or neither: the
+    claim is this worker's (``ours``) or there is nothing to coordinate on."""
+
+    session: Session | None = None
+    held_until: float | None = None
+    ours: bool = False
+
+
+class SessionStore(Protocol):
+    """Where the workers of every machine share a Profile's Session token."""
+
+    async def claim(
+        self, *, now: float, live_after: float, until: float, stale: str | None
+    ) -> Claim:
+        """Atomically: the stored token if it expires after ``live_after`` and is not
+        ``stale``; else another worker's claim if it runs past ``now``; else a claim of
+        ours until ``until``, written."""
+        ...
+
+    async def save(self, session: Session) -> None:
+        """Store ``session`` (unless a later-expiring token is stored) and drop the claim."""
+        ...
+
+    async def release(self, *, until: float) -> None:
+        """Drop our claim (``until`` as claimed) after an issuance that failed."""
+        ...
+
 
 @dataclass
 class SessionCache:
@@ -74,6 +153,12 @@ class SessionCache:
         default_factory=weakref.WeakKeyDictionary
     )
     _issuing: dict[str, tuple[int, int]] = field(default_factory=dict)  # (second, sent)
+
+    def offer(self, key: str, session: Session | None) -> None:
+        """Keep ``session`` for ``key`` unless the kept one expires later."""
+        kept = self.entries.get(key)
+        if session is not None and (kept is None or session.expires_at > kept.expires_at):
+            self.entries[key] = session
 
     def lock(self, key: str) -> asyncio.Lock:
         locks = self._locks.setdefault(asyncio.get_running_loop(), {})
@@ -108,6 +193,8 @@ class QuilttAuth:
         cache: SessionCache | None = None,
         now: Callable[[], float],
         margin_s: float = EXPIRY_MARGIN_S,
+        store: SessionStore | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         if not auth_url:
             raise ConfigurationError("quiltt: the session URL (auth_url) is not set")
@@ -125,6 +212,8 @@ class QuilttAuth:
         self._margin_s = margin_s
         self._key = hashlib.sha256(f"{auth_url}|{profile}|{secret}".encode()).hexdigest()
         self._environment = hashlib.sha256(f"{auth_url}|{secret}".encode()).hexdigest()
+        self._store, self._sleep = store, sleep
+        self._cache.offer(self._key, Session.from_credentials(credentials))
 
     def __repr__(self) -> str:
         return f"QuilttAuth(profile_id={self.profile_id!r}, auth_url={self.auth_url!r})"
@@ -146,7 +235,60 @@ class QuilttAuth:
             entry = self.cached()
             if entry is not None and entry.token.get_secret_value() != stale:
                 return entry.token.get_secret_value()
-            return (await self._issue(http)).token.get_secret_value()
+            return (await self._shared_or_issued(http, stale)).token.get_secret_value()
+
+    async def _shared_or_issued(self, http: httpx.AsyncClient, stale: str | None) -> Session:
+        """Another worker's live token from the store, or one issued here under a claim
+        (see the module docstring)."""
+        for poll in range(CLAIM_POLLS + 1):
+            now = self._now()
+            until = now + CLAIM_S
+            claim = await self._claim(now, until, stale)
+            if claim.session is not None:
+                self._cache.offer(self._key, claim.session)
+                log.info("quiltt session for %s taken from the store", self.profile_id)
+                return claim.session
+            if claim.held_until is None:
+                break
+            if poll == CLAIM_POLLS:
+                reason = "quiltt session being issued by another worker; waiting for it"
+                wait = max(claim.held_until - now, CLAIM_POLL_S)
+                raise TokenRefused(
+                    Classified(
+                        outcome=Outcome.THROTTLED, status=0, reason=reason, retry_after_s=wait
+                    )
+                )
+            await self._sleep(CLAIM_POLL_S)
+        try:
+            session = await self._issue(http)
+        except TokenRefused:
+            if claim.ours and self._store is not None:
+                await self._advise("release", self._store.release(until=until))
+            raise
+        if self._store is not None:
+            await self._advise("save", self._store.save(session))
+        return session
+
+    async def _claim(self, now: float, until: float, stale: str | None) -> Claim:
+        if self._store is None:
+            return Claim()
+        asked = self._store.claim(
+            now=now, live_after=now + self._margin_s, until=until, stale=stale
+        )
+        return await self._advise("claim", asked) or Claim()
+
+    async def _advise(self, what: str, call: Awaitable[Any]) -> Any:
+        """Await a store call; the store is advisory, so its failure is logged, not raised."""
+        try:
+            return await call
+        except Exception as exc:  # storage faults of any kind: go on without the store
+            log.warning(
+                "quiltt session store %s failed for %s (%s); going on without it",
+                what,
+                self.profile_id,
+                type(exc).__name__,
+            )
+            return None
 
     async def _issue(self, http: httpx.AsyncClient) -> Session:
         headers = {"Authorization": f"Bearer {self._secret.get_secret_value()}"}

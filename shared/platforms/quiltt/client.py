@@ -13,6 +13,7 @@ the GraphQL endpoint itself (``https://api.quiltt.io/v1/graphql``; in-process sa
 (``https://auth.quiltt.io/v1/users/sessions``). ``credentials``: ``profile_id`` and
 ``api_secret_key`` (falls back to ``settings.client_secret``). ``clock``
 (``() -> aware datetime``) is what Session expiry and ``Ratelimit-Reset`` are judged on.
+``store`` (``auth.SessionStore``): where workers share the Profile's Session token.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from shared.platforms.base import (
     withheld,
 )
 from shared.platforms.quiltt import pagination
-from shared.platforms.quiltt.auth import QuilttAuth, SessionCache, TokenRefused
+from shared.platforms.quiltt.auth import QuilttAuth, SessionCache, SessionStore, TokenRefused
 from shared.platforms.quiltt.classify import classify
 from shared.settings import PlatformSettings
 
@@ -175,9 +176,11 @@ def build(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] | None = None,
     cache: SessionCache | None = None,
+    store: SessionStore | None = None,
     page_size: int = pagination.PAGE_CAP,
 ) -> QuilttConnector:
-    """A Quiltt connector for one Profile (see the module docstring)."""
+    """A Quiltt connector for one Profile (see the module docstring); ``store`` shares its
+    Session token with other workers (``auth.SessionStore``)."""
     now = time.time if clock is None else (lambda: clock().timestamp())
     auth = QuilttAuth(
         settings.auth_url,
@@ -185,6 +188,7 @@ def build(
         api_secret_key=settings.client_secret.get_secret_value(),
         cache=cache,
         now=now,
+        store=store,
     )
     return QuilttConnector(
         settings.base_url, auth, account, now=now, transport=transport, page_size=page_size
